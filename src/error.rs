@@ -1,0 +1,201 @@
+//! The one error type of the crate, and the one table that turns an error into an exit code.
+//!
+//! Every failure a user can cause falls in one of four kinds, each with its own exit code so a
+//! scheduler (a Kubernetes Job's `podFailurePolicy`, a shell script) can tell "retrying cannot
+//! help" from "the disk was full":
+//!
+//! | code | kind  | meaning                                              |
+//! |------|-------|------------------------------------------------------|
+//! | 0    |       | success                                              |
+//! | 2    | usage | bad flags or option values (clap uses 2 as well)     |
+//! | 3    | data  | the input CSV is invalid                             |
+//! | 4    | model | the model file is invalid                            |
+//! | 5    | I/O   | a file could not be opened, read or written          |
+
+use std::fmt;
+use std::io;
+
+/// Exit code for a successful run.
+pub const EXIT_OK: i32 = 0;
+/// Exit code for bad command-line usage.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code for invalid input data.
+pub const EXIT_DATA: i32 = 3;
+/// Exit code for an invalid model file.
+pub const EXIT_MODEL: i32 = 4;
+/// Exit code for an I/O failure.
+pub const EXIT_IO: i32 = 5;
+
+/// Where in an input file a data error was found. Lines and columns count from 1, as editors do;
+/// the header is line 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file as the user named it (`<stdin>` for standard input).
+    pub path: String,
+    /// The line the offending record starts on, when there is one.
+    pub line: Option<u64>,
+    /// The 1-based field number, when one field is at fault.
+    pub column: Option<usize>,
+}
+
+impl Location {
+    /// A location that names only the file.
+    pub fn file(path: &str) -> Location {
+        Location {
+            path: path.to_string(),
+            line: None,
+            column: None,
+        }
+    }
+
+    /// A location that names a file and a line.
+    pub fn line(path: &str, line: u64) -> Location {
+        Location {
+            path: path.to_string(),
+            line: Some(line),
+            column: None,
+        }
+    }
+
+    /// A location that names a file, a line and a 1-based column.
+    pub fn cell(path: &str, line: u64, column: usize) -> Location {
+        Location {
+            path: path.to_string(),
+            line: Some(line),
+            column: Some(column),
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Everything that can go wrong in a run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Options that parse but make no sense together, or values out of range.
+    #[error("{0}")]
+    Usage(String),
+
+    /// Invalid input data: `data/test.csv:8:3: column INDUS: expected a number, found "abc"`.
+    #[error("{location}: {message}")]
+    Data {
+        /// Where the problem is.
+        location: Location,
+        /// What is wrong, in lower case, with a hint where one helps.
+        message: String,
+    },
+
+    /// An invalid model file: truncated, corrupt, foreign, from a future version, or inconsistent.
+    #[error("{path}: invalid model file: {message}")]
+    Model {
+        /// The model file as the user named it.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// A file that could not be opened, read or written.
+    #[error("{path}: cannot {action}: {source}")]
+    Io {
+        /// The file as the user named it.
+        path: String,
+        /// What we were doing, as a verb phrase ("open", "write").
+        action: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// A data error at `location`.
+    pub fn data(location: Location, message: impl Into<String>) -> Error {
+        Error::Data {
+            location,
+            message: message.into(),
+        }
+    }
+
+    /// A model error for the model file at `path`.
+    pub fn model(path: &str, message: impl Into<String>) -> Error {
+        Error::Model {
+            path: path.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// An I/O error while doing `action` on `path`.
+    pub fn io(path: &str, action: &'static str, source: io::Error) -> Error {
+        Error::Io {
+            path: path.to_string(),
+            action,
+            source,
+        }
+    }
+
+    /// The process exit code for this error: the only place that decides it.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) => EXIT_USAGE,
+            Error::Data { .. } => EXIT_DATA,
+            Error::Model { .. } => EXIT_MODEL,
+            Error::Io { .. } => EXIT_IO,
+        }
+    }
+
+    /// True when the error is a write to a closed pipe (`batch_inference | head`), which is
+    /// not a failure of ours: the reader simply stopped listening.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_error_has_its_own_exit_code() {
+        let io = Error::io("x", "open", io::Error::from(io::ErrorKind::NotFound));
+        assert_eq!(Error::Usage("u".into()).exit_code(), 2);
+        assert_eq!(Error::data(Location::file("x"), "d").exit_code(), 3);
+        assert_eq!(Error::model("x", "m").exit_code(), 4);
+        assert_eq!(io.exit_code(), 5);
+    }
+
+    #[test]
+    fn a_data_error_names_file_line_and_column() {
+        let err = Error::data(
+            Location::cell("data/test.csv", 8, 3),
+            "column INDUS: expected a number, found \"abc\"",
+        );
+        assert_eq!(
+            err.to_string(),
+            "data/test.csv:8:3: column INDUS: expected a number, found \"abc\""
+        );
+        let line_only = Error::data(Location::line("a.csv", 4), "m");
+        assert_eq!(line_only.to_string(), "a.csv:4: m");
+    }
+
+    #[test]
+    fn only_a_broken_pipe_counts_as_a_broken_pipe() {
+        let pipe = Error::io("<stdout>", "write", io::ErrorKind::BrokenPipe.into());
+        let full = Error::io("<stdout>", "write", io::Error::from_raw_os_error(28));
+        assert!(pipe.is_broken_pipe());
+        assert!(!full.is_broken_pipe());
+    }
+}

@@ -1,0 +1,34 @@
+//! batch_inference: score CSV observations with a linear regression model, in streaming
+//! batches, as a container or Kubernetes batch job.
+//!
+//! The data path reads top to bottom: file ([`batch`]) -> header ([`schema`]) -> batches ->
+//! model ([`model`]) -> `x · w + b` ([`score`]) -> writer ([`output`]). `train` reads through the
+//! same path. The library never prints results of its own accord nor exits; `main.rs` turns
+//! errors into exit codes ([`error`]).
+
+pub mod atomic;
+pub mod batch;
+pub mod cli;
+pub mod error;
+pub mod inspect;
+pub mod log;
+pub mod model;
+pub mod output;
+pub mod schema;
+pub mod score;
+pub mod train;
+
+use cli::{Cli, Command};
+use error::Result;
+use log::Logger;
+
+/// Runs the command the user asked for.
+pub fn run(cli: &Cli) -> Result<()> {
+    let log = Logger::new(cli.log.quiet, cli.log.log_format);
+    match &cli.command {
+        None => score::score(&cli.score, &log),
+        Some(Command::Score(args)) => score::score(args, &log),
+        Some(Command::Train(args)) => train::train(args, &log),
+        Some(Command::Inspect(args)) => inspect::inspect(args),
+    }
+}

@@ -1,0 +1,347 @@
+//! The model file: our own small, versioned, checksummed container around a bincode payload.
+//!
+//! Layout (all integers little-endian):
+//!
+//! | offset | size | field                                            |
+//! |--------|------|--------------------------------------------------|
+//! | 0      | 8    | magic `\x89BIM\r\n\x1a\n` (catches text-mode mangling, like PNG's) |
+//! | 8      | 4    | format version (u32), currently 1                |
+//! | 12     | 8    | payload length in bytes (u64)                    |
+//! | 20     | 32   | SHA-256 of the payload                           |
+//! | 52     | n    | payload: bincode 2 (standard config) of [`ModelFile`] |
+//!
+//! The payload is our own struct built from linfa's fitted model (coefficients and intercept),
+//! so linfa's internal layout never becomes our file format. Every size is checked before
+//! anything is allocated, so a truncated, corrupt, foreign or hostile file is a clear error.
+
+use std::fs::File;
+use std::io::Read;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::atomic::write_atomic;
+use crate::error::{Error, Result};
+
+/// The first eight bytes of every model file.
+pub const MAGIC: [u8; 8] = *b"\x89BIM\r\n\x1a\n";
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// Bytes before the payload.
+pub const HEADER_LEN: usize = 52;
+/// The largest payload we accept: ample for a million features, small enough to allocate.
+pub const MAX_PAYLOAD: u64 = 64 * 1024 * 1024;
+
+/// The bincode configuration of the payload, with the size limit that guards every allocation.
+const BINCODE: bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Varint,
+    bincode::config::Limit<{ MAX_PAYLOAD as usize }>,
+> = bincode::config::standard().with_limit::<{ MAX_PAYLOAD as usize }>();
+
+/// The estimator that produced a model. Scoring is the same for all: `x · w + b`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Algorithm {
+    /// Ordinary least squares with intercept (linfa-linear `LinearRegression`).
+    Ols,
+}
+
+impl Algorithm {
+    /// The short name used on the command line and in `inspect`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Ols => "ols",
+        }
+    }
+}
+
+/// Goodness of fit on one data set.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FitMetrics {
+    /// Rows the metrics were computed on.
+    pub rows: u64,
+    /// Mean squared error.
+    pub mse: f64,
+    /// Coefficient of determination, as scikit-learn's `r2_score`.
+    pub r2: f64,
+}
+
+/// What a model file holds: everything scoring needs, and how the model came to be.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelFile {
+    /// The estimator.
+    pub algorithm: Algorithm,
+    /// The name of the target column it was trained to predict.
+    pub target: String,
+    /// Feature column names, in coefficient order.
+    pub features: Vec<String>,
+    /// One coefficient per feature.
+    pub coefficients: Vec<f64>,
+    /// The intercept.
+    pub intercept: f64,
+    /// Metrics on the training data.
+    pub train: FitMetrics,
+    /// Metrics on the holdout data, when one was given.
+    pub holdout: Option<FitMetrics>,
+    /// SHA-256 (hex) of the training file's bytes.
+    pub training_sha256: String,
+}
+
+impl ModelFile {
+    /// Reads and checks the model file at `path`.
+    pub fn load(path: &str) -> Result<ModelFile> {
+        let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+        let meta = file.metadata().map_err(|e| Error::io(path, "read", e))?;
+        if meta.is_dir() {
+            return Err(Error::io(
+                path,
+                "read",
+                std::io::Error::from(std::io::ErrorKind::IsADirectory),
+            ));
+        }
+        let mut header = Vec::with_capacity(HEADER_LEN);
+        file.take(HEADER_LEN as u64)
+            .read_to_end(&mut header)
+            .map_err(|e| Error::io(path, "read", e))?;
+        let payload_len = check_header(path, &header, meta.len())?;
+        let mut file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+        let mut bytes = Vec::with_capacity(HEADER_LEN + payload_len);
+        (&mut file)
+            .take((HEADER_LEN + payload_len) as u64)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io(path, "read", e))?;
+        ModelFile::from_bytes(path, &bytes)
+    }
+
+    /// Decodes and checks a whole model file held in memory; `path` is for messages.
+    pub fn from_bytes(path: &str, bytes: &[u8]) -> Result<ModelFile> {
+        let payload_len = check_header(path, bytes, bytes.len() as u64)?;
+        let payload = &bytes[HEADER_LEN..HEADER_LEN + payload_len];
+        if Sha256::digest(payload).as_slice() != &bytes[20..HEADER_LEN] {
+            return Err(Error::model(
+                path,
+                "checksum mismatch: the file is corrupt (retrain or copy it again)",
+            ));
+        }
+        let (model, used): (ModelFile, usize) = bincode::serde::decode_from_slice(payload, BINCODE)
+            .map_err(|e| Error::model(path, format!("cannot decode payload: {e}")))?;
+        if used != payload.len() {
+            return Err(Error::model(
+                path,
+                format!(
+                    "{} unexpected bytes after the payload",
+                    payload.len() - used
+                ),
+            ));
+        }
+        model.validate().map_err(|m| Error::model(path, m))?;
+        Ok(model)
+    }
+
+    /// Encodes the model with its header.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let payload = bincode::serde::encode_to_vec(self, BINCODE)
+            .expect("a model of validated size always encodes");
+        let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
+        bytes.extend_from_slice(&MAGIC);
+        bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&Sha256::digest(&payload));
+        bytes.extend_from_slice(&payload);
+        bytes
+    }
+
+    /// Checks the model and writes it to `path` atomically.
+    pub fn save_atomic(&self, path: &str) -> Result<()> {
+        self.validate().map_err(|m| Error::model(path, m))?;
+        write_atomic(path, &self.to_bytes())
+    }
+
+    /// The checks every model must pass before it scores anything.
+    fn validate(&self) -> std::result::Result<(), String> {
+        if self.features.is_empty() {
+            return Err("the model has no features".into());
+        }
+        if self.coefficients.len() != self.features.len() {
+            return Err(format!(
+                "the model has {} feature names but {} coefficients",
+                self.features.len(),
+                self.coefficients.len()
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for name in &self.features {
+            if !seen.insert(name.as_str()) {
+                return Err(format!("feature {name:?} appears twice"));
+            }
+        }
+        if let Some(i) = self.coefficients.iter().position(|c| !c.is_finite()) {
+            return Err(format!(
+                "coefficient of feature {} is {}, not a finite number",
+                self.features[i], self.coefficients[i]
+            ));
+        }
+        if !self.intercept.is_finite() {
+            return Err(format!(
+                "the intercept is {}, not a finite number",
+                self.intercept
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Checks magic, version and sizes; returns the payload length. `file_len` is the whole file's
+/// length, of which `header` holds the first bytes (at most [`HEADER_LEN`]).
+fn check_header(path: &str, header: &[u8], file_len: u64) -> Result<usize> {
+    if file_len == 0 {
+        return Err(Error::model(path, "the file is empty"));
+    }
+    let magic_len = header.len().min(MAGIC.len());
+    if header[..magic_len] != MAGIC[..magic_len] {
+        return Err(Error::model(
+            path,
+            "not a batch_inference model (wrong magic bytes); make one with `batch_inference train`",
+        ));
+    }
+    if header.len() < HEADER_LEN {
+        return Err(Error::model(
+            path,
+            format!(
+                "truncated: {} bytes, shorter than the {HEADER_LEN}-byte header",
+                header.len()
+            ),
+        ));
+    }
+    let version = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
+    if version > FORMAT_VERSION {
+        return Err(Error::model(
+            path,
+            format!(
+                "format version {version} is newer than this program reads ({FORMAT_VERSION}); \
+                 upgrade batch_inference"
+            ),
+        ));
+    }
+    if version == 0 {
+        return Err(Error::model(path, "unknown format version 0"));
+    }
+    let payload_len = u64::from_le_bytes(header[12..20].try_into().expect("8 bytes"));
+    if payload_len > MAX_PAYLOAD {
+        return Err(Error::model(
+            path,
+            format!(
+                "the header claims a {payload_len}-byte payload, over the {MAX_PAYLOAD}-byte limit"
+            ),
+        ));
+    }
+    let actual = file_len - HEADER_LEN as u64;
+    if actual < payload_len {
+        return Err(Error::model(
+            path,
+            format!(
+                "truncated: the header promises {payload_len} payload bytes, the file has {actual}"
+            ),
+        ));
+    }
+    if actual > payload_len {
+        return Err(Error::model(
+            path,
+            format!(
+                "{} unexpected bytes after the payload",
+                actual - payload_len
+            ),
+        ));
+    }
+    Ok(payload_len as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> ModelFile {
+        ModelFile {
+            algorithm: Algorithm::Ols,
+            target: "y".into(),
+            features: vec!["a".into(), "b".into()],
+            coefficients: vec![2.0, -0.5],
+            intercept: 1.0,
+            train: FitMetrics {
+                rows: 3,
+                mse: 0.0,
+                r2: 1.0,
+            },
+            holdout: None,
+            training_sha256: "00".into(),
+        }
+    }
+
+    fn message(bytes: &[u8]) -> String {
+        ModelFile::from_bytes("m.bin", bytes)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn a_model_survives_a_round_trip_through_bytes() {
+        let bytes = model().to_bytes();
+        assert_eq!(&bytes[..8], &MAGIC);
+        assert_eq!(ModelFile::from_bytes("m.bin", &bytes).unwrap(), model());
+    }
+
+    #[test]
+    fn every_truncation_is_a_clean_error() {
+        let bytes = model().to_bytes();
+        for len in 0..bytes.len() {
+            let err = ModelFile::from_bytes("m.bin", &bytes[..len]).unwrap_err();
+            assert_eq!(err.exit_code(), 4, "length {len}");
+        }
+        assert_eq!(
+            message(&bytes[..10]),
+            "m.bin: invalid model file: truncated: 10 bytes, shorter than the 52-byte header"
+        );
+    }
+
+    #[test]
+    fn every_flipped_payload_byte_fails_the_checksum() {
+        let bytes = model().to_bytes();
+        for i in HEADER_LEN..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x01;
+            assert!(message(&bad).contains("checksum mismatch"), "byte {i}");
+        }
+    }
+
+    #[test]
+    fn a_foreign_file_is_named_as_such() {
+        assert!(message(b"CRIM,ZN,INDUS\n1,2,3\n").contains("wrong magic bytes"));
+    }
+
+    #[test]
+    fn a_future_version_asks_for_an_upgrade() {
+        let mut bytes = model().to_bytes();
+        bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+        assert!(message(&bytes).contains("format version 2 is newer than this program reads (1)"));
+    }
+
+    #[test]
+    fn a_huge_length_prefix_is_refused_before_allocating() {
+        let mut bytes = model().to_bytes();
+        bytes[12..20].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        assert!(message(&bytes).contains("over the 67108864-byte limit"));
+    }
+
+    #[test]
+    fn an_inconsistent_model_is_refused() {
+        let mut m = model();
+        m.coefficients.push(1.0);
+        assert!(
+            message(&m.to_bytes()).ends_with("the model has 2 feature names but 3 coefficients")
+        );
+        let mut m = model();
+        m.coefficients[1] = f64::NAN;
+        assert!(message(&m.to_bytes())
+            .ends_with("coefficient of feature b is NaN, not a finite number"));
+    }
+}
