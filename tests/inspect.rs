@@ -1,0 +1,53 @@
+//! Inspect: what a model holds, as text and as JSON.
+
+use crate::util::Workdir;
+
+#[test]
+fn inspect_lists_version_algorithm_features_and_metrics() {
+    let wd = Workdir::new("inspect_text");
+    let text = wd.ok(&["inspect"]).stdout();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "model:          model/model.bin");
+    assert_eq!(lines[1], "format version: 1");
+    assert_eq!(lines[2], "algorithm:      ols");
+    assert_eq!(lines[3], "target:         MEDV");
+    assert_eq!(lines[5], "features:       13");
+    assert!(lines[6].trim_start().starts_with("CRIM "), "{}", lines[6]);
+    assert!(
+        lines[19].trim_start().starts_with("intercept "),
+        "{}",
+        lines[19]
+    );
+    assert!(
+        lines[21].starts_with("  train    rows 455 "),
+        "{}",
+        lines[21]
+    );
+    assert!(
+        lines[22].starts_with("  holdout  rows 51 "),
+        "{}",
+        lines[22]
+    );
+}
+
+#[test]
+fn inspect_json_matches_the_metadata_written_at_training() {
+    let wd = Workdir::new("inspect_json");
+    let summary: serde_json::Value =
+        serde_json::from_str(&wd.ok(&["inspect", "--json"]).stdout()).unwrap();
+    let metadata: serde_json::Value =
+        serde_json::from_str(&wd.read("model/metadata.json")).unwrap();
+    for key in [
+        "format_version",
+        "algorithm",
+        "target",
+        "features",
+        "coefficients",
+        "intercept",
+        "train",
+        "holdout",
+        "training_sha256",
+    ] {
+        assert_eq!(summary[key], metadata[key], "{key}");
+    }
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: every test runs the real `batch_inference` binary in a fresh folder.
+//! One integration binary (as ripgrep does) keeps link time down.
+
+mod util;
+
+mod errors;
+mod inspect;
+mod score;
+mod train;
