@@ -1,14 +1,18 @@
-//! Streaming CSV input: one reused record, one reused `Array2<f64>` batch, no per-row allocation.
+//! Rows into reused `Array2<f64>` batches: the parsing half of the data path, shared by scoring
+//! (one block at a time, on several threads) and training ([`BatchReader`], sequential).
 //!
-//! Scoring and training read through this one path, so both accept exactly the same files and
-//! report a bad cell with the same `file:line:column` message.
+//! Blocks without quote characters take the fast path: split lines on `\n`, fields on `,`, parse
+//! each selected field in place. Blocks with quotes go through csv-core, record by record. Both
+//! paths feed [`Selection::fill_row`], so both accept the same rows and report the same errors.
 
 use std::fs::File;
 use std::io::{self, Read};
 
 use ndarray::Array2;
 
+use crate::block::{Block, BlockSource, CutError, BLOCK_SIZE, MAX_RECORD};
 use crate::error::{Error, Location, Result};
+use crate::parse::{parse_number, parse_prefix, NumberError};
 use crate::schema::Header;
 
 /// The display name of standard input.
@@ -33,33 +37,6 @@ pub fn display_name(path: &str) -> &str {
         STDIN
     } else {
         path
-    }
-}
-
-/// Why a cell is not a usable number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NumberError {
-    /// The field is empty (or only white space).
-    Empty,
-    /// The text is not a number.
-    Invalid,
-    /// NaN or an infinity: a number, but not one a model can score.
-    NonFinite,
-}
-
-/// Parses one CSV field as a finite `f64`, ignoring surrounding ASCII white space. The same
-/// parser serves scoring and training.
-pub fn parse_number(field: &[u8]) -> std::result::Result<f64, NumberError> {
-    let field = field.trim_ascii();
-    if field.is_empty() {
-        return Err(NumberError::Empty);
-    }
-    let text = std::str::from_utf8(field).map_err(|_| NumberError::Invalid)?;
-    let value: f64 = text.parse().map_err(|_| NumberError::Invalid)?;
-    if value.is_finite() {
-        Ok(value)
-    } else {
-        Err(NumberError::NonFinite)
     }
 }
 
@@ -92,7 +69,7 @@ impl Ids {
 /// Only the first `rows` rows are filled; the array is reused from batch to batch.
 #[derive(Debug)]
 pub struct Batch {
-    /// The values, `capacity × columns`.
+    /// The values, `capacity × columns`, in standard (row-major) layout.
     pub x: Array2<f64>,
     /// How many rows of `x` hold data.
     pub rows: usize,
@@ -109,39 +86,447 @@ impl Batch {
             ids: Ids::default(),
         }
     }
+
+    /// Empties the batch for reuse.
+    pub fn clear(&mut self) {
+        self.rows = 0;
+        self.ids.clear();
+    }
+
+    /// True when no more rows fit.
+    pub fn is_full(&self) -> bool {
+        self.rows == self.x.nrows()
+    }
 }
 
-/// Reads a CSV file batch by batch into the selected numeric columns.
-pub struct BatchReader<R: Read> {
+/// Which fields of each row to read: numeric columns into batch columns, and an optional id.
+#[derive(Debug, Clone)]
+pub struct Selection {
     path: String,
-    rdr: csv::Reader<R>,
-    record: csv::ByteRecord,
-    header: Header,
-    columns: Vec<usize>,
     names: Vec<String>,
-    id_column: Option<usize>,
+    /// For each field of a row, the batch column it fills, if any.
+    slot_of_field: Vec<Option<usize>>,
+    id_field: Option<usize>,
+    field_count: usize,
+}
+
+impl Selection {
+    /// Selects `names` (numeric, in this order) and optionally an id column from `header`.
+    /// `what` names the numeric columns in messages ("feature").
+    pub fn new(
+        header: &Header,
+        names: &[String],
+        what: &str,
+        id_column: Option<&str>,
+    ) -> Result<Selection> {
+        let fields = header.resolve(names, what)?;
+        let mut slot_of_field = vec![None; header.names().len()];
+        for (slot, &field) in fields.iter().enumerate() {
+            slot_of_field[field] = Some(slot);
+        }
+        let id_field = match id_column {
+            Some(name) => Some(header.resolve(&[name.to_string()], "id")?[0]),
+            None => None,
+        };
+        Ok(Selection {
+            path: header.path().to_string(),
+            names: names.to_vec(),
+            slot_of_field,
+            id_field,
+            field_count: header.names().len(),
+        })
+    }
+
+    /// The input's name in messages.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// How many numeric columns a row fills.
+    pub fn width(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether an id column is carried.
+    pub fn has_id(&self) -> bool {
+        self.id_field.is_some()
+    }
+
+    /// Parses one record's fields into `row`. A wrong field count is reported before a bad
+    /// value, as the csv crate does.
+    #[inline]
+    fn fill_row<'a>(
+        &self,
+        fields: impl Iterator<Item = &'a [u8]>,
+        row: &mut [f64],
+        ids: &mut Ids,
+    ) -> Result<(), RowProblem> {
+        let mut bad: Option<RowProblem> = None;
+        let mut count = 0;
+        for (k, field) in fields.enumerate() {
+            count = k + 1;
+            let Some(&slot) = self.slot_of_field.get(k) else {
+                continue;
+            };
+            if let Some(slot) = slot {
+                match parse_number(field) {
+                    Ok(value) => row[slot] = value,
+                    Err(kind) => {
+                        if bad.is_none() {
+                            bad = Some(RowProblem::Number {
+                                field: k,
+                                slot,
+                                found: field[..field.len().min(64)].to_vec(),
+                                truncated: field.len() > 64,
+                                kind,
+                            });
+                        }
+                    }
+                }
+            }
+            if self.id_field == Some(k) {
+                ids.push(field);
+            }
+        }
+        if count != self.field_count {
+            return Err(RowProblem::FieldCount { found: count });
+        }
+        match bad {
+            Some(problem) => Err(problem),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Selection {
+    /// [`Selection::fill_row`] for a line without quotes, parsing each selected field while
+    /// finding its end. Falls back to the general parser for a field the fast parser does not
+    /// take whole, so it accepts and refuses exactly what `fill_row` does.
+    #[inline]
+    fn fill_plain_row(
+        &self,
+        line: &[u8],
+        row: &mut [f64],
+        ids: &mut Ids,
+    ) -> Result<(), RowProblem> {
+        let mut bad: Option<RowProblem> = None;
+        let mut start = 0;
+        let mut k = 0;
+        loop {
+            let slot = self.slot_of_field.get(k).copied().flatten();
+            let rest = &line[start..];
+            let end = match slot.map(|_| parse_prefix(rest)) {
+                Some(Some((value, used))) if used == rest.len() || rest[used] == b',' => {
+                    row[slot.expect("a slot was found")] = value;
+                    start + used
+                }
+                _ => {
+                    let end = memchr::memchr(b',', rest).map_or(line.len(), |i| start + i);
+                    if let Some(slot) = slot {
+                        let field = &line[start..end];
+                        match parse_number(field) {
+                            Ok(value) => row[slot] = value,
+                            Err(kind) if bad.is_none() => {
+                                bad = Some(RowProblem::Number {
+                                    field: k,
+                                    slot,
+                                    found: field[..field.len().min(64)].to_vec(),
+                                    truncated: field.len() > 64,
+                                    kind,
+                                })
+                            }
+                            Err(_) => {}
+                        }
+                    }
+                    end
+                }
+            };
+            if self.id_field == Some(k) {
+                ids.push(&line[start..end]);
+            }
+            k += 1;
+            if end == line.len() {
+                break;
+            }
+            start = end + 1;
+        }
+        if k != self.field_count {
+            return Err(RowProblem::FieldCount { found: k });
+        }
+        match bad {
+            Some(problem) => Err(problem),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What is wrong with one row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowProblem {
+    /// A selected field is not a finite number.
+    Number {
+        /// The field's index in the row.
+        field: usize,
+        /// The batch column (feature) it was meant for.
+        slot: usize,
+        /// The start of the field's text.
+        found: Vec<u8>,
+        /// Whether `found` was cut short.
+        truncated: bool,
+        /// Why it is not a number.
+        kind: NumberError,
+    },
+    /// The row has the wrong number of fields.
+    FieldCount {
+        /// Fields in the row.
+        found: usize,
+    },
+}
+
+/// A problem at a line of a block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowError {
+    /// Line breaks in the block before the row: the row's line within the block, from 0.
+    pub line_in_block: u64,
+    /// What is wrong.
+    pub problem: RowProblem,
+}
+
+impl RowError {
+    /// The user-facing error, given the line breaks in the input before the block.
+    pub fn into_error(self, selection: &Selection, lines_before: u64) -> Error {
+        let line = lines_before + self.line_in_block + 1;
+        let path = &selection.path;
+        match self.problem {
+            RowProblem::FieldCount { found } => Error::data(
+                Location::line(path, line),
+                format!(
+                    "expected {} fields as in the header, found {found}",
+                    selection.field_count
+                ),
+            ),
+            RowProblem::Number {
+                field,
+                slot,
+                found,
+                truncated,
+                kind,
+            } => {
+                let more = if truncated { "..." } else { "" };
+                let found = format!("{:?}{more}", String::from_utf8_lossy(&found));
+                let message = match kind {
+                    NumberError::Empty => "expected a number, found an empty field".to_string(),
+                    NumberError::Invalid => format!("expected a number, found {found}"),
+                    NumberError::NonFinite => format!("expected a finite number, found {found}"),
+                };
+                Error::data(
+                    Location::cell(path, line, field + 1),
+                    format!("column {}: {message}", selection.names[slot]),
+                )
+            }
+        }
+    }
+}
+
+/// The error for a record too long to be a record, starting at `line`.
+pub fn record_too_long(path: &str, line: u64) -> Error {
+    Error::data(
+        Location::line(path, line),
+        format!("a line longer than {MAX_RECORD} bytes; is this the right file?"),
+    )
+}
+
+/// Where parsing stands within one block, plus the scratch space of the quoted path.
+pub struct Cursor {
+    /// Byte position in the block.
+    pub pos: usize,
+    /// Line breaks consumed so far in the block.
+    pub newlines: u64,
+    core: csv_core::Reader,
+    out: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Default for Cursor {
+    fn default() -> Self {
+        Cursor {
+            pos: 0,
+            newlines: 0,
+            core: csv_core::Reader::new(),
+            out: vec![0; 4096],
+            ends: vec![0; 64],
+        }
+    }
+}
+
+impl Cursor {
+    /// Starts over at the beginning of a new block.
+    pub fn reset(&mut self) {
+        self.pos = 0;
+        self.newlines = 0;
+        self.core.reset();
+    }
+}
+
+/// Parses rows of `block` from `cur` into `batch` until the batch is full or the block ends.
+pub fn fill_batch(
+    selection: &Selection,
+    block: &Block,
+    cur: &mut Cursor,
+    batch: &mut Batch,
+) -> Result<(), RowError> {
+    if block.quoted {
+        fill_quoted(selection, &block.data, cur, batch)
+    } else {
+        fill_plain(selection, &block.data, cur, batch)
+    }
+}
+
+fn fill_plain(
+    selection: &Selection,
+    data: &[u8],
+    cur: &mut Cursor,
+    batch: &mut Batch,
+) -> Result<(), RowError> {
+    let width = selection.width();
+    let capacity = batch.x.nrows();
+    let x = batch
+        .x
+        .as_slice_mut()
+        .expect("a batch is in standard layout");
+    while batch.rows < capacity && cur.pos < data.len() {
+        let rest = &data[cur.pos..];
+        let line_in_block = cur.newlines;
+        let line = match memchr::memchr(b'\n', rest) {
+            Some(i) => {
+                cur.pos += i + 1;
+                cur.newlines += 1;
+                &rest[..i]
+            }
+            None => {
+                cur.pos = data.len();
+                rest
+            }
+        };
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        let row = &mut x[batch.rows * width..(batch.rows + 1) * width];
+        selection
+            .fill_plain_row(line, row, &mut batch.ids)
+            .map_err(|problem| RowError {
+                line_in_block,
+                problem,
+            })?;
+        batch.rows += 1;
+    }
+    Ok(())
+}
+
+fn fill_quoted(
+    selection: &Selection,
+    data: &[u8],
+    cur: &mut Cursor,
+    batch: &mut Batch,
+) -> Result<(), RowError> {
+    use csv_core::ReadRecordResult as R;
+    let width = selection.width();
+    let capacity = batch.x.nrows();
+    while batch.rows < capacity && cur.pos < data.len() {
+        // Line breaks between records: count them so the record knows its own line.
+        while cur.pos < data.len() && matches!(data[cur.pos], b'\n' | b'\r') {
+            cur.newlines += u64::from(data[cur.pos] == b'\n');
+            cur.pos += 1;
+        }
+        if cur.pos >= data.len() {
+            break;
+        }
+        let start = cur.pos;
+        let line_in_block = cur.newlines;
+        let (mut nout, mut nends) = (0, 0);
+        let complete = loop {
+            let (result, nin, o, e) = cur.core.read_record(
+                &data[cur.pos..],
+                &mut cur.out[nout..],
+                &mut cur.ends[nends..],
+            );
+            cur.pos += nin;
+            nout += o;
+            nends += e;
+            match result {
+                R::Record => break true,
+                R::OutputFull => cur.out.resize(cur.out.len() * 2, 0),
+                R::OutputEndsFull => cur.ends.resize(cur.ends.len() * 2, 0),
+                // The block ends on a record boundary: an empty input here ends the record.
+                R::InputEmpty if cur.pos >= data.len() => {
+                    let (result, _, o, e) =
+                        cur.core
+                            .read_record(&[], &mut cur.out[nout..], &mut cur.ends[nends..]);
+                    nout += o;
+                    nends += e;
+                    break result == R::Record;
+                }
+                R::InputEmpty => {}
+                R::End => break false,
+            }
+        };
+        cur.newlines += memchr::memchr_iter(b'\n', &data[start..cur.pos]).count() as u64;
+        if !complete {
+            break;
+        }
+        let out = &cur.out[..nout];
+        let ends = &cur.ends[..nends];
+        let fields = ends.iter().scan(0, |from, &to| {
+            let field = &out[*from..to];
+            *from = to;
+            Some(field)
+        });
+        let x = batch
+            .x
+            .as_slice_mut()
+            .expect("a batch is in standard layout");
+        let row = &mut x[batch.rows * width..(batch.rows + 1) * width];
+        selection
+            .fill_row(fields, row, &mut batch.ids)
+            .map_err(|problem| RowError {
+                line_in_block,
+                problem,
+            })?;
+        batch.rows += 1;
+    }
+    Ok(())
+}
+
+/// Reads a CSV input batch by batch into selected numeric columns, on the calling thread.
+pub struct BatchReader<R: Read> {
+    source: BlockSource<R>,
+    header: Header,
+    selection: Option<Selection>,
+    block: Option<Block>,
+    spare: Vec<u8>,
+    cursor: Cursor,
+    lines_before: u64,
+    bytes_done: u64,
+    finished: bool,
 }
 
 impl<R: Read> BatchReader<R> {
     /// Starts reading `input` (named `path` in messages) and checks its header.
     pub fn new(path: &str, input: R) -> Result<BatchReader<R>> {
-        let path = display_name(path).to_string();
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .buffer_capacity(256 * 1024)
-            .from_reader(input);
-        let header = match rdr.byte_headers() {
-            Ok(record) => Header::parse(&path, record)?,
-            Err(err) => return Err(csv_error(&path, err)),
-        };
+        let path = display_name(path);
+        let (source, raw) = BlockSource::new(path, input, BLOCK_SIZE)?;
+        let header = Header::parse(path, &csv::ByteRecord::from(raw.fields))?;
         Ok(BatchReader {
-            path,
-            rdr,
-            record: csv::ByteRecord::new(),
+            source,
             header,
-            columns: Vec::new(),
-            names: Vec::new(),
-            id_column: None,
+            selection: None,
+            block: None,
+            spare: Vec::new(),
+            cursor: Cursor::default(),
+            lines_before: raw.newlines,
+            bytes_done: 0,
+            finished: false,
         })
     }
 
@@ -153,92 +538,57 @@ impl<R: Read> BatchReader<R> {
     /// Chooses the numeric columns to read, by name and in this order, and optionally a column
     /// whose text is carried along as each row's id. `what` names the columns in messages.
     pub fn select(&mut self, names: &[String], what: &str, id_column: Option<&str>) -> Result<()> {
-        self.columns = self.header.resolve(names, what)?;
-        self.names = names.to_vec();
-        self.id_column = match id_column {
-            Some(name) => Some(self.header.resolve(&[name.to_string()], "id")?[0]),
-            None => None,
-        };
+        self.selection = Some(Selection::new(&self.header, names, what, id_column)?);
         Ok(())
     }
 
     /// Fills `batch` with the next rows; returns how many (0 at the end of the input).
     pub fn read_batch(&mut self, batch: &mut Batch) -> Result<usize> {
-        batch.rows = 0;
-        batch.ids.clear();
-        let capacity = batch.x.nrows();
-        while batch.rows < capacity {
-            match self.rdr.read_byte_record(&mut self.record) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(err) => return Err(csv_error(&self.path, err)),
+        batch.clear();
+        let selection = self
+            .selection
+            .as_ref()
+            .expect("select() comes before read_batch()");
+        while !batch.is_full() {
+            if self.block.is_none() {
+                if self.finished {
+                    break;
+                }
+                match self.source.next_block(std::mem::take(&mut self.spare)) {
+                    Ok(Some(block)) => {
+                        self.cursor.reset();
+                        self.block = Some(block);
+                    }
+                    Ok(None) => {
+                        self.finished = true;
+                        break;
+                    }
+                    Err(CutError::RecordTooLong) => {
+                        return Err(record_too_long(self.header.path(), self.lines_before + 1))
+                    }
+                    Err(CutError::Io(err)) => return Err(err),
+                }
             }
-            let mut row = batch.x.row_mut(batch.rows);
-            for (j, &c) in self.columns.iter().enumerate() {
-                let field = &self.record[c];
-                row[j] = match parse_number(field) {
-                    Ok(v) => v,
-                    Err(kind) => return Err(self.bad_number(kind, c, j)),
-                };
+            let block = self.block.as_ref().expect("a block was just read");
+            fill_batch(selection, block, &mut self.cursor, batch)
+                .map_err(|e| e.into_error(selection, self.lines_before))?;
+            if self.cursor.pos >= block.data.len() {
+                self.lines_before += self.cursor.newlines;
+                self.bytes_done += block.data.len() as u64;
+                self.spare = self.block.take().expect("a block is current").data;
             }
-            if let Some(c) = self.id_column {
-                batch.ids.push(&self.record[c]);
-            }
-            batch.rows += 1;
         }
         Ok(batch.rows)
     }
 
-    /// Bytes of input consumed so far.
+    /// Bytes of input (after the header) consumed so far.
     pub fn bytes_read(&self) -> u64 {
-        self.rdr.position().byte()
+        self.bytes_done
     }
 
     /// Gives back the underlying reader, for a caller that wrapped it (to hash the input).
     pub fn into_inner(self) -> R {
-        self.rdr.into_inner()
-    }
-
-    fn bad_number(&self, kind: NumberError, column: usize, j: usize) -> Error {
-        let line = self.record.position().map_or(0, |p| p.line());
-        let field = &self.record[column];
-        let found = quote_found(field);
-        let message = match kind {
-            NumberError::Empty => "expected a number, found an empty field".to_string(),
-            NumberError::Invalid => format!("expected a number, found {found}"),
-            NumberError::NonFinite => format!("expected a finite number, found {found}"),
-        };
-        Error::data(
-            Location::cell(&self.path, line, column + 1),
-            format!("column {}: {message}", self.names[j]),
-        )
-    }
-}
-
-/// A field as quoted text for a message, cut short when long.
-fn quote_found(field: &[u8]) -> String {
-    const MAX: usize = 40;
-    let text = String::from_utf8_lossy(&field[..field.len().min(MAX)]);
-    let more = if field.len() > MAX { "..." } else { "" };
-    format!("{:?}{more}", text.as_ref())
-}
-
-/// Turns a csv crate error into ours, keeping its position.
-fn csv_error(path: &str, err: csv::Error) -> Error {
-    let line = err.position().map(|p| p.line());
-    let location = match line {
-        Some(line) => Location::line(path, line),
-        None => Location::file(path),
-    };
-    match err.into_kind() {
-        csv::ErrorKind::Io(e) => Error::io(path, "read", e),
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => Error::data(
-            location,
-            format!("expected {expected_len} fields as in the header, found {len}"),
-        ),
-        other => Error::data(location, format!("{:?}", other)),
+        self.source.into_inner()
     }
 }
 
@@ -253,15 +603,16 @@ mod tests {
         r
     }
 
-    #[test]
-    fn numbers_parse_like_rust_floats_and_refuse_non_finite_values() {
-        assert_eq!(parse_number(b"2.96e2"), Ok(296.0));
-        assert_eq!(parse_number(b" -0.5 "), Ok(-0.5));
-        assert_eq!(parse_number(b""), Err(NumberError::Empty));
-        assert_eq!(parse_number(b"abc"), Err(NumberError::Invalid));
-        assert_eq!(parse_number(b"NaN"), Err(NumberError::NonFinite));
-        assert_eq!(parse_number(b"-inf"), Err(NumberError::NonFinite));
-        assert_eq!(parse_number(b"1e999"), Err(NumberError::NonFinite));
+    fn all_rows(text: &str) -> Result<Vec<Vec<f64>>> {
+        let mut r = reader(text);
+        let mut batch = Batch::new(3, 2);
+        let mut rows = Vec::new();
+        while r.read_batch(&mut batch)? > 0 {
+            for i in 0..batch.rows {
+                rows.push(batch.x.row(i).to_vec());
+            }
+        }
+        Ok(rows)
     }
 
     #[test]
@@ -276,22 +627,60 @@ mod tests {
     }
 
     #[test]
+    fn quoted_fields_crlf_empty_lines_and_a_missing_final_newline_read_like_plain_ones() {
+        let plain = all_rows("a,b\n1,2\n3,4\n5,6\n").unwrap();
+        for variant in [
+            "a,b\r\n1,2\r\n3,4\r\n5,6\r\n",
+            "\"a\",\"b\"\n\"1\",2\n3,\"4\"\n5,6",
+            "a,b\n\n1,2\n\n\n3,4\n5,6\n\n",
+            "\u{feff}a,b\n1,2\n3,4\n5,6",
+            "a,b\n1.0,2e0\n30e-1,4.\n+5,6\n",
+        ] {
+            assert_eq!(all_rows(variant).unwrap(), plain, "{variant:?}");
+        }
+    }
+
+    #[test]
     fn a_bad_cell_is_reported_with_line_column_and_name() {
-        let mut r = reader("a,b\n1,2\n3,abc\n");
+        for text in [
+            "a,b\n1,2\n3,abc\n",
+            "a,b\n1,2\n3,\"abc\"\n",
+            "a,b\r\n\r\n1,2\r\n3,abc\r\n",
+        ] {
+            let err = all_rows(text).unwrap_err();
+            let line = if text.contains("\r\n\r\n") { 4 } else { 3 };
+            assert_eq!(
+                err.to_string(),
+                format!("in.csv:{line}:2: column b: expected a number, found \"abc\""),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_line_after_a_quoted_newline_keeps_its_line_number() {
+        let mut r =
+            BatchReader::new("in.csv", "id,a,b\n\"x\ny\",1,2\nz,3,oops\n".as_bytes()).unwrap();
+        r.select(&["a".into(), "b".into()], "feature", Some("id"))
+            .unwrap();
         let err = r.read_batch(&mut Batch::new(8, 2)).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "in.csv:3:2: column b: expected a number, found \"abc\""
+            "in.csv:4:3: column b: expected a number, found \"oops\""
         );
     }
 
     #[test]
-    fn a_short_row_is_reported_with_its_line() {
-        let mut r = reader("a,b\n1,2\n3\n");
-        let err = r.read_batch(&mut Batch::new(8, 2)).unwrap_err();
+    fn a_wrong_field_count_is_reported_before_a_bad_value() {
+        let err = all_rows("a,b\n1,2\nx\n").unwrap_err();
         assert_eq!(
             err.to_string(),
             "in.csv:3: expected 2 fields as in the header, found 1"
+        );
+        let err = all_rows("a,b\n1,2\nx,2,3\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "in.csv:3: expected 2 fields as in the header, found 3"
         );
     }
 

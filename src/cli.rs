@@ -93,6 +93,11 @@ pub struct ScoreArgs {
     #[arg(long, default_value_t = 4096, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
     pub batch_rows: u32,
+
+    /// Worker threads that parse and score [default: the CPUs this process may use, which
+    /// follows a container's CPU limit]. The output is the same for every value.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub threads: Option<u32>,
 }
 
 /// Options of the train command.

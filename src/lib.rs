@@ -8,15 +8,20 @@
 
 pub mod atomic;
 pub mod batch;
+pub mod block;
 pub mod cli;
 pub mod error;
 pub mod inspect;
 pub mod log;
 pub mod model;
 pub mod output;
+pub mod parse;
 pub mod schema;
 pub mod score;
 pub mod train;
+
+#[cfg(test)]
+mod testing;
 
 use cli::{Cli, Command};
 use error::Result;

@@ -1,4 +1,5 @@
-//! Prediction writers: CSV or JSON Lines, to standard output or to a file that appears whole.
+//! Prediction output: an [`Encoder`] turns predictions into CSV or JSON Lines bytes (on any
+//! thread), a [`Sink`] puts those bytes on standard output or in a file that appears whole.
 //!
 //! Floats are written in the shortest form that reads back as the same `f64` (ryu), so the
 //! text loses nothing and two runs write the same bytes.
@@ -20,105 +21,112 @@ pub enum Format {
     Jsonl,
 }
 
-enum Sink {
-    Stdout(io::StdoutLock<'static>),
-    File(AtomicFile),
-}
-
-/// Writes predictions batch by batch.
-pub struct PredictionWriter {
-    sink: Sink,
+/// Encodes predictions (and ids) as bytes in the chosen format.
+#[derive(Debug, Clone)]
+pub struct Encoder {
     format: Format,
     id_key: Option<Vec<u8>>,
-    buf: Vec<u8>,
 }
 
-impl PredictionWriter {
-    /// Opens the output (`None`: standard output) and writes the CSV header.
-    pub fn create(
-        path: Option<&str>,
-        format: Format,
-        id_column: Option<&str>,
-    ) -> Result<PredictionWriter> {
-        let sink = match path {
-            None | Some("-") => Sink::Stdout(io::stdout().lock()),
-            Some(path) => Sink::File(AtomicFile::create(path)?),
-        };
+impl Encoder {
+    /// An encoder; `id_column` names the id column whose values go next to predictions.
+    pub fn new(format: Format, id_column: Option<&str>) -> Encoder {
         let id_key = id_column.map(|name| match format {
             Format::Csv => csv_field(name.as_bytes()),
             Format::Jsonl => serde_json::to_vec(name).expect("a string always serializes"),
         });
-        let mut writer = PredictionWriter {
-            sink,
-            format,
-            id_key,
-            buf: Vec::with_capacity(64 * 1024),
-        };
-        if format == Format::Csv {
-            if let Some(key) = &writer.id_key {
-                writer.buf.extend_from_slice(key);
-                writer.buf.push(b',');
-            }
-            writer.buf.extend_from_slice(b"prediction\n");
-        }
-        Ok(writer)
+        Encoder { format, id_key }
     }
 
-    /// Writes one batch of predictions, with the batch's ids when an id column was chosen.
-    pub fn write_batch(&mut self, predictions: &[f64], ids: Option<&Ids>) -> Result<()> {
+    /// The bytes that start the output: the CSV header, nothing for JSON Lines.
+    pub fn header(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.format == Format::Csv {
+            if let Some(key) = &self.id_key {
+                out.extend_from_slice(key);
+                out.push(b',');
+            }
+            out.extend_from_slice(b"prediction\n");
+        }
+        out
+    }
+
+    /// Appends one line per prediction to `out`, with the rows' ids when an id column was chosen.
+    pub fn encode(&self, predictions: &[f64], ids: Option<&Ids>, out: &mut Vec<u8>) {
         let mut float = ryu::Buffer::new();
         for (i, &p) in predictions.iter().enumerate() {
             let value = float.format_finite(p).as_bytes();
             match self.format {
                 Format::Csv => {
                     if let Some(ids) = ids {
-                        self.buf.extend_from_slice(&csv_field(ids.get(i)));
-                        self.buf.push(b',');
+                        out.extend_from_slice(&csv_field(ids.get(i)));
+                        out.push(b',');
                     }
-                    self.buf.extend_from_slice(value);
-                    self.buf.push(b'\n');
+                    out.extend_from_slice(value);
+                    out.push(b'\n');
                 }
                 Format::Jsonl => {
-                    self.buf.push(b'{');
+                    out.push(b'{');
                     if let (Some(key), Some(ids)) = (&self.id_key, ids) {
-                        self.buf.extend_from_slice(key);
-                        self.buf.push(b':');
+                        out.extend_from_slice(key);
+                        out.push(b':');
                         let id = String::from_utf8_lossy(ids.get(i));
-                        serde_json::to_writer(&mut self.buf, id.as_ref())
+                        serde_json::to_writer(&mut *out, id.as_ref())
                             .expect("writing to a Vec cannot fail");
-                        self.buf.push(b',');
+                        out.push(b',');
                     }
-                    self.buf.extend_from_slice(b"\"prediction\":");
-                    self.buf.extend_from_slice(value);
-                    self.buf.extend_from_slice(b"}\n");
+                    out.extend_from_slice(b"\"prediction\":");
+                    out.extend_from_slice(value);
+                    out.extend_from_slice(b"}\n");
                 }
             }
         }
-        self.flush_buf()
+    }
+}
+
+/// Where predictions go: standard output, or a file written whole or not at all.
+pub enum Sink {
+    /// Standard output.
+    Stdout(io::StdoutLock<'static>),
+    /// A file, renamed into place by [`Sink::finish`].
+    File(AtomicFile),
+    /// Memory, for callers that want the bytes (and for tests).
+    Memory(Vec<u8>),
+}
+
+impl Sink {
+    /// Opens the output; `None` or `-` is standard output.
+    pub fn create(path: Option<&str>) -> Result<Sink> {
+        Ok(match path {
+            None | Some("-") => Sink::Stdout(io::stdout().lock()),
+            Some(path) => Sink::File(AtomicFile::create(path)?),
+        })
+    }
+
+    /// Writes bytes.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        match self {
+            Sink::Stdout(out) => out
+                .write_all(bytes)
+                .map_err(|e| Error::io("<stdout>", "write", e)),
+            Sink::File(file) => {
+                let result = file.write_all(bytes);
+                result.map_err(|e| Error::io(file.display(), "write", e))
+            }
+            Sink::Memory(buf) => {
+                buf.extend_from_slice(bytes);
+                Ok(())
+            }
+        }
     }
 
     /// Flushes and, for a file, renames it into place.
-    pub fn finish(mut self) -> Result<()> {
-        self.flush_buf()?;
-        match self.sink {
+    pub fn finish(self) -> Result<()> {
+        match self {
             Sink::Stdout(mut out) => out.flush().map_err(|e| Error::io("<stdout>", "write", e)),
             Sink::File(file) => file.commit(),
+            Sink::Memory(_) => Ok(()),
         }
-    }
-
-    fn flush_buf(&mut self) -> Result<()> {
-        let result = match &mut self.sink {
-            Sink::Stdout(out) => out
-                .write_all(&self.buf)
-                .map_err(|e| Error::io("<stdout>", "write", e)),
-            Sink::File(file) => {
-                let path = file.display().to_string();
-                file.write_all(&self.buf)
-                    .map_err(|e| Error::io(&path, "write", e))
-            }
-        };
-        self.buf.clear();
-        result
     }
 }
 
@@ -154,15 +162,17 @@ mod tests {
     }
 
     #[test]
-    fn shortest_round_trip_floats_read_back_exactly() {
-        let mut buf = ryu::Buffer::new();
-        for x in [0.1_f64 + 0.2, 24.0, -1e-7, 1.7976931348623157e308, 5e-324] {
-            let text = buf.format_finite(x);
-            assert_eq!(
-                text.parse::<f64>().unwrap().to_bits(),
-                x.to_bits(),
-                "{text}"
-            );
-        }
+    fn csv_and_jsonl_encode_the_same_shortest_floats() {
+        let mut out = Vec::new();
+        let csv = Encoder::new(Format::Csv, None);
+        out.extend(csv.header());
+        csv.encode(&[0.1 + 0.2, 24.0, -1e-7], None, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "prediction\n0.30000000000000004\n24.0\n-1e-7\n"
+        );
+        let mut out = Vec::new();
+        Encoder::new(Format::Jsonl, None).encode(&[24.0], None, &mut out);
+        assert_eq!(out, b"{\"prediction\":24.0}\n");
     }
 }

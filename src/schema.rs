@@ -50,6 +50,11 @@ impl Header {
         })
     }
 
+    /// The file's name in messages.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
     /// Column names in file order.
     pub fn names(&self) -> &[String] {
         &self.names

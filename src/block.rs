@@ -1,0 +1,303 @@
+//! Cutting an input stream into blocks that end on record boundaries, so blocks can be parsed
+//! independently (by several threads) and the rows still come out in input order.
+//!
+//! A block with no quote character ends after its last newline. A block with quotes may hold a
+//! newline inside a quoted field, so csv-core finds where its last complete record ends. A
+//! record longer than [`MAX_RECORD`] is an error, not a reason to read the whole input into
+//! memory.
+
+use std::io::{ErrorKind, Read};
+
+use crate::error::{Error, Result};
+
+/// The largest record (line) we accept.
+pub const MAX_RECORD: usize = 1024 * 1024;
+/// The default block size: large enough to amortize hand-offs, small enough for tight memory.
+pub const BLOCK_SIZE: usize = 512 * 1024;
+
+/// A run of whole records from the input.
+#[derive(Debug, Default)]
+pub struct Block {
+    /// Position of the block in the input, from 0.
+    pub seq: u64,
+    /// The bytes: whole records, the last one maybe without its line terminator at the end.
+    pub data: Vec<u8>,
+    /// Whether the block holds a quote character, and so needs the full CSV parser.
+    pub quoted: bool,
+}
+
+/// Why the input could not be cut into blocks.
+#[derive(Debug)]
+pub enum CutError {
+    /// A record longer than [`MAX_RECORD`] starts at the beginning of block `seq`.
+    RecordTooLong,
+    /// Reading failed.
+    Io(Error),
+}
+
+/// Reads an input and hands out blocks of whole records.
+pub struct BlockSource<R> {
+    input: R,
+    path: String,
+    carry: Vec<u8>,
+    eof: bool,
+    seq: u64,
+    block_size: usize,
+}
+
+/// The header of an input: its fields and how many line breaks it spans.
+pub struct RawHeader {
+    /// The header's fields, unquoted.
+    pub fields: Vec<Vec<u8>>,
+    /// Line breaks in the header (1, or 0 for a file that is only a header without newline).
+    pub newlines: u64,
+}
+
+impl<R: Read> BlockSource<R> {
+    /// Starts reading `input` (named `path` in messages): strips a UTF-8 byte order mark and
+    /// reads the header record.
+    pub fn new(path: &str, input: R, block_size: usize) -> Result<(BlockSource<R>, RawHeader)> {
+        let mut source = BlockSource {
+            input,
+            path: path.to_string(),
+            carry: Vec::new(),
+            eof: false,
+            seq: 0,
+            block_size: block_size.max(1),
+        };
+        let header = source.read_header()?;
+        Ok((source, header))
+    }
+
+    /// The sequence number the next block will have.
+    pub fn next_seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Gives back the input.
+    pub fn into_inner(self) -> R {
+        self.input
+    }
+
+    /// The next block, written into `buf` (a recycled buffer), or `None` at the end.
+    pub fn next_block(&mut self, mut buf: Vec<u8>) -> std::result::Result<Option<Block>, CutError> {
+        buf.clear();
+        buf.extend_from_slice(&self.carry);
+        self.carry.clear();
+        let mut target = self.block_size;
+        let cut = loop {
+            self.fill(&mut buf, target).map_err(CutError::Io)?;
+            if self.eof {
+                break buf.len();
+            }
+            let quoted = memchr::memchr(b'"', &buf).is_some();
+            let end = if quoted {
+                last_record_end(&buf)
+            } else {
+                memchr::memrchr(b'\n', &buf).map(|i| i + 1)
+            };
+            match end {
+                Some(end) if end > 0 => break end,
+                _ if buf.len() > MAX_RECORD => return Err(CutError::RecordTooLong),
+                _ => target = buf.len() + self.block_size,
+            }
+        };
+        if cut == 0 {
+            return Ok(None);
+        }
+        self.carry.extend_from_slice(&buf[cut..]);
+        buf.truncate(cut);
+        let block = Block {
+            seq: self.seq,
+            quoted: memchr::memchr(b'"', &buf).is_some(),
+            data: buf,
+        };
+        self.seq += 1;
+        Ok(Some(block))
+    }
+
+    /// Reads until `buf` holds `target` bytes or the input ends.
+    fn fill(&mut self, buf: &mut Vec<u8>, target: usize) -> Result<()> {
+        while !self.eof && buf.len() < target {
+            let start = buf.len();
+            buf.resize(target, 0);
+            match self.input.read(&mut buf[start..]) {
+                Ok(0) => {
+                    buf.truncate(start);
+                    self.eof = true;
+                }
+                Ok(n) => buf.truncate(start + n),
+                Err(e) if e.kind() == ErrorKind::Interrupted => buf.truncate(start),
+                Err(e) => {
+                    buf.truncate(start);
+                    return Err(Error::io(&self.path, "read", e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn read_header(&mut self) -> Result<RawHeader> {
+        let mut buf = Vec::new();
+        self.fill(&mut buf, 3)?;
+        if buf.starts_with(b"\xef\xbb\xbf") {
+            buf.drain(..3);
+        }
+        let mut target = self.block_size.min(64 * 1024);
+        loop {
+            self.fill(&mut buf, target)?;
+            if let Some((fields, end)) = first_record(&buf, self.eof) {
+                let newlines = memchr::memchr_iter(b'\n', &buf[..end]).count() as u64;
+                self.carry = buf[end..].to_vec();
+                return Ok(RawHeader { fields, newlines });
+            }
+            if self.eof {
+                // Nothing but line breaks, or nothing at all.
+                return Ok(RawHeader {
+                    fields: Vec::new(),
+                    newlines: 0,
+                });
+            }
+            if buf.len() > MAX_RECORD {
+                return Err(Error::data(
+                    crate::error::Location::line(&self.path, 1),
+                    format!("the header is longer than {MAX_RECORD} bytes; is this a CSV file?"),
+                ));
+            }
+            target = buf.len() + 64 * 1024;
+        }
+    }
+}
+
+/// The end of the last complete record in `buf`, which starts at a record boundary.
+fn last_record_end(buf: &[u8]) -> Option<usize> {
+    let mut reader = csv_core::Reader::new();
+    let mut out = [0u8; 4096];
+    let mut ends = [0usize; 256];
+    let mut pos = 0;
+    let mut last = None;
+    loop {
+        let (result, nin, _, _) = reader.read_record(&buf[pos..], &mut out, &mut ends);
+        pos += nin;
+        match result {
+            csv_core::ReadRecordResult::Record => {
+                // csv-core ends a CRLF record at the CR; keep the LF with its record.
+                if buf[pos - 1] == b'\r' && buf.get(pos) == Some(&b'\n') {
+                    pos += 1;
+                }
+                last = Some(pos);
+            }
+            // We only want positions: output that does not fit is dropped, and parsing goes on.
+            csv_core::ReadRecordResult::OutputFull | csv_core::ReadRecordResult::OutputEndsFull => {
+            }
+            csv_core::ReadRecordResult::InputEmpty | csv_core::ReadRecordResult::End => {
+                return last
+            }
+        }
+    }
+}
+
+/// The fields of the first record of `buf` and where it ends; `None` when `buf` holds no
+/// complete record (unless `eof`, when the rest is the record).
+fn first_record(buf: &[u8], eof: bool) -> Option<(Vec<Vec<u8>>, usize)> {
+    let mut reader = csv_core::Reader::new();
+    let mut out = vec![0u8; buf.len() + 1];
+    let mut ends = vec![0usize; buf.len() + 1];
+    let (result, nin, nout, nend) = reader.read_record(buf, &mut out, &mut ends);
+    let (nin, nend) = match result {
+        csv_core::ReadRecordResult::Record => (nin, nend),
+        csv_core::ReadRecordResult::InputEmpty if eof => {
+            let (result, _, _, more) = reader.read_record(&[], &mut out[nout..], &mut ends[nend..]);
+            match result {
+                csv_core::ReadRecordResult::Record => (nin, nend + more),
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    let nin = if nin > 0 && buf[nin - 1] == b'\r' && buf.get(nin) == Some(&b'\n') {
+        nin + 1
+    } else {
+        nin
+    };
+    let mut fields = Vec::with_capacity(nend);
+    let mut start = 0;
+    for &end in &ends[..nend] {
+        fields.push(out[start..end].to_vec());
+        start = end;
+    }
+    Some((fields, nin))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blocks(input: &str, block_size: usize) -> (Vec<Vec<u8>>, Vec<String>) {
+        let (mut source, header) =
+            BlockSource::new("in.csv", input.as_bytes(), block_size).unwrap();
+        let mut out = Vec::new();
+        while let Some(block) = source.next_block(Vec::new()).unwrap() {
+            out.push(String::from_utf8(block.data).unwrap());
+        }
+        (header.fields, out)
+    }
+
+    #[test]
+    fn blocks_end_on_line_boundaries_and_cover_the_input() {
+        let input = "a,b\n1,2\n3,4\n5,6";
+        for size in 1..20 {
+            let (header, parts) = blocks(input, size);
+            assert_eq!(header, vec![b"a".to_vec(), b"b".to_vec()]);
+            assert_eq!(parts.concat(), "1,2\n3,4\n5,6", "block size {size}");
+            for part in &parts[..parts.len() - 1] {
+                assert!(part.ends_with('\n'), "{part:?} at block size {size}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_quoted_newline_never_splits_a_record() {
+        let input = "id,x\n\"a\nb\",1\n\"c\",2\n";
+        for size in 1..20 {
+            let (_, parts) = blocks(input, size);
+            assert_eq!(parts.concat(), "\"a\nb\",1\n\"c\",2\n");
+            assert!(
+                parts.iter().all(|p| p == "\"a\nb\",1\n"
+                    || p == "\"c\",2\n"
+                    || p == "\"a\nb\",1\n\"c\",2\n"),
+                "{parts:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_a_quoted_header_are_understood() {
+        let (header, parts) = blocks("\u{feff}\"CRIM\",\"ZN\"\r\n1,2\r\n", 4);
+        assert_eq!(header, vec![b"CRIM".to_vec(), b"ZN".to_vec()]);
+        assert_eq!(parts.concat(), "1,2\r\n");
+    }
+
+    #[test]
+    fn a_header_without_a_newline_is_a_header() {
+        let (header, parts) = blocks("a,b", 1024);
+        assert_eq!(header.len(), 2);
+        assert!(parts.is_empty());
+    }
+
+    #[test]
+    fn a_record_longer_than_the_limit_is_an_error() {
+        let input = format!("a\n1\n{}\n", "9".repeat(2 * MAX_RECORD));
+        let (mut source, _) = BlockSource::new("in.csv", input.as_bytes(), 1024).unwrap();
+        let mut seen = 0;
+        loop {
+            match source.next_block(Vec::new()) {
+                Ok(Some(_)) => seen += 1,
+                Ok(None) => panic!("no error"),
+                Err(CutError::RecordTooLong) => break,
+                Err(CutError::Io(e)) => panic!("{e}"),
+            }
+        }
+        assert_eq!(seen, 1);
+    }
+}
