@@ -430,7 +430,7 @@ mod tests {
     /// A random CSV with columns in random order, LF or CRLF, empty lines, quoted fields
     /// (some with line breaks), and maybe no final newline; and its rows' feature values.
     fn random_file(rng: &mut Rng, quotes: bool) -> (Vec<u8>, Vec<[f64; 3]>) {
-        let mut columns = vec!["a", "id", "b", "note", "c"];
+        let mut columns = ["a", "id", "b", "note", "c"];
         for i in (1..columns.len()).rev() {
             columns.swap(i, rng.below(i as u64 + 1) as usize);
         }
