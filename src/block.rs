@@ -51,6 +51,8 @@ pub struct RawHeader {
     pub fields: Vec<Vec<u8>>,
     /// Line breaks in the header (1, or 0 for a file that is only a header without newline).
     pub newlines: u64,
+    /// Bytes the header takes at the start of the input, byte order mark included.
+    pub bytes: u64,
 }
 
 impl<R: Read> BlockSource<R> {
@@ -67,6 +69,18 @@ impl<R: Read> BlockSource<R> {
         };
         let header = source.read_header()?;
         Ok((source, header))
+    }
+
+    /// Reads `input` that holds only records, no header (a shard of a file).
+    pub fn headerless(path: &str, input: R, block_size: usize) -> BlockSource<R> {
+        BlockSource {
+            input,
+            path: path.to_string(),
+            carry: Vec::new(),
+            eof: false,
+            seq: 0,
+            block_size: block_size.max(1),
+        }
     }
 
     /// The sequence number the next block will have.
@@ -140,22 +154,30 @@ impl<R: Read> BlockSource<R> {
     fn read_header(&mut self) -> Result<RawHeader> {
         let mut buf = Vec::new();
         self.fill(&mut buf, 3)?;
-        if buf.starts_with(b"\xef\xbb\xbf") {
+        let bom = if buf.starts_with(b"\xef\xbb\xbf") {
             buf.drain(..3);
-        }
+            3
+        } else {
+            0
+        };
         let mut target = self.block_size.min(64 * 1024);
         loop {
             self.fill(&mut buf, target)?;
             if let Some((fields, end)) = first_record(&buf, self.eof) {
                 let newlines = memchr::memchr_iter(b'\n', &buf[..end]).count() as u64;
                 self.carry = buf[end..].to_vec();
-                return Ok(RawHeader { fields, newlines });
+                return Ok(RawHeader {
+                    fields,
+                    newlines,
+                    bytes: (bom + end) as u64,
+                });
             }
             if self.eof {
                 // Nothing but line breaks, or nothing at all.
                 return Ok(RawHeader {
                     fields: Vec::new(),
                     newlines: 0,
+                    bytes: (bom + buf.len()) as u64,
                 });
             }
             if buf.len() > MAX_RECORD {
