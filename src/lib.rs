@@ -10,6 +10,7 @@ pub mod atomic;
 pub mod batch;
 pub mod cli;
 pub mod error;
+pub mod estimator;
 pub mod inspect;
 pub mod log;
 pub mod model;
