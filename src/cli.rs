@@ -124,8 +124,8 @@ pub struct TrainArgs {
     pub algorithm: AlgorithmName,
 
     /// Penalty weight, scikit-learn's `alpha` (ridge, lasso, elastic-net) [default: 1]. ridge
-    /// minimises ||y - Xw - b||² + alpha·||w||²; lasso and elastic-net minimise
-    /// ||y - Xw - b||²/(2n) + alpha·l1_ratio·||w||₁ + alpha·(1 - l1_ratio)/2·||w||².
+    /// minimises ||y-Xw-b||² + alpha·||w||²; lasso and elastic-net minimise
+    /// ||y-Xw-b||²/(2n) + alpha·l1_ratio·||w||₁ + alpha·(1-l1_ratio)/2·||w||².
     #[arg(long, value_name = "A", allow_negative_numbers = true)]
     pub alpha: Option<f64>,
 
@@ -150,7 +150,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub streaming: bool,
 
-    /// lasso and elastic-net: stop when the duality gap is below TOL·||y - mean(y)||²,
+    /// lasso and elastic-net: stop when the duality gap is below TOL·||y-mean(y)||²,
     /// scikit-learn's `tol` [default: 1e-12, where scikit-learn's is 1e-4].
     #[arg(long, value_name = "TOL", allow_negative_numbers = true)]
     pub tol: Option<f64>,

@@ -3,6 +3,7 @@
 
 mod util;
 
+mod algorithms;
 mod errors;
 mod inspect;
 mod score;
