@@ -4,6 +4,7 @@
 mod util;
 
 mod algorithms;
+mod docs;
 mod errors;
 mod inspect;
 mod score;
