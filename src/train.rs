@@ -461,14 +461,18 @@ fn check_rows(plan: &Plan, path: &str, rows: usize, features: usize, what: &str)
     if rows >= needed {
         return Ok(());
     }
-    let why = if plan.needs_full_rank() {
-        format!("to fit {features} features and an intercept")
-    } else {
-        "to fit".to_string()
-    };
+    if rows == 0 {
+        return Err(Error::data(
+            Location::file(display_name(path)),
+            "the training file has no rows",
+        ));
+    }
     Err(Error::data(
         Location::file(display_name(path)),
-        format!("{rows} rows{what} are too few {why}; need at least {needed}"),
+        format!(
+            "{rows} rows{what} are too few to fit {features} features and an intercept; \
+             need at least {needed}"
+        ),
     ))
 }
 

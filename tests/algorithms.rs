@@ -497,6 +497,28 @@ fn more_folds_than_rows_is_a_data_error() {
 }
 
 #[test]
+fn a_training_file_without_rows_is_a_data_error_streamed_or_not() {
+    let wd = Workdir::new("no_training_rows");
+    wd.create("empty.csv", "a,y\n");
+    for streaming in [&["--streaming"][..], &[]] {
+        let mut args = vec![
+            "train",
+            "--data",
+            "empty.csv",
+            "--target",
+            "y",
+            "--algorithm",
+            "ridge",
+        ];
+        args.extend(streaming);
+        assert_eq!(
+            wd.fails(&args, 3).error(),
+            "empty.csv: the training file has no rows"
+        );
+    }
+}
+
+#[test]
 fn a_constant_feature_is_named_by_the_streaming_fit() {
     let wd = Workdir::new("streaming_constant");
     wd.create("c.csv", "a,b,y\n1,5,1\n2,5,2\n3,5,4\n4,5,3\n");
