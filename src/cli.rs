@@ -1,7 +1,7 @@
 //! The command line, as clap derive types only; the doc comments are the `--help` text.
 //! Checks that clap cannot express live with the code that uses the values.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::log::LogFormat;
 use crate::output::Format;
@@ -47,7 +47,8 @@ pub enum Command {
     /// Score observations with a model (the default command).
     #[command(after_help = EXIT_CODES)]
     Score(ScoreArgs),
-    /// Fit a model (OLS with intercept) from a CSV with a target column.
+    /// Fit a linear model with intercept (ols, ridge, lasso or elastic net) from a CSV with a
+    /// target column.
     #[command(after_help = EXIT_CODES)]
     Train(TrainArgs),
     /// Show what a model file holds: version, features, coefficients, metrics.
@@ -122,6 +123,60 @@ pub struct TrainArgs {
     /// A second CSV, with the same columns, for holdout metrics.
     #[arg(long, value_name = "PATH")]
     pub holdout: Option<String>,
+
+    /// The estimator, as scikit-learn's LinearRegression, Ridge, Lasso and ElasticNet.
+    #[arg(long, value_enum, default_value_t = AlgorithmName::Ols)]
+    pub algorithm: AlgorithmName,
+
+    /// Penalty weight, scikit-learn's `alpha` (ridge, lasso, elastic-net) [default: 1]. ridge
+    /// minimises ||y-Xw-b||² + alpha·||w||²; lasso and elastic-net minimise
+    /// ||y-Xw-b||²/(2n) + alpha·l1_ratio·||w||₁ + alpha·(1-l1_ratio)/2·||w||².
+    #[arg(long, value_name = "A", allow_negative_numbers = true)]
+    pub alpha: Option<f64>,
+
+    /// The L1 share of elastic-net's penalty, in [0, 1], scikit-learn's `l1_ratio`
+    /// [default: 0.5].
+    #[arg(long, value_name = "R", allow_negative_numbers = true)]
+    pub l1_ratio: Option<f64>,
+
+    /// Fit on standardized features (centered, divided by their standard deviation, as
+    /// scikit-learn's StandardScaler). The model stores coefficients for the original features,
+    /// so scoring needs no extra step.
+    #[arg(long)]
+    pub standardize: bool,
+
+    /// Also report K-fold cross-validated MSE and R² (contiguous, unshuffled folds, as
+    /// scikit-learn's KFold(K)).
+    #[arg(long, value_name = "K", allow_negative_numbers = true)]
+    pub cv: Option<i64>,
+
+    /// Fit in constant memory from X'X and X'y accumulated batch by batch, for files larger
+    /// than memory. Supports ols and ridge only: lasso and elastic-net need the rows.
+    #[arg(long)]
+    pub streaming: bool,
+
+    /// lasso and elastic-net: stop when the duality gap is below TOL·||y-mean(y)||²,
+    /// scikit-learn's `tol` [default: 1e-12, where scikit-learn's is 1e-4].
+    #[arg(long, value_name = "TOL", allow_negative_numbers = true)]
+    pub tol: Option<f64>,
+
+    /// lasso and elastic-net: the most passes of coordinate descent over the features,
+    /// scikit-learn's `max_iter` [default: 100000].
+    #[arg(long, value_name = "N")]
+    pub max_iter: Option<u32>,
+}
+
+/// The estimators `train --algorithm` offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AlgorithmName {
+    /// Ordinary least squares.
+    Ols,
+    /// Least squares with an L2 penalty.
+    Ridge,
+    /// Least squares with an L1 penalty.
+    Lasso,
+    /// Least squares with L1 and L2 penalties.
+    ElasticNet,
 }
 
 /// Options of the inspect command.

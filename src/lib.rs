@@ -11,6 +11,7 @@ pub mod batch;
 pub mod block;
 pub mod cli;
 pub mod error;
+pub mod estimator;
 pub mod inspect;
 pub mod log;
 pub mod model;

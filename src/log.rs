@@ -34,6 +34,17 @@ impl Logger {
         self.event("info", msg, Value::Null);
     }
 
+    /// Logs a warning: the run goes on, but its result deserves a look.
+    pub fn warn(&self, msg: &str) {
+        if self.quiet {
+            return;
+        }
+        match self.format {
+            LogFormat::Text => eprintln!("batch_inference: warning: {msg}"),
+            LogFormat::Json => eprintln!("{}", record("warn", msg, Value::Null)),
+        }
+    }
+
     /// Logs an error line; errors are shown even when quiet.
     pub fn error(&self, msg: &str) {
         match self.format {

@@ -39,11 +39,47 @@ const BINCODE: bincode::config::Configuration<
     bincode::config::Limit<{ MAX_PAYLOAD as usize }>,
 > = bincode::config::standard().with_limit::<{ MAX_PAYLOAD as usize }>();
 
-/// The estimator that produced a model. Scoring is the same for all: `x · w + b`.
+/// The estimator that produced a model, with the parameters it was fitted with. Scoring is the
+/// same for all: `x · w + b`. Each parameter means exactly what scikit-learn's parameter of the
+/// same name means (`Ridge`, `Lasso`, `ElasticNet`); the objectives, with `n` rows, are:
+///
+/// | variant      | minimises                                                              |
+/// |--------------|------------------------------------------------------------------------|
+/// | `Ols`        | `‖y − Xw − b‖²`                                                        |
+/// | `Ridge`      | `‖y − Xw − b‖² + alpha·‖w‖²` (no `1/n`)                                 |
+/// | `Lasso`      | `1/(2n)·‖y − Xw − b‖² + alpha·‖w‖₁`                                     |
+/// | `ElasticNet` | `1/(2n)·‖y − Xw − b‖² + alpha·l1_ratio·‖w‖₁ + alpha·(1 − l1_ratio)/2·‖w‖²` |
+///
+/// `Ols` stays first so that its bincode variant index stays 0.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Algorithm {
-    /// Ordinary least squares with intercept (linfa-linear `LinearRegression`).
+    /// Ordinary least squares with intercept.
     Ols,
+    /// Least squares with an L2 penalty.
+    Ridge {
+        /// Penalty weight, `>= 0`.
+        alpha: f64,
+    },
+    /// Least squares with an L1 penalty, by coordinate descent.
+    Lasso {
+        /// Penalty weight, `>= 0`.
+        alpha: f64,
+        /// Stop when the duality gap is below `tol · ‖y − ȳ‖²`, as scikit-learn's `tol`.
+        tol: f64,
+        /// The most passes over the features, as scikit-learn's `max_iter`.
+        max_iter: u32,
+    },
+    /// Least squares with a mix of L1 and L2 penalties, by coordinate descent.
+    ElasticNet {
+        /// Penalty weight, `>= 0`.
+        alpha: f64,
+        /// The L1 share of the penalty, in `[0, 1]`.
+        l1_ratio: f64,
+        /// Stop when the duality gap is below `tol · ‖y − ȳ‖²`, as scikit-learn's `tol`.
+        tol: f64,
+        /// The most passes over the features, as scikit-learn's `max_iter`.
+        max_iter: u32,
+    },
 }
 
 impl Algorithm {
@@ -51,8 +87,76 @@ impl Algorithm {
     pub fn name(self) -> &'static str {
         match self {
             Algorithm::Ols => "ols",
+            Algorithm::Ridge { .. } => "ridge",
+            Algorithm::Lasso { .. } => "lasso",
+            Algorithm::ElasticNet { .. } => "elastic-net",
         }
     }
+
+    /// The penalty weight, for every algorithm but OLS.
+    pub fn alpha(self) -> Option<f64> {
+        match self {
+            Algorithm::Ols => None,
+            Algorithm::Ridge { alpha }
+            | Algorithm::Lasso { alpha, .. }
+            | Algorithm::ElasticNet { alpha, .. } => Some(alpha),
+        }
+    }
+
+    /// The L1 share of the penalty: 1 for lasso, the parameter for elastic net.
+    pub fn l1_ratio(self) -> Option<f64> {
+        match self {
+            Algorithm::ElasticNet { l1_ratio, .. } => Some(l1_ratio),
+            _ => None,
+        }
+    }
+
+    /// Coordinate descent's tolerance and iteration limit, for lasso and elastic net.
+    pub fn stopping(self) -> Option<(f64, u32)> {
+        match self {
+            Algorithm::Lasso { tol, max_iter, .. }
+            | Algorithm::ElasticNet { tol, max_iter, .. } => Some((tol, max_iter)),
+            _ => None,
+        }
+    }
+
+    /// Checks the parameters' ranges, as a model file must have them.
+    pub fn validate(self) -> std::result::Result<(), String> {
+        let alpha_ok = self.alpha().is_none_or(|a| a >= 0.0 && a.is_finite());
+        let l1_ok = self.l1_ratio().is_none_or(|r| (0.0..=1.0).contains(&r));
+        let stop_ok = self
+            .stopping()
+            .is_none_or(|(tol, max_iter)| tol > 0.0 && tol.is_finite() && max_iter > 0);
+        if alpha_ok && l1_ok && stop_ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "the {} parameters are out of range: {self:?}",
+                self.name()
+            ))
+        }
+    }
+}
+
+/// How the coefficients were computed: what `inspect` reports so a reader can judge them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Solver {
+    /// Least squares by QR on the rows in memory (linfa-linear).
+    Qr,
+    /// The normal equations of the centered data, `(X'X + alpha·I) w = X'y`, by Cholesky after
+    /// scaling the columns to a unit diagonal.
+    Cholesky {
+        /// True when `X'X` and `X'y` were accumulated batch by batch (`--streaming`).
+        streamed: bool,
+    },
+    /// Coordinate descent (linfa-elasticnet) on the centered data.
+    CoordinateDescent {
+        /// Passes over the features.
+        iterations: u32,
+        /// The last duality gap, relative to `‖y − ȳ‖²`: the fit converged when it is below
+        /// `tol`.
+        duality_gap: f64,
+    },
 }
 
 /// Goodness of fit on one data set.
@@ -66,11 +170,28 @@ pub struct FitMetrics {
     pub r2: f64,
 }
 
+/// K-fold cross-validation: each fold scored by a model fitted on the other folds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrossValidation {
+    /// Metrics of each fold, in file order (contiguous, unshuffled folds).
+    pub folds: Vec<FitMetrics>,
+    /// The mean of the folds' MSE, as `-cross_val_score(..., scoring="neg_mean_squared_error")
+    /// .mean()`.
+    pub mse: f64,
+    /// The mean of the folds' R², as `cross_val_score(..., scoring="r2").mean()`.
+    pub r2: f64,
+}
+
 /// What a model file holds: everything scoring needs, and how the model came to be.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelFile {
-    /// The estimator.
+    /// The estimator and its parameters.
     pub algorithm: Algorithm,
+    /// True when the model was fitted on standardized features. The stored coefficients and
+    /// intercept are always on the original scale, so scoring needs no extra step.
+    pub standardize: bool,
+    /// How the coefficients were computed.
+    pub solver: Solver,
     /// The name of the target column it was trained to predict.
     pub target: String,
     /// Feature column names, in coefficient order.
@@ -83,6 +204,8 @@ pub struct ModelFile {
     pub train: FitMetrics,
     /// Metrics on the holdout data, when one was given.
     pub holdout: Option<FitMetrics>,
+    /// Cross-validation metrics, when asked for.
+    pub cv: Option<CrossValidation>,
     /// SHA-256 (hex) of the training file's bytes.
     pub training_sha256: String,
 }
@@ -159,6 +282,15 @@ impl ModelFile {
 
     /// The checks every model must pass before it scores anything.
     fn validate(&self) -> std::result::Result<(), String> {
+        self.algorithm.validate()?;
+        if let Some(cv) = &self.cv {
+            if cv.folds.len() < 2 {
+                return Err(format!(
+                    "cross-validation with {} folds; there must be at least 2",
+                    cv.folds.len()
+                ));
+            }
+        }
         if self.features.is_empty() {
             return Err("the model has no features".into());
         }
@@ -263,6 +395,8 @@ mod tests {
     fn model() -> ModelFile {
         ModelFile {
             algorithm: Algorithm::Ols,
+            standardize: false,
+            solver: Solver::Qr,
             target: "y".into(),
             features: vec!["a".into(), "b".into()],
             coefficients: vec![2.0, -0.5],
@@ -273,6 +407,7 @@ mod tests {
                 r2: 1.0,
             },
             holdout: None,
+            cv: None,
             training_sha256: "00".into(),
         }
     }
@@ -288,6 +423,48 @@ mod tests {
         let bytes = model().to_bytes();
         assert_eq!(&bytes[..8], &MAGIC);
         assert_eq!(ModelFile::from_bytes("m.bin", &bytes).unwrap(), model());
+    }
+
+    #[test]
+    fn ols_keeps_bincode_variant_index_zero() {
+        assert_eq!(model().to_bytes()[HEADER_LEN], 0);
+    }
+
+    #[test]
+    fn parameters_solver_and_cross_validation_survive_a_round_trip() {
+        let fold = FitMetrics {
+            rows: 2,
+            mse: 0.5,
+            r2: 0.25,
+        };
+        let m = ModelFile {
+            algorithm: Algorithm::ElasticNet {
+                alpha: 0.1,
+                l1_ratio: 0.5,
+                tol: 1e-12,
+                max_iter: 1000,
+            },
+            standardize: true,
+            solver: Solver::CoordinateDescent {
+                iterations: 17,
+                duality_gap: 3e-13,
+            },
+            cv: Some(CrossValidation {
+                folds: vec![fold, fold],
+                mse: 0.5,
+                r2: 0.25,
+            }),
+            ..model()
+        };
+        assert_eq!(ModelFile::from_bytes("m.bin", &m.to_bytes()).unwrap(), m);
+    }
+
+    #[test]
+    fn out_of_range_parameters_are_refused() {
+        let mut m = model();
+        m.algorithm = Algorithm::Ridge { alpha: -1.0 };
+        assert!(message(&m.to_bytes())
+            .ends_with("the ridge parameters are out of range: Ridge { alpha: -1.0 }"));
     }
 
     #[test]

@@ -10,24 +10,30 @@ fn inspect_lists_version_algorithm_features_and_metrics() {
     assert_eq!(lines[0], "model:          model/model.bin");
     assert_eq!(lines[1], "format version: 1");
     assert_eq!(lines[2], "algorithm:      ols");
-    assert_eq!(lines[3], "target:         MEDV");
-    assert_eq!(lines[5], "features:       13");
-    assert!(lines[6].trim_start().starts_with("CRIM "), "{}", lines[6]);
-    assert!(
-        lines[19].trim_start().starts_with("intercept "),
-        "{}",
-        lines[19]
+    assert_eq!(lines[3], "parameters:     standardize false");
+    assert_eq!(
+        lines[4],
+        "solver:         least squares by QR (linfa-linear)"
     );
+    assert_eq!(lines[5], "target:         MEDV");
+    assert_eq!(lines[7], "features:       13");
+    assert!(lines[8].trim_start().starts_with("CRIM "), "{}", lines[8]);
     assert!(
-        lines[21].starts_with("  train    rows 455 "),
+        lines[21].trim_start().starts_with("intercept "),
         "{}",
         lines[21]
     );
     assert!(
-        lines[22].starts_with("  holdout  rows 51 "),
+        lines[23].starts_with("  train    rows 455 "),
         "{}",
-        lines[22]
+        lines[23]
     );
+    assert!(
+        lines[24].starts_with("  holdout  rows 51 "),
+        "{}",
+        lines[24]
+    );
+    assert_eq!(lines.len(), 25);
 }
 
 #[test]
@@ -40,12 +46,15 @@ fn inspect_json_matches_the_metadata_written_at_training() {
     for key in [
         "format_version",
         "algorithm",
+        "parameters",
+        "solver",
         "target",
         "features",
         "coefficients",
         "intercept",
         "train",
         "holdout",
+        "cv",
         "training_sha256",
     ] {
         assert_eq!(summary[key], metadata[key], "{key}");

@@ -3,6 +3,8 @@
 
 mod util;
 
+mod algorithms;
+mod docs;
 mod errors;
 mod inspect;
 mod score;

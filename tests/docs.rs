@@ -1,0 +1,70 @@
+//! The documentation's commands: every `$ ` line of a `console` block in docs/training.md is
+//! run, in order, in one fresh folder, and every output line it shows (but `...`) must be a
+//! line the command printed. An example that shows `batch_inference: error:` must exit with 2,
+//! the usage code (the only errors the page shows); every other must succeed.
+
+use crate::util::{repo, Workdir};
+
+/// The commands of `markdown`'s console blocks, each with the output lines shown under it.
+fn examples(markdown: &str) -> Vec<(String, Vec<String>)> {
+    let mut examples: Vec<(String, Vec<String>)> = Vec::new();
+    let mut in_console = false;
+    for line in markdown.lines() {
+        if line.starts_with("```") {
+            in_console = line == "```console";
+            continue;
+        }
+        if !in_console {
+            continue;
+        }
+        if let Some(command) = line.strip_prefix("$ ") {
+            examples.push((command.to_string(), Vec::new()));
+        } else if line != "..." && !line.is_empty() {
+            let (_, shown) = examples.last_mut().expect("output follows a command");
+            shown.push(line.to_string());
+        }
+    }
+    examples
+}
+
+fn run_page(name: &str, page: &str) {
+    let markdown = std::fs::read_to_string(repo().join(page)).unwrap();
+    let examples = examples(&markdown);
+    assert!(!examples.is_empty(), "no console examples in {page}");
+    let wd = Workdir::new(name);
+    for (command, shown) in examples {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        match words[..] {
+            ["mkdir", "-p", ref dirs @ ..] => {
+                for dir in dirs {
+                    std::fs::create_dir_all(wd.path(dir)).unwrap();
+                }
+            }
+            ["batch_inference", ref args @ ..] => {
+                let error = shown
+                    .iter()
+                    .any(|l| l.starts_with("batch_inference: error: "));
+                let run = if error {
+                    wd.fails(args, 2)
+                } else {
+                    wd.ok(args)
+                };
+                let printed = format!("{}{}", run.stdout(), run.stderr());
+                let printed: Vec<&str> = printed.lines().collect();
+                for line in &shown {
+                    assert!(
+                        printed.contains(&line.as_str()),
+                        "{page}: `{command}` did not print\n{line}\nbut:\n{}",
+                        printed.join("\n")
+                    );
+                }
+            }
+            _ => panic!("{page}: a test cannot run `{command}`; teach tests/docs.rs or drop it"),
+        }
+    }
+}
+
+#[test]
+fn every_command_in_the_training_guide_runs_and_prints_what_it_shows() {
+    run_page("docs_training", "docs/training.md");
+}
