@@ -394,13 +394,15 @@ fn run_parallel<R: Read + Send>(
 mod tests {
     use super::*;
     use crate::log::LogFormat;
-    use crate::model::{Algorithm, FitMetrics};
+    use crate::model::{Algorithm, FitMetrics, Solver};
     use crate::testing::Rng;
     use ndarray::array;
 
     fn model() -> ModelFile {
         ModelFile {
             algorithm: Algorithm::Ols,
+            standardize: false,
+            solver: Solver::Qr,
             target: "y".into(),
             features: vec!["a".into(), "b".into(), "c".into()],
             coefficients: vec![0.5, -1.25, 3.0e-3],
@@ -411,6 +413,7 @@ mod tests {
                 r2: 0.0,
             },
             holdout: None,
+            cv: None,
             training_sha256: String::new(),
         }
     }
