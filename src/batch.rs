@@ -108,6 +108,7 @@ pub struct Selection {
     slot_of_field: Vec<Option<usize>>,
     id_field: Option<usize>,
     field_count: usize,
+    single_line_records: bool,
 }
 
 impl Selection {
@@ -134,7 +135,14 @@ impl Selection {
             slot_of_field,
             id_field,
             field_count: header.names().len(),
+            single_line_records: false,
         })
+    }
+
+    /// Refuses records with a line break inside a quoted field, or with an odd number of
+    /// quotes (the part of such a record that a byte-range shard would see).
+    pub fn require_single_line_records(&mut self) {
+        self.single_line_records = true;
     }
 
     /// The input's name in messages.
@@ -276,6 +284,8 @@ pub enum RowProblem {
         /// Why it is not a number.
         kind: NumberError,
     },
+    /// A quoted field spans lines, which a byte-range shard cannot split.
+    SpansLines,
     /// The row has the wrong number of fields.
     FieldCount {
         /// Fields in the row.
@@ -298,6 +308,11 @@ impl RowError {
         let line = lines_before + self.line_in_block + 1;
         let path = &selection.path;
         match self.problem {
+            RowProblem::SpansLines => Error::data(
+                Location::line(path, line),
+                "a quoted field spans lines here, and shards split the file by lines; \
+                 remove line breaks inside quoted fields, or score without --shard-count",
+            ),
             RowProblem::FieldCount { found } => Error::data(
                 Location::line(path, line),
                 format!(
@@ -474,6 +489,19 @@ fn fill_quoted(
         cur.newlines += memchr::memchr_iter(b'\n', &data[start..cur.pos]).count() as u64;
         if !complete {
             break;
+        }
+        if selection.single_line_records {
+            let raw = &data[start..cur.pos];
+            let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            if memchr::memchr(b'\n', raw).is_some()
+                || memchr::memchr_iter(b'"', raw).count() % 2 == 1
+            {
+                return Err(RowError {
+                    line_in_block,
+                    problem: RowProblem::SpansLines,
+                });
+            }
         }
         let out = &cur.out[..nout];
         let ends = &cur.ends[..nends];

@@ -99,6 +99,23 @@ pub struct ScoreArgs {
     /// follows a container's CPU limit]. The output is the same for every value.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub threads: Option<u32>,
+
+    /// This process's shard, from 0 [default: $JOB_COMPLETION_INDEX, as a Kubernetes Indexed
+    /// Job sets it]. Shard I scores the rows whose lines start in the I-th of N equal byte
+    /// ranges of the file; the shards' outputs, concatenated in index order, are the
+    /// unsharded output (only shard 0 writes the CSV header).
+    #[arg(long, value_name = "I")]
+    pub shard_index: Option<u64>,
+
+    /// How many shards the input is split into; needs a file, not standard input.
+    #[arg(long, env = "SHARD_COUNT", hide_env_values = true, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub shard_count: Option<u64>,
+
+    /// With sharding, redo a shard whose --output already exists (by default it is complete,
+    /// since outputs appear only whole, and is skipped).
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 /// Options of the train command.

@@ -23,6 +23,7 @@ use crate::log::{Logger, Progress};
 use crate::model::ModelFile;
 use crate::output::{Encoder, Format, Sink};
 use crate::schema::Header;
+use crate::shard::{expand_output, newlines_before, Shard, ShardReader};
 
 /// Predicts every row of `x` into `out`: one matrix-vector product, then the intercept, in the
 /// order scikit-learn's `X @ coef_ + intercept_` uses.
@@ -143,6 +144,8 @@ struct Collector<'a> {
     progress: Progress,
     pending: BTreeMap<u64, std::result::Result<Scored, Failure>>,
     next: u64,
+    /// For a shard: the file and offset whose preceding line breaks come before `lines_before`.
+    origin: Option<(String, u64)>,
     lines_before: u64,
     rows: u64,
     bytes: u64,
@@ -167,9 +170,16 @@ impl Collector<'_> {
 
     fn failure(&self, failure: Failure) -> Error {
         let path = self.selection_path();
+        let lines_before = match &self.origin {
+            None => self.lines_before,
+            Some((file, offset)) => match newlines_before(file, *offset) {
+                Ok(lines) => lines + self.lines_before,
+                Err(err) => return err,
+            },
+        };
         match failure {
-            Failure::Row(err) => err.into_error(self.selection, self.lines_before),
-            Failure::Cut(CutError::RecordTooLong) => record_too_long(path, self.lines_before + 1),
+            Failure::Row(err) => err.into_error(self.selection, lines_before),
+            Failure::Cut(CutError::RecordTooLong) => record_too_long(path, lines_before + 1),
             Failure::Cut(CutError::Io(err)) => err,
             Failure::Overflow { row_in_block } => Error::data(
                 Location::file(path),
@@ -201,9 +211,77 @@ pub struct ScoreOptions {
     pub block_size: usize,
 }
 
+/// Where an input's line numbers start: known, or (for a shard) the line breaks before a
+/// byte offset of the file, counted only if an error needs a line number.
+#[derive(Debug, Clone)]
+pub enum LineOrigin {
+    /// This many line breaks come before the first block.
+    Known(u64),
+    /// The line breaks in `path` before byte `offset` come before the first block.
+    Before {
+        /// The file.
+        path: String,
+        /// Where the first block starts.
+        offset: u64,
+    },
+}
+
+/// The sharding options, checked: `None` when not sharding.
+fn shard_of(args: &ScoreArgs) -> Result<Option<Shard>> {
+    let Some(count) = args.shard_count else {
+        if args.shard_index.is_some() {
+            return Err(Error::Usage(
+                "--shard-index needs --shard-count (or SHARD_COUNT) to say how many shards there are".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let index = match args.shard_index {
+        Some(index) => index,
+        None => match std::env::var("JOB_COMPLETION_INDEX") {
+            Ok(text) => text.trim().parse().map_err(|_| {
+                Error::Usage(format!("JOB_COMPLETION_INDEX must be a whole number, got {text:?}"))
+            })?,
+            Err(_) => {
+                return Err(Error::Usage(format!(
+                    "--shard-count {count} needs --shard-index (or JOB_COMPLETION_INDEX, as an Indexed Job sets it)"
+                )))
+            }
+        },
+    };
+    let shard = Shard::new(index, count)?;
+    if args.data == "-" {
+        return Err(Error::Usage(
+            "sharding cuts a file by byte ranges: --data must be a file, not standard input".into(),
+        ));
+    }
+    if let Some(output) = &args.output {
+        if count > 1 && !output.contains("{index") {
+            return Err(Error::Usage(format!(
+                "--output {output} would be written by every shard: put {{index}} in it, such as out/part-{{index:05}}.csv"
+            )));
+        }
+    }
+    Ok(Some(shard))
+}
+
 /// Runs the default command: scores `args.data` with `args.model` into the output.
 pub fn score(args: &ScoreArgs, log: &Logger) -> Result<()> {
     let started = Instant::now();
+    let shard = shard_of(args)?;
+    let output = match (&args.output, shard) {
+        (Some(template), Some(shard)) => Some(expand_output(template, shard.index)?),
+        (output, _) => output.clone(),
+    };
+    if let (Some(shard), Some(output)) = (shard, &output) {
+        if !args.overwrite && std::path::Path::new(output).exists() {
+            log.info(&format!(
+                "Shard {} of {}: {output} exists and outputs appear only whole, so it is done; skipping (--overwrite redoes it)",
+                shard.index, shard.count
+            ));
+            return Ok(());
+        }
+    }
     log.info("Running inference...");
     log.info("Loading data...");
     let name = display_name(&args.data);
@@ -222,18 +300,39 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<()> {
         threads: args.threads.map_or_else(default_threads, |n| n as usize),
         block_size: BLOCK_SIZE,
     };
-    let mut sink = Sink::create(args.output.as_deref())?;
-    log.info("Scoring observations...");
-    let rows = score_stream(
-        name,
-        input,
-        &model,
-        &options,
-        &mut sink,
-        log.progress(total_bytes),
-    )?;
+    let mut sink = Sink::create(output.as_deref())?;
+    let rows = match shard {
+        None => {
+            let (source, raw) = BlockSource::new(name, input, options.block_size)?;
+            log.info("Scoring observations...");
+            let progress = log.progress(total_bytes);
+            let origin = LineOrigin::Known(raw.newlines);
+            score_source(
+                name, source, raw.fields, origin, true, &model, &options, &mut sink, progress,
+            )?
+        }
+        Some(shard) => {
+            let (_, raw) = BlockSource::new(name, input, options.block_size)?;
+            let (reader, first) = ShardReader::open(&args.data, shard, raw.bytes)?;
+            let source = BlockSource::headerless(name, reader, options.block_size);
+            let (start, end) = shard.range(raw.bytes, total_bytes.unwrap_or(0));
+            log.info(&format!(
+                "Scoring observations... (shard {} of {}: the rows that start in bytes {start}..{end})",
+                shard.index, shard.count
+            ));
+            let progress = log.progress(Some(end - start));
+            let origin = LineOrigin::Before {
+                path: args.data.clone(),
+                offset: first,
+            };
+            let header = shard.index == 0;
+            score_source(
+                name, source, raw.fields, origin, header, &model, &options, &mut sink, progress,
+            )?
+        }
+    };
     sink.finish()?;
-    log.summary(rows, started.elapsed(), name, args.output.as_deref());
+    log.summary(rows, started.elapsed(), name, output.as_deref());
     Ok(())
 }
 
@@ -247,15 +346,40 @@ pub fn score_stream<R: Read + Send>(
     progress: Progress,
 ) -> Result<u64> {
     let (source, raw) = BlockSource::new(name, input, options.block_size)?;
-    let header = Header::parse(name, &csv::ByteRecord::from(raw.fields))?;
-    let selection = Selection::new(
+    let origin = LineOrigin::Known(raw.newlines);
+    score_source(
+        name, source, raw.fields, origin, true, model, options, sink, progress,
+    )
+}
+
+/// Scores the records of `source`, whose columns `header` names, into `sink`; writes the
+/// output's header first when `write_header`. Returns the rows scored.
+#[allow(clippy::too_many_arguments)]
+pub fn score_source<R: Read + Send>(
+    name: &str,
+    source: BlockSource<R>,
+    header: Vec<Vec<u8>>,
+    origin: LineOrigin,
+    write_header: bool,
+    model: &ModelFile,
+    options: &ScoreOptions,
+    sink: &mut Sink,
+    progress: Progress,
+) -> Result<u64> {
+    let header = Header::parse(name, &csv::ByteRecord::from(header))?;
+    let mut selection = Selection::new(
         &header,
         &model.features,
         "feature",
         options.id_column.as_deref(),
     )?;
+    if matches!(origin, LineOrigin::Before { .. }) {
+        selection.require_single_line_records();
+    }
     let encoder = Encoder::new(options.format, options.id_column.as_deref());
-    sink.write(&encoder.header())?;
+    if write_header {
+        sink.write(&encoder.header())?;
+    }
     let scorer = Scorer {
         selection,
         weights: Array1::from(model.coefficients.clone()),
@@ -263,13 +387,18 @@ pub fn score_stream<R: Read + Send>(
         encoder,
         batch_rows: options.batch_rows,
     };
+    let (lines_before, origin) = match origin {
+        LineOrigin::Known(lines) => (lines, None),
+        LineOrigin::Before { path, offset } => (0, Some((path, offset))),
+    };
     let mut collector = Collector {
         sink,
         selection: &scorer.selection,
         progress,
         pending: BTreeMap::new(),
         next: 0,
-        lines_before: raw.newlines,
+        origin,
+        lines_before,
         rows: 0,
         bytes: 0,
         spare: Vec::new(),

@@ -8,4 +8,5 @@ mod docs;
 mod errors;
 mod inspect;
 mod score;
+mod shard;
 mod train;

@@ -75,6 +75,8 @@ impl Workdir {
             .env_remove("MODEL_PATH")
             .env_remove("DATA_PATH")
             .env_remove("OUTPUT_PATH")
+            .env_remove("SHARD_COUNT")
+            .env_remove("JOB_COMPLETION_INDEX")
             .stdin(Stdio::null());
         cmd
     }

@@ -1,0 +1,199 @@
+//! Sharded scoring: the parts of N shards, concatenated in index order, are the single run's
+//! output byte for byte; reruns skip finished parts; shards refuse what they cannot split.
+
+use crate::util::Workdir;
+
+/// Variants of data/test.csv that shards must cut right: CRLF, no final newline, empty lines.
+fn variants(test_csv: &str) -> Vec<(&'static str, String)> {
+    let lines: Vec<&str> = test_csv.lines().collect();
+    let lf = lines.join("\n") + "\n";
+    let crlf = lines.join("\r\n") + "\r\n";
+    let no_final_newline = lines.join("\n");
+    let mut gappy = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        gappy += line;
+        gappy += if i % 7 == 3 { "\n\n\r\n" } else { "\n" };
+    }
+    vec![
+        ("lf.csv", lf),
+        ("crlf.csv", crlf),
+        ("nofinal.csv", no_final_newline),
+        ("gappy.csv", gappy),
+    ]
+}
+
+#[test]
+fn concatenated_shards_equal_the_single_run_for_1_to_16_shards_and_more_shards_than_rows() {
+    let wd = Workdir::new("shards_concat");
+    for (name, text) in variants(&wd.read("data/test.csv")) {
+        wd.create(name, &text);
+        let single = wd.ok(&["--data", name, "--quiet"]).output.stdout;
+        for count in (1..=16).chain([60]) {
+            let dir = format!("out-{name}-{count}");
+            std::fs::create_dir(wd.path(&dir)).unwrap();
+            let template = format!("{dir}/part-{{index:05}}.csv");
+            for index in 0..count {
+                let (i, n) = (index.to_string(), count.to_string());
+                wd.ok(&[
+                    "--data",
+                    name,
+                    "--shard-index",
+                    &i,
+                    "--shard-count",
+                    &n,
+                    "--output",
+                    &template,
+                    "--quiet",
+                ]);
+            }
+            let parts = wd.list(&dir);
+            assert_eq!(parts.len(), count);
+            let joined: Vec<u8> = parts
+                .iter()
+                .flat_map(|p| std::fs::read(wd.path(&format!("{dir}/{p}"))).unwrap())
+                .collect();
+            assert_eq!(joined, single, "{name} in {count} shards");
+        }
+    }
+}
+
+#[test]
+fn an_indexed_job_sets_the_index_and_the_count_by_environment() {
+    let wd = Workdir::new("shards_env");
+    let single = wd.ok(&["--quiet"]).output.stdout;
+    std::fs::create_dir(wd.path("out")).unwrap();
+    for index in 0..3 {
+        let mut cmd = wd.command(&["--output", "out/part-{index}.csv", "--quiet"]);
+        cmd.env("JOB_COMPLETION_INDEX", index.to_string())
+            .env("SHARD_COUNT", "3");
+        wd.output(&mut cmd).assert_code(0);
+    }
+    let joined: Vec<u8> = (0..3)
+        .flat_map(|i| std::fs::read(wd.path(&format!("out/part-{i}.csv"))).unwrap())
+        .collect();
+    assert_eq!(joined, single);
+}
+
+#[test]
+fn a_rerun_skips_a_finished_part_unless_told_to_overwrite() {
+    let wd = Workdir::new("shards_rerun");
+    std::fs::create_dir(wd.path("out")).unwrap();
+    let args = [
+        "--shard-index",
+        "1",
+        "--shard-count",
+        "2",
+        "--output",
+        "out/p-{index}.csv",
+    ];
+    wd.ok(&args);
+    wd.create("out/p-1.csv", "kept\n");
+    let run = wd.ok(&args);
+    assert!(
+        run.stderr().contains("Shard 1 of 2: out/p-1.csv exists and outputs appear only whole, so it is done; skipping (--overwrite redoes it)"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(wd.read("out/p-1.csv"), "kept\n");
+    let mut again = args.to_vec();
+    again.push("--overwrite");
+    wd.ok(&again);
+    assert_ne!(wd.read("out/p-1.csv"), "kept\n");
+    assert!(
+        !wd.read("out/p-1.csv").starts_with("prediction"),
+        "only shard 0 writes the header"
+    );
+}
+
+#[test]
+fn a_bad_value_in_a_later_shard_is_reported_at_its_line_in_the_file() {
+    let wd = Workdir::new("shards_error_line");
+    let text = wd.read("data/test.csv");
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let mut fields: Vec<&str> = lines[45].split(',').collect();
+    fields[1] = "oops";
+    lines[45] = fields.join(",");
+    wd.create("bad.csv", lines.join("\n") + "\n");
+    // Line 46 of 52 lies in the last of four shards, which never reads the lines before it.
+    let run = wd.fails(
+        &[
+            "--data",
+            "bad.csv",
+            "--shard-index",
+            "3",
+            "--shard-count",
+            "4",
+        ],
+        3,
+    );
+    assert_eq!(
+        run.error(),
+        "bad.csv:46:2: column ZN: expected a number, found \"oops\""
+    );
+}
+
+#[test]
+fn a_quoted_field_across_lines_is_refused_when_sharding() {
+    let wd = Workdir::new("shards_quoted_newline");
+    let text = wd.read("data/test.csv");
+    let mut out = String::from("note,");
+    for (i, line) in text.lines().enumerate() {
+        if i > 0 {
+            out += if i == 30 { "\"two\nlines\"," } else { "plain," };
+        }
+        out += line;
+        out.push('\n');
+    }
+    wd.create("quoted.csv", &out);
+    // Unsharded, the file is fine.
+    assert_eq!(
+        wd.ok(&["--data", "quoted.csv", "--quiet"])
+            .stdout()
+            .lines()
+            .count(),
+        52
+    );
+    let mut errors = Vec::new();
+    for index in 0..4 {
+        let i = index.to_string();
+        let run = wd.output(&mut wd.command(&[
+            "--data",
+            "quoted.csv",
+            "--shard-index",
+            &i,
+            "--shard-count",
+            "4",
+            "--quiet",
+        ]));
+        if run.output.status.code() == Some(3) {
+            errors.push(run.error());
+        } else {
+            run.assert_code(0);
+        }
+    }
+    assert!(!errors.is_empty(), "some shard holds the quoted field");
+    for error in errors {
+        assert!(
+            error.ends_with("a quoted field spans lines here, and shards split the file by lines; remove line breaks inside quoted fields, or score without --shard-count"),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn sharding_options_are_checked() {
+    let wd = Workdir::new("shards_usage");
+    let cases: [(&[&str], &str); 4] = [
+        (&["--shard-index", "1"], "--shard-index needs --shard-count (or SHARD_COUNT) to say how many shards there are"),
+        (&["--shard-index", "4", "--shard-count", "4"], "--shard-index 4 is out of range for --shard-count 4 (indexes run from 0 to 3)"),
+        (&["--shard-count", "2", "--shard-index", "0", "--data", "-"], "sharding cuts a file by byte ranges: --data must be a file, not standard input"),
+        (&["--shard-count", "2", "--shard-index", "0", "--output", "p.csv"], "--output p.csv would be written by every shard: put {index} in it, such as out/part-{index:05}.csv"),
+    ];
+    for (args, message) in cases {
+        assert_eq!(wd.fails(args, 2).error(), message);
+    }
+    assert_eq!(
+        wd.fails(&["--shard-count", "2"], 2).error(),
+        "--shard-count 2 needs --shard-index (or JOB_COMPLETION_INDEX, as an Indexed Job sets it)"
+    );
+}
