@@ -58,6 +58,12 @@ impl Ids {
         self.ends.push(self.bytes.len());
     }
 
+    /// Keeps the ids of the first `rows` rows only.
+    fn truncate(&mut self, rows: usize) {
+        self.ends.truncate(rows);
+        self.bytes.truncate(self.ends.last().copied().unwrap_or(0));
+    }
+
     /// The id of row `i` of the batch.
     pub fn get(&self, i: usize) -> &[u8] {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
@@ -293,6 +299,15 @@ pub enum RowProblem {
     },
 }
 
+/// A row set aside under `--on-error skip`, with its text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reject {
+    /// What is wrong, and where in the block.
+    pub error: RowError,
+    /// The record as it stands in the input, line terminator excluded.
+    pub text: Vec<u8>,
+}
+
 /// A problem at a line of a block.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RowError {
@@ -384,16 +399,50 @@ impl Cursor {
 }
 
 /// Parses rows of `block` from `cur` into `batch` until the batch is full or the block ends.
+/// A bad row is an error, or, when `rejects` is given, set aside there.
 pub fn fill_batch(
     selection: &Selection,
     block: &Block,
     cur: &mut Cursor,
     batch: &mut Batch,
+    rejects: Option<&mut Vec<Reject>>,
 ) -> Result<(), RowError> {
     if block.quoted {
-        fill_quoted(selection, &block.data, cur, batch)
+        fill_quoted(selection, &block.data, cur, batch, rejects)
     } else {
-        fill_plain(selection, &block.data, cur, batch)
+        fill_plain(selection, &block.data, cur, batch, rejects)
+    }
+}
+
+/// Counts a parsed row in, or deals with its problem: an error, or a reject.
+#[inline]
+fn settle(
+    outcome: Result<(), RowProblem>,
+    line_in_block: u64,
+    text: &[u8],
+    batch: &mut Batch,
+    rejects: Option<&mut Vec<Reject>>,
+) -> Result<(), RowError> {
+    match outcome {
+        Ok(()) => {
+            batch.rows += 1;
+            Ok(())
+        }
+        Err(problem) => {
+            let error = RowError {
+                line_in_block,
+                problem,
+            };
+            let Some(rejects) = rejects else {
+                return Err(error);
+            };
+            batch.ids.truncate(batch.rows);
+            rejects.push(Reject {
+                error,
+                text: text.to_vec(),
+            });
+            Ok(())
+        }
     }
 }
 
@@ -402,13 +451,10 @@ fn fill_plain(
     data: &[u8],
     cur: &mut Cursor,
     batch: &mut Batch,
+    mut rejects: Option<&mut Vec<Reject>>,
 ) -> Result<(), RowError> {
     let width = selection.width();
     let capacity = batch.x.nrows();
-    let x = batch
-        .x
-        .as_slice_mut()
-        .expect("a batch is in standard layout");
     while batch.rows < capacity && cur.pos < data.len() {
         let rest = &data[cur.pos..];
         let line_in_block = cur.newlines;
@@ -427,14 +473,13 @@ fn fill_plain(
         if line.is_empty() {
             continue;
         }
+        let x = batch
+            .x
+            .as_slice_mut()
+            .expect("a batch is in standard layout");
         let row = &mut x[batch.rows * width..(batch.rows + 1) * width];
-        selection
-            .fill_plain_row(line, row, &mut batch.ids)
-            .map_err(|problem| RowError {
-                line_in_block,
-                problem,
-            })?;
-        batch.rows += 1;
+        let outcome = selection.fill_plain_row(line, row, &mut batch.ids);
+        settle(outcome, line_in_block, line, batch, rejects.as_deref_mut())?;
     }
     Ok(())
 }
@@ -444,6 +489,7 @@ fn fill_quoted(
     data: &[u8],
     cur: &mut Cursor,
     batch: &mut Batch,
+    mut rejects: Option<&mut Vec<Reject>>,
 ) -> Result<(), RowError> {
     use csv_core::ReadRecordResult as R;
     let width = selection.width();
@@ -515,13 +561,11 @@ fn fill_quoted(
             .as_slice_mut()
             .expect("a batch is in standard layout");
         let row = &mut x[batch.rows * width..(batch.rows + 1) * width];
-        selection
-            .fill_row(fields, row, &mut batch.ids)
-            .map_err(|problem| RowError {
-                line_in_block,
-                problem,
-            })?;
-        batch.rows += 1;
+        let outcome = selection.fill_row(fields, row, &mut batch.ids);
+        let text = &data[start..cur.pos];
+        let text = text.strip_suffix(b"\n").unwrap_or(text);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        settle(outcome, line_in_block, text, batch, rejects.as_deref_mut())?;
     }
     Ok(())
 }
@@ -598,7 +642,7 @@ impl<R: Read> BatchReader<R> {
                 }
             }
             let block = self.block.as_ref().expect("a block was just read");
-            fill_batch(selection, block, &mut self.cursor, batch)
+            fill_batch(selection, block, &mut self.cursor, batch, None)
                 .map_err(|e| e.into_error(selection, self.lines_before))?;
             if self.cursor.pos >= block.data.len() {
                 self.lines_before += self.cursor.newlines;

@@ -13,6 +13,7 @@ Exit codes:
   3  invalid input data (the message names file:line:column)
   4  invalid model file
   5  I/O failure (missing file, unwritable output, disk full)
+  6  finished, but --on-error skip rejected rows (see --rejects)
 
 Without a subcommand, `batch_inference` scores: it is `batch_inference score`.";
 
@@ -112,10 +113,33 @@ pub struct ScoreArgs {
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub shard_count: Option<u64>,
 
+    /// What a row that cannot be scored does: fail the run (exit 3, no output), or be skipped,
+    /// recorded, and make the run exit 6 once the output is complete.
+    #[arg(long, value_enum, default_value_t = OnError::Fail)]
+    pub on_error: OnError,
+
+    /// With --on-error skip, write rejected rows to this CSV (line,reason,record) [default:
+    /// log each as a warning]. Takes {index} like --output.
+    #[arg(long, value_name = "PATH")]
+    pub rejects: Option<String>,
+
+    /// With --on-error skip, fail (exit 3, no output) when more than N rows are rejected.
+    #[arg(long, value_name = "N")]
+    pub max_errors: Option<u64>,
+
     /// With sharding, redo a shard whose --output already exists (by default it is complete,
     /// since outputs appear only whole, and is skipped).
     #[arg(long)]
     pub overwrite: bool,
+}
+
+/// What a row that cannot be scored does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnError {
+    /// Stop with exit code 3 and leave no output.
+    Fail,
+    /// Skip the row, record it, finish, and exit with 6.
+    Skip,
 }
 
 /// Options of the train command.

@@ -11,6 +11,7 @@
 //! | 3    | data  | the input CSV is invalid                             |
 //! | 4    | model | the model file is invalid                            |
 //! | 5    | I/O   | a file could not be opened, read or written          |
+//! | 6    |       | finished, but `--on-error skip` rejected some rows   |
 
 use std::fmt;
 use std::io;
@@ -25,6 +26,27 @@ pub const EXIT_DATA: i32 = 3;
 pub const EXIT_MODEL: i32 = 4;
 /// Exit code for an I/O failure.
 pub const EXIT_IO: i32 = 5;
+/// Exit code for a run that finished but rejected rows (`--on-error skip`).
+pub const EXIT_REJECTED: i32 = 6;
+
+/// How a run that did not fail ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything was done.
+    Success,
+    /// The output is complete but for this many rejected rows.
+    RowsRejected(u64),
+}
+
+impl Outcome {
+    /// The process exit code for this outcome.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Outcome::Success => EXIT_OK,
+            Outcome::RowsRejected(_) => EXIT_REJECTED,
+        }
+    }
+}
 
 /// Where in an input file a data error was found. Lines and columns count from 1, as editors do;
 /// the header is line 1.

@@ -26,16 +26,16 @@ pub mod train;
 mod testing;
 
 use cli::{Cli, Command};
-use error::Result;
+use error::{Outcome, Result};
 use log::Logger;
 
 /// Runs the command the user asked for.
-pub fn run(cli: &Cli) -> Result<()> {
+pub fn run(cli: &Cli) -> Result<Outcome> {
     let log = Logger::new(cli.log.quiet, cli.log.log_format);
     match &cli.command {
         None => score::score(&cli.score, &log),
         Some(Command::Score(args)) => score::score(args, &log),
-        Some(Command::Train(args)) => train::train(args, &log),
-        Some(Command::Inspect(args)) => inspect::inspect(args),
+        Some(Command::Train(args)) => train::train(args, &log).map(|()| Outcome::Success),
+        Some(Command::Inspect(args)) => inspect::inspect(args).map(|()| Outcome::Success),
     }
 }

@@ -10,7 +10,7 @@ fn main() {
     // clap prints its own usage errors and exits with 2, the code error.rs gives usage errors.
     let cli = Cli::parse();
     let code = match batch_inference::run(&cli) {
-        Ok(()) => batch_inference::error::EXIT_OK,
+        Ok(outcome) => outcome.exit_code(),
         // The reader of our output went away (`| head`): not a failure of ours.
         Err(err) if err.is_broken_pipe() => batch_inference::error::EXIT_OK,
         Err(err) => {

@@ -131,7 +131,7 @@ impl Sink {
 }
 
 /// A CSV field, quoted when it holds a delimiter, a quote or a line break.
-fn csv_field(field: &[u8]) -> Vec<u8> {
+pub fn csv_field(field: &[u8]) -> Vec<u8> {
     if !field
         .iter()
         .any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r'))

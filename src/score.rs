@@ -14,14 +14,15 @@ use std::time::Instant;
 use ndarray::{s, Array1, ArrayView2, ArrayViewMut1};
 
 use crate::batch::{
-    display_name, fill_batch, open_input, record_too_long, Batch, Cursor, RowError, Selection,
+    display_name, fill_batch, open_input, record_too_long, Batch, Cursor, Reject, RowError,
+    Selection,
 };
 use crate::block::{Block, BlockSource, CutError, BLOCK_SIZE};
-use crate::cli::ScoreArgs;
-use crate::error::{Error, Location, Result};
+use crate::cli::{OnError, ScoreArgs};
+use crate::error::{Error, Location, Outcome, Result};
 use crate::log::{Logger, Progress};
 use crate::model::ModelFile;
-use crate::output::{Encoder, Format, Sink};
+use crate::output::{csv_field, Encoder, Format, Sink};
 use crate::schema::Header;
 use crate::shard::{expand_output, newlines_before, Shard, ShardReader};
 
@@ -50,6 +51,7 @@ struct Scorer {
     intercept: f64,
     encoder: Encoder,
     batch_rows: usize,
+    skip: bool,
 }
 
 /// A worker's reused buffers.
@@ -68,6 +70,7 @@ struct Done {
 /// A scored block: its encoded output and what it held.
 struct Scored {
     out: Vec<u8>,
+    rejects: Vec<Reject>,
     rows: u64,
     newlines: u64,
     bytes: u64,
@@ -98,10 +101,18 @@ impl Scorer {
         out.clear();
         work.cursor.reset();
         let mut rows = 0u64;
+        let mut rejects = Vec::new();
         loop {
             work.batch.clear();
-            fill_batch(&self.selection, block, &mut work.cursor, &mut work.batch)
-                .map_err(Failure::Row)?;
+            let set_aside = if self.skip { Some(&mut rejects) } else { None };
+            fill_batch(
+                &self.selection,
+                block,
+                &mut work.cursor,
+                &mut work.batch,
+                set_aside,
+            )
+            .map_err(Failure::Row)?;
             let n = work.batch.rows;
             if n == 0 {
                 break;
@@ -130,11 +141,24 @@ impl Scorer {
         }
         Ok(Scored {
             out,
+            rejects,
             rows,
             newlines: work.cursor.newlines,
             bytes: block.data.len() as u64,
         })
     }
+}
+
+/// What `--on-error skip` does with rejected rows.
+pub struct RejectPolicy {
+    /// The rejects file, or none to log each reject as a warning.
+    pub sink: Option<Sink>,
+    /// The logger for warnings.
+    pub log: Logger,
+    /// Fail when more than this many rows are rejected.
+    pub max: Option<u64>,
+    /// Rows rejected so far.
+    pub count: u64,
 }
 
 /// Takes scored blocks in any order and writes them in input order.
@@ -146,6 +170,10 @@ struct Collector<'a> {
     next: u64,
     /// For a shard: the file and offset whose preceding line breaks come before `lines_before`.
     origin: Option<(String, u64)>,
+    /// Those line breaks, once counted.
+    origin_lines: std::cell::Cell<Option<u64>>,
+    /// Where rejected rows go, under `--on-error skip`.
+    rejects: Option<&'a mut RejectPolicy>,
     lines_before: u64,
     rows: u64,
     bytes: u64,
@@ -157,6 +185,9 @@ impl Collector<'_> {
         self.pending.insert(done.seq, done.result);
         while let Some(result) = self.pending.remove(&self.next) {
             let scored = result.map_err(|failure| self.failure(failure))?;
+            for reject in scored.rejects {
+                self.reject(reject)?;
+            }
             self.sink.write(&scored.out)?;
             self.lines_before += scored.newlines;
             self.rows += scored.rows;
@@ -168,14 +199,65 @@ impl Collector<'_> {
         Ok(())
     }
 
+    /// Line breaks before the current block, from the start of the file.
+    fn absolute_lines_before(&self) -> Result<u64> {
+        let origin = match &self.origin {
+            None => 0,
+            Some((file, offset)) => match self.origin_lines.get() {
+                Some(lines) => lines,
+                None => {
+                    let lines = newlines_before(file, *offset)?;
+                    self.origin_lines.set(Some(lines));
+                    lines
+                }
+            },
+        };
+        Ok(origin + self.lines_before)
+    }
+
+    /// Records a rejected row, or fails once rejects are over budget.
+    fn reject(&mut self, reject: Reject) -> Result<()> {
+        let error = reject
+            .error
+            .into_error(self.selection, self.absolute_lines_before()?);
+        let policy = self
+            .rejects
+            .as_mut()
+            .expect("rows are set aside only under a reject policy");
+        policy.count += 1;
+        if let Some(max) = policy.max.filter(|&max| policy.count > max) {
+            return Err(Error::data(
+                Location::file(self.selection.path()),
+                format!("more than {max} rows rejected (--max-errors {max}); the last: {error}"),
+            ));
+        }
+        match &mut policy.sink {
+            Some(sink) => {
+                let (line, reason) = match &error {
+                    Error::Data { location, message } => {
+                        (location.line.unwrap_or(0), message.as_str())
+                    }
+                    _ => unreachable!("a row problem is a data error"),
+                };
+                let mut record = format!("{line},").into_bytes();
+                record.extend(csv_field(reason.as_bytes()));
+                record.push(b',');
+                record.extend(csv_field(&reject.text));
+                record.push(b'\n');
+                sink.write(&record)
+            }
+            None => {
+                policy.log.warn(&format!("rejected {error}"));
+                Ok(())
+            }
+        }
+    }
+
     fn failure(&self, failure: Failure) -> Error {
         let path = self.selection_path();
-        let lines_before = match &self.origin {
-            None => self.lines_before,
-            Some((file, offset)) => match newlines_before(file, *offset) {
-                Ok(lines) => lines + self.lines_before,
-                Err(err) => return err,
-            },
+        let lines_before = match self.absolute_lines_before() {
+            Ok(lines) => lines,
+            Err(err) => return err,
         };
         match failure {
             Failure::Row(err) => err.into_error(self.selection, lines_before),
@@ -266,9 +348,14 @@ fn shard_of(args: &ScoreArgs) -> Result<Option<Shard>> {
 }
 
 /// Runs the default command: scores `args.data` with `args.model` into the output.
-pub fn score(args: &ScoreArgs, log: &Logger) -> Result<()> {
+pub fn score(args: &ScoreArgs, log: &Logger) -> Result<Outcome> {
     let started = Instant::now();
     let shard = shard_of(args)?;
+    if args.on_error == OnError::Fail && (args.rejects.is_some() || args.max_errors.is_some()) {
+        return Err(Error::Usage(
+            "--rejects and --max-errors apply only with --on-error skip".into(),
+        ));
+    }
     let output = match (&args.output, shard) {
         (Some(template), Some(shard)) => Some(expand_output(template, shard.index)?),
         (output, _) => output.clone(),
@@ -279,7 +366,7 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<()> {
                 "Shard {} of {}: {output} exists and outputs appear only whole, so it is done; skipping (--overwrite redoes it)",
                 shard.index, shard.count
             ));
-            return Ok(());
+            return Ok(Outcome::Success);
         }
     }
     log.info("Running inference...");
@@ -301,6 +388,27 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<()> {
         block_size: BLOCK_SIZE,
     };
     let mut sink = Sink::create(output.as_deref())?;
+    let mut policy = match args.on_error {
+        OnError::Fail => None,
+        OnError::Skip => Some(RejectPolicy {
+            sink: match &args.rejects {
+                Some(path) => {
+                    let path = match shard {
+                        Some(shard) => expand_output(path, shard.index)?,
+                        None => path.clone(),
+                    };
+                    Some(Sink::create(Some(&path))?)
+                }
+                None => None,
+            },
+            log: *log,
+            max: args.max_errors,
+            count: 0,
+        }),
+    };
+    if let Some(Some(sink)) = policy.as_mut().map(|p| p.sink.as_mut()) {
+        sink.write(b"line,reason,record\n")?;
+    }
     let rows = match shard {
         None => {
             let (source, raw) = BlockSource::new(name, input, options.block_size)?;
@@ -308,7 +416,16 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<()> {
             let progress = log.progress(total_bytes);
             let origin = LineOrigin::Known(raw.newlines);
             score_source(
-                name, source, raw.fields, origin, true, &model, &options, &mut sink, progress,
+                name,
+                source,
+                raw.fields,
+                origin,
+                true,
+                &model,
+                &options,
+                &mut sink,
+                policy.as_mut(),
+                progress,
             )?
         }
         Some(shard) => {
@@ -327,13 +444,39 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<()> {
             };
             let header = shard.index == 0;
             score_source(
-                name, source, raw.fields, origin, header, &model, &options, &mut sink, progress,
+                name,
+                source,
+                raw.fields,
+                origin,
+                header,
+                &model,
+                &options,
+                &mut sink,
+                policy.as_mut(),
+                progress,
             )?
         }
     };
     sink.finish()?;
+    let rejected = match policy {
+        Some(policy) => {
+            if let Some(rejects) = policy.sink {
+                rejects.finish()?;
+            }
+            policy.count
+        }
+        None => 0,
+    };
     log.summary(rows, started.elapsed(), name, output.as_deref());
-    Ok(())
+    if rejected > 0 {
+        let place = args
+            .rejects
+            .as_deref()
+            .map_or(String::new(), |p| format!(", recorded in {p}"));
+        log.warn(&format!("{rejected} rows rejected{place}"));
+        return Ok(Outcome::RowsRejected(rejected));
+    }
+    Ok(Outcome::Success)
 }
 
 /// Scores a whole CSV stream (named `name` in messages) into `sink`; returns the rows scored.
@@ -348,7 +491,7 @@ pub fn score_stream<R: Read + Send>(
     let (source, raw) = BlockSource::new(name, input, options.block_size)?;
     let origin = LineOrigin::Known(raw.newlines);
     score_source(
-        name, source, raw.fields, origin, true, model, options, sink, progress,
+        name, source, raw.fields, origin, true, model, options, sink, None, progress,
     )
 }
 
@@ -364,6 +507,7 @@ pub fn score_source<R: Read + Send>(
     model: &ModelFile,
     options: &ScoreOptions,
     sink: &mut Sink,
+    rejects: Option<&mut RejectPolicy>,
     progress: Progress,
 ) -> Result<u64> {
     let header = Header::parse(name, &csv::ByteRecord::from(header))?;
@@ -386,6 +530,7 @@ pub fn score_source<R: Read + Send>(
         intercept: model.intercept,
         encoder,
         batch_rows: options.batch_rows,
+        skip: rejects.is_some(),
     };
     let (lines_before, origin) = match origin {
         LineOrigin::Known(lines) => (lines, None),
@@ -398,6 +543,8 @@ pub fn score_source<R: Read + Send>(
         pending: BTreeMap::new(),
         next: 0,
         origin,
+        origin_lines: std::cell::Cell::new(None),
+        rejects,
         lines_before,
         rows: 0,
         bytes: 0,

@@ -7,6 +7,7 @@ mod algorithms;
 mod docs;
 mod errors;
 mod inspect;
+mod rejects;
 mod score;
 mod shard;
 mod train;
