@@ -1,4 +1,4 @@
-//! The documentation's commands: every `$ ` line of a `console` block in docs/training.md is
+//! The documentation's commands: every `$ ` line of a `console` block in README.md is
 //! run, in order, in one fresh folder, and every output line it shows (but `...`) must be a
 //! line the command printed. An example that shows `batch_inference: error:` must exit with 2,
 //! the usage code (the only errors the page shows); every other must succeed.
@@ -33,7 +33,12 @@ fn run_page(name: &str, page: &str) {
     assert!(!examples.is_empty(), "no console examples in {page}");
     let wd = Workdir::new(name);
     for (command, shown) in examples {
-        let words: Vec<&str> = command.split_whitespace().collect();
+        let mut words: Vec<&str> = command.split_whitespace().collect();
+        // `cargo run --release [-- ARGS]` is the binary with ARGS.
+        if words.starts_with(&["cargo", "run", "--release"]) {
+            let args = words.iter().skip_while(|w| **w != "--").skip(1).copied();
+            words = std::iter::once("batch_inference").chain(args).collect();
+        }
         match words[..] {
             ["mkdir", "-p", ref dirs @ ..] => {
                 for dir in dirs {
@@ -65,6 +70,6 @@ fn run_page(name: &str, page: &str) {
 }
 
 #[test]
-fn every_command_in_the_training_guide_runs_and_prints_what_it_shows() {
-    run_page("docs_training", "docs/training.md");
+fn every_command_in_the_readme_runs_and_prints_what_it_shows() {
+    run_page("docs_readme", "README.md");
 }
