@@ -186,15 +186,7 @@ impl Selection {
                 match parse_number(field) {
                     Ok(value) => row[slot] = value,
                     Err(kind) => {
-                        if bad.is_none() {
-                            bad = Some(RowProblem::Number {
-                                field: k,
-                                slot,
-                                found: field[..field.len().min(64)].to_vec(),
-                                truncated: field.len() > 64,
-                                kind,
-                            });
-                        }
+                        bad.get_or_insert_with(|| RowProblem::number(k, slot, field, kind));
                     }
                 }
             }
@@ -240,16 +232,9 @@ impl Selection {
                         let field = &line[start..end];
                         match parse_number(field) {
                             Ok(value) => row[slot] = value,
-                            Err(kind) if bad.is_none() => {
-                                bad = Some(RowProblem::Number {
-                                    field: k,
-                                    slot,
-                                    found: field[..field.len().min(64)].to_vec(),
-                                    truncated: field.len() > 64,
-                                    kind,
-                                })
+                            Err(kind) => {
+                                bad.get_or_insert_with(|| RowProblem::number(k, slot, field, kind));
                             }
-                            Err(_) => {}
                         }
                     }
                     end
@@ -306,6 +291,19 @@ pub struct Reject {
     pub error: RowError,
     /// The record as it stands in the input, line terminator excluded.
     pub text: Vec<u8>,
+}
+
+impl RowProblem {
+    /// A bad value in field `field` (for batch column `slot`), keeping the start of its text.
+    fn number(field: usize, slot: usize, text: &[u8], kind: NumberError) -> RowProblem {
+        RowProblem::Number {
+            field,
+            slot,
+            found: text[..text.len().min(64)].to_vec(),
+            truncated: text.len() > 64,
+            kind,
+        }
+    }
 }
 
 /// A problem at a line of a block.

@@ -59,14 +59,7 @@ impl<R: Read> BlockSource<R> {
     /// Starts reading `input` (named `path` in messages): strips a UTF-8 byte order mark and
     /// reads the header record.
     pub fn new(path: &str, input: R, block_size: usize) -> Result<(BlockSource<R>, RawHeader)> {
-        let mut source = BlockSource {
-            input,
-            path: path.to_string(),
-            carry: Vec::new(),
-            eof: false,
-            seq: 0,
-            block_size: block_size.max(1),
-        };
+        let mut source = BlockSource::headerless(path, input, block_size);
         let header = source.read_header()?;
         Ok((source, header))
     }

@@ -391,25 +391,10 @@ fn check_header(path: &str, header: &[u8], file_len: u64) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing;
 
     fn model() -> ModelFile {
-        ModelFile {
-            algorithm: Algorithm::Ols,
-            standardize: false,
-            solver: Solver::Qr,
-            target: "y".into(),
-            features: vec!["a".into(), "b".into()],
-            coefficients: vec![2.0, -0.5],
-            intercept: 1.0,
-            train: FitMetrics {
-                rows: 3,
-                mse: 0.0,
-                r2: 1.0,
-            },
-            holdout: None,
-            cv: None,
-            training_sha256: "00".into(),
-        }
+        testing::model(&["a", "b"], &[2.0, -0.5], 1.0)
     }
 
     fn message(bytes: &[u8]) -> String {

@@ -47,6 +47,21 @@ fn parse_general(field: &[u8]) -> Result<f64, NumberError> {
     }
 }
 
+/// Appends the decimal digits of `s` from `i` to `mantissa` (wrapping past 19 digits, which the
+/// caller refuses); returns where they end.
+#[inline(always)]
+fn read_digits(s: &[u8], mut i: usize, mantissa: &mut u64) -> usize {
+    while let Some(&c) = s.get(i) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        *mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+        i += 1;
+    }
+    i
+}
+
 /// `[+-]digits[.digits][(e|E)[+-]digits]` with at most 19 significant digits, computed exactly;
 /// `None` for anything else, which the general parser then decides.
 #[inline]
@@ -75,29 +90,14 @@ pub fn parse_prefix(s: &[u8]) -> Option<(f64, usize)> {
         }
         _ => false,
     };
-    let mut mantissa: u64 = 0;
     let int_start = i;
-    while let Some(&c) = s.get(i) {
-        let d = c.wrapping_sub(b'0');
-        if d > 9 {
-            break;
-        }
-        mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
-        i += 1;
-    }
+    let mut mantissa = 0;
+    i = read_digits(s, i, &mut mantissa);
     let mut digits = i - int_start;
     let mut exponent: i32 = 0;
     if s.get(i) == Some(&b'.') {
-        i += 1;
-        let frac_start = i;
-        while let Some(&c) = s.get(i) {
-            let d = c.wrapping_sub(b'0');
-            if d > 9 {
-                break;
-            }
-            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
-            i += 1;
-        }
+        let frac_start = i + 1;
+        i = read_digits(s, frac_start, &mut mantissa);
         digits += i - frac_start;
         exponent = -((i - frac_start) as i32);
     }

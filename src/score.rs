@@ -670,28 +670,11 @@ fn run_parallel<R: Read + Send>(
 mod tests {
     use super::*;
     use crate::log::LogFormat;
-    use crate::model::{Algorithm, FitMetrics, Solver};
-    use crate::testing::Rng;
+    use crate::testing::{self, Rng};
     use ndarray::array;
 
     fn model() -> ModelFile {
-        ModelFile {
-            algorithm: Algorithm::Ols,
-            standardize: false,
-            solver: Solver::Qr,
-            target: "y".into(),
-            features: vec!["a".into(), "b".into(), "c".into()],
-            coefficients: vec![0.5, -1.25, 3.0e-3],
-            intercept: 7.0,
-            train: FitMetrics {
-                rows: 0,
-                mse: 0.0,
-                r2: 0.0,
-            },
-            holdout: None,
-            cv: None,
-            training_sha256: String::new(),
-        }
+        testing::model(&["a", "b", "c"], &[0.5, -1.25, 3.0e-3], 7.0)
     }
 
     fn number(rng: &mut Rng) -> (String, f64) {

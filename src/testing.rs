@@ -1,4 +1,6 @@
-//! Helpers for the unit tests: a small deterministic random generator.
+//! Helpers for the unit tests: a small deterministic random generator and a model.
+
+use crate::model::{Algorithm, FitMetrics, ModelFile, Solver};
 
 /// splitmix64: a small, fast, deterministic generator for property tests.
 pub struct Rng(pub u64);
@@ -21,5 +23,26 @@ impl Rng {
     /// True with probability 1/`n`.
     pub fn one_in(&mut self, n: u64) -> bool {
         self.below(n) == 0
+    }
+}
+
+/// An OLS model over `features` with these coefficients and intercept.
+pub fn model(features: &[&str], coefficients: &[f64], intercept: f64) -> ModelFile {
+    ModelFile {
+        algorithm: Algorithm::Ols,
+        standardize: false,
+        solver: Solver::Qr,
+        target: "y".into(),
+        features: features.iter().map(|f| f.to_string()).collect(),
+        coefficients: coefficients.to_vec(),
+        intercept,
+        train: FitMetrics {
+            rows: 3,
+            mse: 0.0,
+            r2: 1.0,
+        },
+        holdout: None,
+        cv: None,
+        training_sha256: "00".into(),
     }
 }
