@@ -92,19 +92,18 @@ impl<R: Read> BlockSource<R> {
         buf.extend_from_slice(&self.carry);
         self.carry.clear();
         let mut target = self.block_size;
-        let cut = loop {
+        let (cut, first_quote) = loop {
             self.fill(&mut buf, target).map_err(CutError::Io)?;
+            let first_quote = memchr::memchr(b'"', &buf);
             if self.eof {
-                break buf.len();
+                break (buf.len(), first_quote);
             }
-            let quoted = memchr::memchr(b'"', &buf).is_some();
-            let end = if quoted {
-                last_record_end(&buf)
-            } else {
-                memchr::memrchr(b'\n', &buf).map(|i| i + 1)
+            let end = match first_quote {
+                Some(_) => last_record_end(&buf),
+                None => memchr::memrchr(b'\n', &buf).map(|i| i + 1),
             };
             match end {
-                Some(end) if end > 0 => break end,
+                Some(end) if end > 0 => break (end, first_quote),
                 _ if buf.len() > MAX_RECORD => return Err(CutError::RecordTooLong),
                 _ => target = buf.len() + self.block_size,
             }
@@ -116,7 +115,7 @@ impl<R: Read> BlockSource<R> {
         buf.truncate(cut);
         let block = Block {
             seq: self.seq,
-            quoted: memchr::memchr(b'"', &buf).is_some(),
+            quoted: first_quote.is_some_and(|q| q < cut),
             data: buf,
         };
         self.seq += 1;

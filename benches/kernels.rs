@@ -1,0 +1,101 @@
+//! Micro-benchmarks of the scoring kernels: parse a block of rows into a batch, predict a
+//! batch, encode predictions. Each checks its answer so a broken kernel cannot look fast.
+//! Run with `cargo bench --bench kernels`; the whole-process comparison is benches/run.py.
+
+use batch_inference::batch::{fill_batch, Batch, Cursor, Selection};
+use batch_inference::block::Block;
+use batch_inference::output::{Encoder, Format};
+use batch_inference::parse::parse_number;
+use batch_inference::schema::Header;
+use batch_inference::score::predict_into;
+use divan::{black_box, Bencher};
+use ndarray::{Array1, Array2};
+
+const HEADER: &str = "CRIM,ZN,INDUS,CHAS,NOX,RM,AGE,DIS,RAD,TAX,PTRATIO,B,LSTAT,MEDV";
+const ROWS: [&str; 3] = [
+    "0.75026,0,8.14,0,0.538,5.924,94.1,4.3996,4,307,21,394.33,16.3,15.6",
+    "0.05479,33,2.18,0,0.472,6.616,58.1,3.37,7,222,18.4,393.36,8.93,28.4",
+    "25.0461,0,18.1,0,0.693,5.987,100,1.5888,24,666,20.2,396.9,26.77,5.6",
+];
+const FEATURES: usize = 13;
+const BATCH: usize = 4096;
+
+fn main() {
+    divan::main();
+}
+
+fn selection() -> Selection {
+    let names: Vec<String> = HEADER.split(',').map(String::from).collect();
+    let header = Header::parse("bench.csv", &csv::ByteRecord::from(names.clone())).unwrap();
+    Selection::new(&header, &names[..FEATURES], "feature", None).unwrap()
+}
+
+/// A block of `BATCH` rows, like a worker receives.
+fn block(quoted: bool) -> Block {
+    let mut data = Vec::new();
+    for i in 0..BATCH {
+        let row = ROWS[i % ROWS.len()];
+        if quoted {
+            let fields: Vec<String> = row.split(',').map(|f| format!("\"{f}\"")).collect();
+            data.extend_from_slice(fields.join(",").as_bytes());
+        } else {
+            data.extend_from_slice(row.as_bytes());
+        }
+        data.push(b'\n');
+    }
+    Block {
+        seq: 0,
+        data,
+        quoted,
+    }
+}
+
+#[divan::bench(args = [false, true])]
+fn parse_block_into_batch(bencher: Bencher, quoted: bool) {
+    let selection = selection();
+    let block = block(quoted);
+    let mut batch = Batch::new(BATCH, FEATURES);
+    let mut cursor = Cursor::default();
+    bencher
+        .counter(divan::counter::BytesCount::new(block.data.len()))
+        .bench_local(|| {
+            cursor.reset();
+            batch.clear();
+            fill_batch(&selection, black_box(&block), &mut cursor, &mut batch, None).unwrap();
+            assert_eq!(batch.rows, BATCH);
+        });
+}
+
+#[divan::bench(args = ["0", "394.33", "0.00632", "2.96e2"])]
+fn parse_one_number(text: &str) -> f64 {
+    let value = parse_number(black_box(text.as_bytes())).unwrap();
+    assert!(value.is_finite());
+    value
+}
+
+#[divan::bench]
+fn predict_a_batch(bencher: Bencher) {
+    let x = Array2::from_shape_fn((BATCH, FEATURES), |(i, j)| (i * FEATURES + j) as f64 * 1e-3);
+    let w = Array1::from_shape_fn(FEATURES, |j| j as f64 - 6.0);
+    let mut out = Array1::zeros(BATCH);
+    bencher
+        .counter(divan::counter::ItemsCount::new(BATCH))
+        .bench_local(|| {
+            predict_into(black_box(x.view()), &w, 36.0, out.view_mut());
+            assert!(out[BATCH - 1].is_finite());
+        });
+}
+
+#[divan::bench]
+fn encode_a_batch(bencher: Bencher) {
+    let predictions: Vec<f64> = (0..BATCH).map(|i| 22.5 + (i as f64).sqrt()).collect();
+    let encoder = Encoder::new(Format::Csv, None);
+    let mut out = Vec::with_capacity(BATCH * 20);
+    bencher
+        .counter(divan::counter::ItemsCount::new(BATCH))
+        .bench_local(|| {
+            out.clear();
+            encoder.encode(black_box(&predictions), None, &mut out);
+            assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), BATCH);
+        });
+}
