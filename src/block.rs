@@ -6,7 +6,7 @@
 //! record longer than [`MAX_RECORD`] is an error, not a reason to read the whole input into
 //! memory.
 
-use std::io::{ErrorKind, Read};
+use std::io::Read;
 
 use crate::error::{Error, Result};
 
@@ -124,21 +124,19 @@ impl<R: Read> BlockSource<R> {
 
     /// Reads until `buf` holds `target` bytes or the input ends.
     fn fill(&mut self, buf: &mut Vec<u8>, target: usize) -> Result<()> {
-        while !self.eof && buf.len() < target {
-            let start = buf.len();
-            buf.resize(target, 0);
-            match self.input.read(&mut buf[start..]) {
-                Ok(0) => {
-                    buf.truncate(start);
-                    self.eof = true;
-                }
-                Ok(n) => buf.truncate(start + n),
-                Err(e) if e.kind() == ErrorKind::Interrupted => buf.truncate(start),
-                Err(e) => {
-                    buf.truncate(start);
-                    return Err(Error::io(&self.path, "read", e));
-                }
-            }
+        if self.eof || buf.len() >= target {
+            return Ok(());
+        }
+        // read_to_end on a Take reads into the vector's spare capacity: a file then copies
+        // straight into it, with no zeroing first.
+        let want = target - buf.len();
+        buf.reserve(want);
+        let n = (&mut self.input)
+            .take(want as u64)
+            .read_to_end(buf)
+            .map_err(|e| Error::io(&self.path, "read", e))?;
+        if n < want {
+            self.eof = true;
         }
         Ok(())
     }
