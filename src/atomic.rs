@@ -11,18 +11,26 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 /// A file being written under a temporary name, renamed into place by [`AtomicFile::commit`].
-/// Dropping it without committing removes the temporary file.
+/// Dropping it without committing (or a failed commit) removes the temporary file.
 pub struct AtomicFile {
     display: String,
     target: PathBuf,
     temp: PathBuf,
     writer: Option<BufWriter<File>>,
+    committed: bool,
 }
 
 impl AtomicFile {
     /// Starts writing `path` (named as the user gave it, for messages).
     pub fn create(path: &str) -> Result<AtomicFile> {
-        let target = PathBuf::from(path);
+        let mut target = PathBuf::from(path);
+        // A symbolic link stays one: what it points to is replaced, as `>` would write there.
+        // Replacing the link itself could even replace `/dev/stdout`.
+        if fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink()) {
+            if let Ok(real) = fs::canonicalize(&target) {
+                target = real;
+            }
+        }
         if target.is_dir() {
             return Err(Error::io(
                 path,
@@ -43,6 +51,7 @@ impl AtomicFile {
             target,
             temp,
             writer: Some(BufWriter::with_capacity(256 * 1024, file)),
+            committed: false,
         })
     }
 
@@ -63,6 +72,7 @@ impl AtomicFile {
         file.sync_all()
             .map_err(|e| Error::io(&self.display, "write", e))?;
         fs::rename(&self.temp, &self.target).map_err(|e| Error::io(&self.display, "rename", e))?;
+        self.committed = true;
         Ok(())
     }
 
@@ -97,9 +107,14 @@ impl Write for AtomicFile {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if self.writer.take().is_some() {
-            let _ = fs::remove_file(&self.temp);
+        if self.committed {
+            return;
         }
+        // Close without flushing what is buffered: the file is going away.
+        if let Some(writer) = self.writer.take() {
+            drop(writer.into_parts());
+        }
+        let _ = fs::remove_file(&self.temp);
     }
 }
 
@@ -140,6 +155,37 @@ mod tests {
         assert!(file.temp_path().exists());
         drop(file);
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_failed_commit_leaves_nothing_behind() {
+        let dir = scratch("failed_commit");
+        let path = dir.join("out.csv");
+        let mut file = AtomicFile::create(path.to_str().unwrap()).unwrap();
+        file.write_all(b"whole").unwrap();
+        // A folder that appears at the target meanwhile makes the rename fail.
+        fs::create_dir_all(path.join("inside")).unwrap();
+        let err = file.commit().unwrap_err();
+        assert!(err.to_string().contains(": cannot rename: "), "{err}");
+        assert_eq!(
+            fs::read_dir(&dir).unwrap().count(),
+            1,
+            "only the folder is left"
+        );
+    }
+
+    #[test]
+    fn a_symbolic_link_is_written_through_not_replaced() {
+        let dir = scratch("symlink");
+        fs::write(dir.join("real.csv"), b"old").unwrap();
+        std::os::unix::fs::symlink("real.csv", dir.join("link.csv")).unwrap();
+        write_atomic(dir.join("link.csv").to_str().unwrap(), b"new").unwrap();
+        assert!(fs::symlink_metadata(dir.join("link.csv"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(fs::read(dir.join("real.csv")).unwrap(), b"new");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 2);
     }
 
     #[test]

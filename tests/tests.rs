@@ -4,6 +4,7 @@
 mod util;
 
 mod errors;
+mod faults;
 mod inspect;
 mod score;
 mod train;
