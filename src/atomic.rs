@@ -2,13 +2,36 @@
 //!
 //! Every file we write (predictions, model, metadata) goes to a temporary file in the same folder
 //! and is renamed over the target only when complete, so a failed or interrupted run never leaves
-//! a half-written file that a later step could mistake for a result.
+//! a half-written file that a later step could mistake for a result. The temporary files being
+//! written are listed, so that a signal can remove them before the process exits
+//! ([`remove_temp_files_then`]).
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::error::{Error, Result};
+
+/// The temporary files now being written. A file is created and renamed only while this lock is
+/// held, so a signal's reaction, which takes it for good, sees every file there is.
+static TEMP_FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn temp_files() -> MutexGuard<'static, Vec<PathBuf>> {
+    // A list whose holder panicked is still a list of paths: use it all the same.
+    TEMP_FILES.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Removes every temporary file still being written, then runs `exit` without letting go of the
+/// list, so that no other thread can create a file or rename one into place in between. For the
+/// reaction to a signal: `exit` is meant to end the process, and never to return.
+pub fn remove_temp_files_then<T>(exit: impl FnOnce() -> T) -> T {
+    let temps = temp_files();
+    for temp in temps.iter() {
+        let _ = fs::remove_file(temp);
+    }
+    exit()
+}
 
 /// A file being written under a temporary name, renamed into place by [`AtomicFile::commit`].
 /// Dropping it without committing (or a failed commit) removes the temporary file.
@@ -45,7 +68,9 @@ impl AtomicFile {
         temp_name.push(name);
         temp_name.push(format!(".{}.tmp", std::process::id()));
         let temp = target.with_file_name(temp_name);
+        let mut temps = temp_files();
         let file = File::create(&temp).map_err(|e| Error::io(path, "create", e))?;
+        temps.push(temp.clone());
         Ok(AtomicFile {
             display: path.to_string(),
             target,
@@ -71,7 +96,15 @@ impl AtomicFile {
             .map_err(|e| Error::io(&self.display, "write", e.into_error()))?;
         file.sync_all()
             .map_err(|e| Error::io(&self.display, "write", e))?;
-        fs::rename(&self.temp, &self.target).map_err(|e| Error::io(&self.display, "rename", e))?;
+        let renamed = {
+            let mut temps = temp_files();
+            let renamed = fs::rename(&self.temp, &self.target);
+            if renamed.is_ok() {
+                temps.retain(|t| *t != self.temp);
+            }
+            renamed
+        };
+        renamed.map_err(|e| Error::io(&self.display, "rename", e))?;
         self.committed = true;
         Ok(())
     }
@@ -114,7 +147,9 @@ impl Drop for AtomicFile {
         if let Some(writer) = self.writer.take() {
             drop(writer.into_parts());
         }
+        let mut temps = temp_files();
         let _ = fs::remove_file(&self.temp);
+        temps.retain(|t| *t != self.temp);
     }
 }
 
@@ -186,6 +221,19 @@ mod tests {
             .is_symlink());
         assert_eq!(fs::read(dir.join("real.csv")).unwrap(), b"new");
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn a_temporary_file_is_listed_while_it_is_written() {
+        let dir = scratch("listed");
+        let file = AtomicFile::create(dir.join("out.csv").to_str().unwrap()).unwrap();
+        let temp = file.temp_path().to_path_buf();
+        assert!(temp_files().contains(&temp));
+        drop(file);
+        assert!(!temp_files().contains(&temp));
+        let file = AtomicFile::create(dir.join("out.csv").to_str().unwrap()).unwrap();
+        file.commit().unwrap();
+        assert!(!temp_files().contains(&temp));
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! | 3    | data  | the input CSV is invalid                             |
 //! | 4    | model | the model file is invalid                            |
 //! | 5    | I/O   | a file could not be opened, read or written          |
+//! | 130  |       | stopped by SIGINT (128 + 2, as shells report it)     |
+//! | 143  |       | stopped by SIGTERM (128 + 15)                        |
 
 use std::fmt;
 use std::io;
@@ -25,6 +27,13 @@ pub const EXIT_DATA: i32 = 3;
 pub const EXIT_MODEL: i32 = 4;
 /// Exit code for an I/O failure.
 pub const EXIT_IO: i32 = 5;
+
+/// Exit code for a run stopped by signal number `signal`: 128 + the number, as a shell
+/// reports a process killed by it (130 for SIGINT, 143 for SIGTERM). We exit with it rather
+/// than die by the signal because PID 1 in a container cannot die by a signal it handles.
+pub fn signal_exit_code(signal: i32) -> i32 {
+    128 + signal
+}
 
 /// Where in an input file a data error was found. Lines and columns count from 1, as editors do;
 /// the header is line 1.
@@ -175,6 +184,8 @@ mod tests {
         assert_eq!(Error::data(Location::file("x"), "d").exit_code(), 3);
         assert_eq!(Error::model("x", "m").exit_code(), 4);
         assert_eq!(io.exit_code(), 5);
+        assert_eq!(signal_exit_code(2), 130);
+        assert_eq!(signal_exit_code(15), 143);
     }
 
     #[test]

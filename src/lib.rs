@@ -18,6 +18,7 @@ pub mod output;
 pub mod parse;
 pub mod schema;
 pub mod score;
+pub mod signals;
 pub mod train;
 
 #[cfg(test)]

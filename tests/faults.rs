@@ -1,9 +1,20 @@
-//! Faults from outside: a full disk, a reader that goes away.
+//! Faults from outside: SIGTERM and SIGINT mid-run, a full disk, a reader that goes away.
 //! Each run ends with its documented exit code and message, and leaves no output file.
 
-use std::process::Command;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::util::{is_root, repo, Workdir};
+
+/// The header of data/test.csv and its first rows.
+fn head_of_test_csv(rows: usize) -> String {
+    let text = std::fs::read_to_string(repo().join("data/test.csv")).unwrap();
+    text.lines()
+        .take(rows + 1)
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
 
 /// data/test.csv's rows repeated to `rows` rows, under its header.
 fn big_csv(rows: usize) -> String {
@@ -15,6 +26,103 @@ fn big_csv(rows: usize) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Starts the binary with `args`, feeds standard input `input` and keeps it open, so the run
+/// is surely in progress (waiting for more input), and waits until it has logged `ready`.
+fn start_waiting_for_input(wd: &Workdir, args: &[&str], input: &str, ready: &str) -> Child {
+    let mut child = wd
+        .command(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with(ready) {
+        line.clear();
+        assert_ne!(stderr.read_line(&mut line).unwrap(), 0, "no {ready:?} line");
+    }
+    // Keeps the rest of standard error for the caller to read.
+    child.stderr = Some(stderr.into_inner());
+    child
+}
+
+/// Sends `signal` to `child` and returns its exit code, standard error, and how long it took
+/// to exit.
+fn stop(mut child: Child, signal: &str) -> (Option<i32>, String, Duration) {
+    let sent = Instant::now();
+    let status = Command::new("kill")
+        .args(["-s", signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -s {signal} failed");
+    // Standard input stays open until the end: the run must stop by the signal, not by EOF.
+    let stdin = child.stdin.take();
+    let status = child.wait().unwrap();
+    let took = sent.elapsed();
+    drop(stdin);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    (status.code(), stderr, took)
+}
+
+fn signal_mid_score(name: &str, signal: &str, threads: &str) -> (Option<i32>, String) {
+    let wd = Workdir::new(name);
+    std::fs::create_dir(wd.path("out")).unwrap();
+    let args = ["--data", "-", "--output", "out/p.csv", "--threads", threads];
+    let child = start_waiting_for_input(&wd, &args, &head_of_test_csv(10), "Scoring");
+    let temps = wd.list("out");
+    assert!(
+        temps.len() == 1 && temps[0].starts_with(".p.csv.") && temps[0].ends_with(".tmp"),
+        "the temporary file is being written: {temps:?}"
+    );
+    let (code, stderr, took) = stop(child, signal);
+    assert!(took < Duration::from_secs(1), "took {took:?} to stop");
+    assert!(wd.list("out").is_empty(), "left: {:?}", wd.list("out"));
+    (code, stderr)
+}
+
+#[test]
+fn sigterm_mid_run_exits_143_and_leaves_no_file() {
+    let (code, stderr) = signal_mid_score("sigterm_score", "TERM", "1");
+    assert_eq!(code, Some(143));
+    assert_eq!(stderr, "batch_inference: error: stopped by SIGTERM\n");
+}
+
+#[test]
+fn sigint_mid_run_exits_130_and_leaves_no_file() {
+    let (code, stderr) = signal_mid_score("sigint_score", "INT", "4");
+    assert_eq!(code, Some(130));
+    assert_eq!(stderr, "batch_inference: error: stopped by SIGINT\n");
+}
+
+#[test]
+fn sigterm_stops_training_too() {
+    let wd = Workdir::new("sigterm_train");
+    std::fs::create_dir(wd.path("out")).unwrap();
+    let args = [
+        "train",
+        "--data",
+        "-",
+        "--target",
+        "MEDV",
+        "--out",
+        "out/m.bin",
+    ];
+    let child = start_waiting_for_input(&wd, &args, &head_of_test_csv(10), "Loading training");
+    let (code, stderr, took) = stop(child, "TERM");
+    assert!(took < Duration::from_secs(1), "took {took:?} to stop");
+    assert_eq!(code, Some(143));
+    assert_eq!(stderr, "batch_inference: error: stopped by SIGTERM\n");
+    assert!(wd.list("out").is_empty(), "left: {:?}", wd.list("out"));
 }
 
 #[test]
