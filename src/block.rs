@@ -22,7 +22,8 @@ pub struct Block {
     pub seq: u64,
     /// The bytes: whole records, the last one maybe without its line terminator at the end.
     pub data: Vec<u8>,
-    /// Whether the block holds a quote character, and so needs the full CSV parser.
+    /// Whether the block needs the full CSV parser ([`needs_csv_core`]): it holds a quote
+    /// character or a lone carriage return.
     pub quoted: bool,
 }
 
@@ -90,8 +91,7 @@ impl<R: Read> BlockSource<R> {
             if self.eof {
                 break buf.len();
             }
-            let quoted = memchr::memchr(b'"', &buf).is_some();
-            let end = if quoted {
+            let end = if needs_csv_core(&buf) {
                 last_record_end(&buf)
             } else {
                 memchr::memrchr(b'\n', &buf).map(|i| i + 1)
@@ -109,7 +109,7 @@ impl<R: Read> BlockSource<R> {
         buf.truncate(cut);
         let block = Block {
             seq: self.seq,
-            quoted: memchr::memchr(b'"', &buf).is_some(),
+            quoted: needs_csv_core(&buf),
             data: buf,
         };
         self.seq += 1;
@@ -167,6 +167,15 @@ impl<R: Read> BlockSource<R> {
             target = buf.len() + 64 * 1024;
         }
     }
+}
+
+/// Whether `buf` needs csv-core rather than the line splitter: it holds a quote (a quoted
+/// field may hold a line break) or a carriage return that is not part of a CRLF (csv-core, as
+/// every CSV reader, ends a record there, old Mac style; the line splitter would not). Either
+/// way every block parses the same, however the input was cut.
+fn needs_csv_core(buf: &[u8]) -> bool {
+    memchr::memchr(b'"', buf).is_some()
+        || memchr::memchr_iter(b'\r', buf).any(|i| buf.get(i + 1).is_some_and(|&b| b != b'\n'))
 }
 
 /// The end of the last complete record in `buf`, which starts at a record boundary.
