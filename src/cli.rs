@@ -13,6 +13,7 @@ Exit codes:
   3  invalid input data (the message names file:line:column)
   4  invalid model file
   5  I/O failure (missing file, unwritable output, disk full)
+  130, 143  stopped by SIGINT or SIGTERM (temporary files removed)
 
 Without a subcommand, `batch_inference` scores: it is `batch_inference score`.";
 
@@ -77,7 +78,8 @@ pub struct ScoreArgs {
     )]
     pub data: String,
 
-    /// Write predictions to this file (written whole or not at all) instead of standard output.
+    /// Write predictions to this file (written whole or not at all) instead of standard output;
+    /// a device or FIFO (/dev/stdout) is written directly.
     #[arg(long, env = "OUTPUT_PATH", hide_env_values = true, value_name = "PATH")]
     pub output: Option<String>,
 

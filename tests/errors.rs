@@ -231,6 +231,7 @@ fn help_lists_the_exit_codes() {
         "  3  invalid input data",
         "  4  invalid model file",
         "  5  I/O failure",
+        "  130, 143  stopped by SIGINT or SIGTERM",
     ] {
         assert!(help.contains(line), "{line} missing from:\n{help}");
     }
