@@ -2,27 +2,58 @@
 //!
 //! Every file we write (predictions, model, metadata) goes to a temporary file in the same folder
 //! and is renamed over the target only when complete, so a failed or interrupted run never leaves
-//! a half-written file that a later step could mistake for a result.
+//! a half-written file that a later step could mistake for a result. The temporary files being
+//! written are listed, so that a signal can remove them before the process exits
+//! ([`remove_temp_files_then`]).
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::error::{Error, Result};
 
+/// The temporary files now being written. A file is created and renamed only while this lock is
+/// held, so a signal's reaction, which takes it for good, sees every file there is.
+static TEMP_FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn temp_files() -> MutexGuard<'static, Vec<PathBuf>> {
+    // A list whose holder panicked is still a list of paths: use it all the same.
+    TEMP_FILES.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Removes every temporary file still being written, then runs `exit` without letting go of the
+/// list, so that no other thread can create a file or rename one into place in between. For the
+/// reaction to a signal: `exit` is meant to end the process, and never to return.
+pub fn remove_temp_files_then<T>(exit: impl FnOnce() -> T) -> T {
+    let temps = temp_files();
+    for temp in temps.iter() {
+        let _ = fs::remove_file(temp);
+    }
+    exit()
+}
+
 /// A file being written under a temporary name, renamed into place by [`AtomicFile::commit`].
-/// Dropping it without committing removes the temporary file.
+/// Dropping it without committing (or a failed commit) removes the temporary file.
 pub struct AtomicFile {
     display: String,
     target: PathBuf,
     temp: PathBuf,
     writer: Option<BufWriter<File>>,
+    committed: bool,
 }
 
 impl AtomicFile {
     /// Starts writing `path` (named as the user gave it, for messages).
     pub fn create(path: &str) -> Result<AtomicFile> {
-        let target = PathBuf::from(path);
+        let mut target = PathBuf::from(path);
+        // A symbolic link stays one: what it points to is replaced, as `>` would write there.
+        // Replacing the link itself could even replace `/dev/stdout`.
+        if fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink()) {
+            if let Ok(real) = fs::canonicalize(&target) {
+                target = real;
+            }
+        }
         if target.is_dir() {
             return Err(Error::io(
                 path,
@@ -37,12 +68,15 @@ impl AtomicFile {
         temp_name.push(name);
         temp_name.push(format!(".{}.tmp", std::process::id()));
         let temp = target.with_file_name(temp_name);
+        let mut temps = temp_files();
         let file = File::create(&temp).map_err(|e| Error::io(path, "create", e))?;
+        temps.push(temp.clone());
         Ok(AtomicFile {
             display: path.to_string(),
             target,
             temp,
             writer: Some(BufWriter::with_capacity(256 * 1024, file)),
+            committed: false,
         })
     }
 
@@ -62,7 +96,16 @@ impl AtomicFile {
             .map_err(|e| Error::io(&self.display, "write", e.into_error()))?;
         file.sync_all()
             .map_err(|e| Error::io(&self.display, "write", e))?;
-        fs::rename(&self.temp, &self.target).map_err(|e| Error::io(&self.display, "rename", e))?;
+        let renamed = {
+            let mut temps = temp_files();
+            let renamed = fs::rename(&self.temp, &self.target);
+            if renamed.is_ok() {
+                temps.retain(|t| *t != self.temp);
+            }
+            renamed
+        };
+        renamed.map_err(|e| Error::io(&self.display, "rename", e))?;
+        self.committed = true;
         Ok(())
     }
 
@@ -97,9 +140,16 @@ impl Write for AtomicFile {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if self.writer.take().is_some() {
-            let _ = fs::remove_file(&self.temp);
+        if self.committed {
+            return;
         }
+        // Close without flushing what is buffered: the file is going away.
+        if let Some(writer) = self.writer.take() {
+            drop(writer.into_parts());
+        }
+        let mut temps = temp_files();
+        let _ = fs::remove_file(&self.temp);
+        temps.retain(|t| *t != self.temp);
     }
 }
 
@@ -140,6 +190,50 @@ mod tests {
         assert!(file.temp_path().exists());
         drop(file);
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_failed_commit_leaves_nothing_behind() {
+        let dir = scratch("failed_commit");
+        let path = dir.join("out.csv");
+        let mut file = AtomicFile::create(path.to_str().unwrap()).unwrap();
+        file.write_all(b"whole").unwrap();
+        // A folder that appears at the target meanwhile makes the rename fail.
+        fs::create_dir_all(path.join("inside")).unwrap();
+        let err = file.commit().unwrap_err();
+        assert!(err.to_string().contains(": cannot rename: "), "{err}");
+        assert_eq!(
+            fs::read_dir(&dir).unwrap().count(),
+            1,
+            "only the folder is left"
+        );
+    }
+
+    #[test]
+    fn a_symbolic_link_is_written_through_not_replaced() {
+        let dir = scratch("symlink");
+        fs::write(dir.join("real.csv"), b"old").unwrap();
+        std::os::unix::fs::symlink("real.csv", dir.join("link.csv")).unwrap();
+        write_atomic(dir.join("link.csv").to_str().unwrap(), b"new").unwrap();
+        assert!(fs::symlink_metadata(dir.join("link.csv"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(fs::read(dir.join("real.csv")).unwrap(), b"new");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn a_temporary_file_is_listed_while_it_is_written() {
+        let dir = scratch("listed");
+        let file = AtomicFile::create(dir.join("out.csv").to_str().unwrap()).unwrap();
+        let temp = file.temp_path().to_path_buf();
+        assert!(temp_files().contains(&temp));
+        drop(file);
+        assert!(!temp_files().contains(&temp));
+        let file = AtomicFile::create(dir.join("out.csv").to_str().unwrap()).unwrap();
+        file.commit().unwrap();
+        assert!(!temp_files().contains(&temp));
     }
 
     #[test]

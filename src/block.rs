@@ -22,7 +22,8 @@ pub struct Block {
     pub seq: u64,
     /// The bytes: whole records, the last one maybe without its line terminator at the end.
     pub data: Vec<u8>,
-    /// Whether the block holds a quote character, and so needs the full CSV parser.
+    /// Whether the block needs the full CSV parser ([`needs_csv_core`]): it holds a quote
+    /// character or a lone carriage return.
     pub quoted: bool,
 }
 
@@ -92,18 +93,19 @@ impl<R: Read> BlockSource<R> {
         buf.extend_from_slice(&self.carry);
         self.carry.clear();
         let mut target = self.block_size;
-        let (cut, first_quote) = loop {
+        let (cut, scanned) = loop {
             self.fill(&mut buf, target).map_err(CutError::Io)?;
-            let first_quote = memchr::memchr(b'"', &buf);
+            let scanned = needs_csv_core(&buf);
             if self.eof {
-                break (buf.len(), first_quote);
+                break (buf.len(), scanned);
             }
-            let end = match first_quote {
-                Some(_) => last_record_end(&buf),
-                None => memchr::memrchr(b'\n', &buf).map(|i| i + 1),
+            let end = if scanned {
+                last_record_end(&buf)
+            } else {
+                memchr::memrchr(b'\n', &buf).map(|i| i + 1)
             };
             match end {
-                Some(end) if end > 0 => break (end, first_quote),
+                Some(end) if end > 0 => break (end, scanned),
                 _ if buf.len() > MAX_RECORD => return Err(CutError::RecordTooLong),
                 _ => target = buf.len() + self.block_size,
             }
@@ -115,7 +117,8 @@ impl<R: Read> BlockSource<R> {
         buf.truncate(cut);
         let block = Block {
             seq: self.seq,
-            quoted: first_quote.is_some_and(|q| q < cut),
+            // Only a block whose bytes needed csv-core may still need it once cut.
+            quoted: scanned && needs_csv_core(&buf),
             data: buf,
         };
         self.seq += 1;
@@ -150,9 +153,7 @@ impl<R: Read> BlockSource<R> {
         } else {
             0
         };
-        let mut target = self.block_size.min(64 * 1024);
         loop {
-            self.fill(&mut buf, target)?;
             if let Some((fields, end)) = first_record(&buf, self.eof) {
                 let newlines = memchr::memchr_iter(b'\n', &buf[..end]).count() as u64;
                 self.carry = buf[end..].to_vec();
@@ -176,9 +177,37 @@ impl<R: Read> BlockSource<R> {
                     format!("the header is longer than {MAX_RECORD} bytes; is this a CSV file?"),
                 ));
             }
-            target = buf.len() + 64 * 1024;
+            self.read_some(&mut buf)?;
         }
     }
+
+    /// One read of whatever the input has ready, up to 64 KiB. The header needs no more: a
+    /// pipe that has sent the header but not yet a block of rows must not hold the run back.
+    fn read_some(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        let old = buf.len();
+        buf.resize(old + 64 * 1024, 0);
+        let read = loop {
+            match self.input.read(&mut buf[old..]) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        let n = read.map_err(|e| Error::io(&self.path, "read", e));
+        buf.truncate(old + *n.as_ref().unwrap_or(&0));
+        if n? == 0 {
+            self.eof = true;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `buf` needs csv-core rather than the line splitter: it holds a quote (a quoted
+/// field may hold a line break) or a carriage return that is not part of a CRLF (csv-core, as
+/// every CSV reader, ends a record there, old Mac style; the line splitter would not). Either
+/// way every block parses the same, however the input was cut.
+fn needs_csv_core(buf: &[u8]) -> bool {
+    memchr::memchr(b'"', buf).is_some()
+        || memchr::memchr_iter(b'\r', buf).any(|i| buf.get(i + 1).is_some_and(|&b| b != b'\n'))
 }
 
 /// The end of the last complete record in `buf`, which starts at a record boundary.

@@ -14,6 +14,7 @@ Exit codes:
   4  invalid model file
   5  I/O failure (missing file, unwritable output, disk full)
   6  finished, but --on-error skip rejected rows (see --rejects)
+  130, 143  stopped by SIGINT or SIGTERM (temporary files removed)
 
 Without a subcommand, `batch_inference` scores: it is `batch_inference score`.";
 
@@ -79,7 +80,8 @@ pub struct ScoreArgs {
     )]
     pub data: String,
 
-    /// Write predictions to this file (written whole or not at all) instead of standard output.
+    /// Write predictions to this file (written whole or not at all) instead of standard output;
+    /// a device or FIFO (/dev/stdout) is written directly.
     #[arg(long, env = "OUTPUT_PATH", hide_env_values = true, value_name = "PATH")]
     pub output: Option<String>,
 

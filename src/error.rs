@@ -12,6 +12,8 @@
 //! | 4    | model | the model file is invalid                            |
 //! | 5    | I/O   | a file could not be opened, read or written          |
 //! | 6    |       | finished, but `--on-error skip` rejected some rows   |
+//! | 130  |       | stopped by SIGINT (128 + 2, as shells report it)     |
+//! | 143  |       | stopped by SIGTERM (128 + 15)                        |
 
 use std::fmt;
 use std::io;
@@ -46,6 +48,13 @@ impl Outcome {
             Outcome::RowsRejected(_) => EXIT_REJECTED,
         }
     }
+}
+
+/// Exit code for a run stopped by signal number `signal`: 128 + the number, as a shell
+/// reports a process killed by it (130 for SIGINT, 143 for SIGTERM). We exit with it rather
+/// than die by the signal because PID 1 in a container cannot die by a signal it handles.
+pub fn signal_exit_code(signal: i32) -> i32 {
+    128 + signal
 }
 
 /// Where in an input file a data error was found. Lines and columns count from 1, as editors do;
@@ -197,6 +206,8 @@ mod tests {
         assert_eq!(Error::data(Location::file("x"), "d").exit_code(), 3);
         assert_eq!(Error::model("x", "m").exit_code(), 4);
         assert_eq!(io.exit_code(), 5);
+        assert_eq!(signal_exit_code(2), 130);
+        assert_eq!(signal_exit_code(15), 143);
     }
 
     #[test]

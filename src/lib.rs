@@ -20,6 +20,7 @@ pub mod parse;
 pub mod schema;
 pub mod score;
 pub mod shard;
+pub mod signals;
 pub mod train;
 
 #[cfg(test)]

@@ -4,17 +4,28 @@
 use clap::Parser;
 
 use batch_inference::cli::Cli;
+use batch_inference::error::{signal_exit_code, EXIT_OK};
 use batch_inference::log::Logger;
+use batch_inference::{atomic, signals};
 
 fn main() {
     // clap prints its own usage errors and exits with 2, the code error.rs gives usage errors.
     let cli = Cli::parse();
-    let code = match batch_inference::run(&cli) {
+    let log = Logger::new(cli.log.quiet, cli.log.log_format);
+    // SIGTERM or SIGINT: remove the files being written and exit at once, from the signal
+    // thread, whatever the other threads are doing (even waiting for standard input).
+    let handled = signals::on_termination(move |signal| {
+        atomic::remove_temp_files_then(|| {
+            log.error(&format!("stopped by {}", signal.name()));
+            std::process::exit(signal_exit_code(signal.number()))
+        })
+    });
+    let code = match handled.and_then(|()| batch_inference::run(&cli)) {
         Ok(outcome) => outcome.exit_code(),
         // The reader of our output went away (`| head`): not a failure of ours.
-        Err(err) if err.is_broken_pipe() => batch_inference::error::EXIT_OK,
+        Err(err) if err.is_broken_pipe() => EXIT_OK,
         Err(err) => {
-            Logger::new(cli.log.quiet, cli.log.log_format).error(&err.to_string());
+            log.error(&err.to_string());
             err.exit_code()
         }
     };

@@ -247,7 +247,12 @@ impl ModelFile {
             ));
         }
         let (model, used): (ModelFile, usize) = bincode::serde::decode_from_slice(payload, BINCODE)
-            .map_err(|e| Error::model(path, format!("cannot decode payload: {e}")))?;
+            .map_err(|e| {
+                Error::model(
+                    path,
+                    format!("cannot decode payload: {}", decode_problem(&e)),
+                )
+            })?;
         if used != payload.len() {
             return Err(Error::model(
                 path,
@@ -320,6 +325,19 @@ impl ModelFile {
             ));
         }
         Ok(())
+    }
+}
+
+/// What is wrong with a payload that does not decode, in words: bincode's own messages are its
+/// Debug text.
+fn decode_problem(err: &bincode::error::DecodeError) -> String {
+    use bincode::error::DecodeError as E;
+    match err {
+        E::UnexpectedEnd { .. } => "it ends in the middle of a value".into(),
+        E::LimitExceeded => format!("a length in it is over the {MAX_PAYLOAD}-byte limit"),
+        E::Utf8 { .. } => "a name in it is not valid UTF-8".into(),
+        E::OtherString(message) => message.clone(),
+        other => other.to_string(),
     }
 }
 

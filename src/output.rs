@@ -4,7 +4,9 @@
 //! Floats are written in the shortest form that reads back as the same `f64` (ryu), so the
 //! text loses nothing and two runs write the same bytes.
 
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::FileTypeExt;
 
 use clap::ValueEnum;
 
@@ -84,12 +86,20 @@ impl Encoder {
     }
 }
 
-/// Where predictions go: standard output, or a file written whole or not at all.
+/// Where predictions go: standard output, a file written whole or not at all, or a device.
 pub enum Sink {
     /// Standard output.
     Stdout(io::StdoutLock<'static>),
     /// A file, renamed into place by [`Sink::finish`].
     File(AtomicFile),
+    /// Something that exists and is not a regular file (`/dev/stdout`, `/dev/full`, a FIFO): it
+    /// cannot be replaced by a rename, so it is written directly, as `>` would.
+    Device {
+        /// The path as the user named it.
+        path: String,
+        /// The open device.
+        writer: io::BufWriter<File>,
+    },
     /// Memory, for callers that want the bytes (and for tests).
     Memory(Vec<u8>),
 }
@@ -97,9 +107,22 @@ pub enum Sink {
 impl Sink {
     /// Opens the output; `None` or `-` is standard output.
     pub fn create(path: Option<&str>) -> Result<Sink> {
-        Ok(match path {
-            None | Some("-") => Sink::Stdout(io::stdout().lock()),
-            Some(path) => Sink::File(AtomicFile::create(path)?),
+        let path = match path {
+            None | Some("-") => return Ok(Sink::Stdout(io::stdout().lock())),
+            Some(path) => path,
+        };
+        // Follows symbolic links, as `/dev/stdout` is one.
+        let regular_or_new = std::fs::metadata(path).map_or(true, |m| !is_device(&m));
+        if regular_or_new {
+            return Ok(Sink::File(AtomicFile::create(path)?));
+        }
+        let file = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io(path, "open", e))?;
+        Ok(Sink::Device {
+            path: path.to_string(),
+            writer: io::BufWriter::with_capacity(256 * 1024, file),
         })
     }
 
@@ -113,6 +136,9 @@ impl Sink {
                 let result = file.write_all(bytes);
                 result.map_err(|e| Error::io(file.display(), "write", e))
             }
+            Sink::Device { path, writer } => writer
+                .write_all(bytes)
+                .map_err(|e| Error::io(path, "write", e)),
             Sink::Memory(buf) => {
                 buf.extend_from_slice(bytes);
                 Ok(())
@@ -125,9 +151,19 @@ impl Sink {
         match self {
             Sink::Stdout(mut out) => out.flush().map_err(|e| Error::io("<stdout>", "write", e)),
             Sink::File(file) => file.commit(),
+            Sink::Device { path, mut writer } => {
+                writer.flush().map_err(|e| Error::io(&path, "write", e))
+            }
             Sink::Memory(_) => Ok(()),
         }
     }
+}
+
+/// True for what exists but cannot be replaced by renaming a finished file over it: character
+/// and block devices, FIFOs and sockets.
+fn is_device(meta: &std::fs::Metadata) -> bool {
+    let kind = meta.file_type();
+    kind.is_char_device() || kind.is_block_device() || kind.is_fifo() || kind.is_socket()
 }
 
 /// A CSV field, quoted when it holds a delimiter, a quote or a line break.

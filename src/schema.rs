@@ -25,12 +25,17 @@ impl Header {
         let mut names = Vec::with_capacity(record.len());
         let mut index = HashMap::with_capacity(record.len());
         for (i, field) in record.iter().enumerate() {
-            let name = std::str::from_utf8(field).map_err(|_| {
+            // Binary files (compressed, a model, garbage) fail here, so the hint asks about that.
+            let not_text = |what: &str| {
                 Error::data(
                     Location::cell(path, 1, i + 1),
-                    "the header is not valid UTF-8",
+                    format!("the header {what}; is this a CSV file?"),
                 )
-            })?;
+            };
+            let name = std::str::from_utf8(field).map_err(|_| not_text("is not valid UTF-8"))?;
+            if name.contains('\0') {
+                return Err(not_text("holds a NUL byte"));
+            }
             if let Some(first) = index.insert(name.to_string(), i) {
                 return Err(Error::data(
                     Location::cell(path, 1, i + 1),
@@ -80,12 +85,40 @@ impl Header {
                 format!(
                     "missing {what} column{plural} {} (the file has: {})",
                     missing.join(", "),
-                    self.names.join(", ")
+                    shown_names(&self.names)
                 ),
             ));
         }
         Ok(wanted.iter().map(|n| self.index[n.as_str()]).collect())
     }
+}
+
+/// The most column names an error message lists.
+const SHOWN_NAMES: usize = 30;
+
+/// The header's names for a message: control characters escaped, long names cut, and at most
+/// [`SHOWN_NAMES`] of them, so that a file that is not what it should be gives one short line.
+fn shown_names(names: &[String]) -> String {
+    const LONGEST: usize = 64;
+    let mut shown: Vec<String> = Vec::new();
+    for name in names.iter().take(SHOWN_NAMES) {
+        let mut text = String::new();
+        for c in name.chars().take(LONGEST) {
+            if c.is_control() {
+                text.extend(c.escape_default());
+            } else {
+                text.push(c);
+            }
+        }
+        if name.chars().count() > LONGEST {
+            text.push_str("...");
+        }
+        shown.push(text);
+    }
+    if names.len() > SHOWN_NAMES {
+        shown.push(format!("and {} more", names.len() - SHOWN_NAMES));
+    }
+    shown.join(", ")
 }
 
 #[cfg(test)]
@@ -127,6 +160,37 @@ mod tests {
     #[test]
     fn a_header_that_is_not_utf8_is_refused() {
         let err = header(&[b"A", b"\xff\xfe"]).unwrap_err();
-        assert_eq!(err.to_string(), "in.csv:1:2: the header is not valid UTF-8");
+        assert_eq!(
+            err.to_string(),
+            "in.csv:1:2: the header is not valid UTF-8; is this a CSV file?"
+        );
+        let err = header(&[b"A\0\0"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "in.csv:1:1: the header holds a NUL byte; is this a CSV file?"
+        );
+    }
+
+    #[test]
+    fn a_missing_column_message_stays_short_and_printable() {
+        let mut names: Vec<Vec<u8>> = vec![b"tab\there".to_vec(), vec![b'x'; 100]];
+        names.extend((0..40).map(|i| format!("c{i}").into_bytes()));
+        let fields: Vec<&[u8]> = names.iter().map(Vec::as_slice).collect();
+        let err = header(&fields)
+            .unwrap()
+            .resolve(&["A".into()], "feature")
+            .unwrap_err();
+        let listed = format!(
+            "tab\\there, {}..., {}, and 12 more",
+            "x".repeat(64),
+            (0..28)
+                .map(|i| format!("c{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        assert_eq!(
+            err.to_string(),
+            format!("in.csv:1: missing feature column A (the file has: {listed})")
+        );
     }
 }

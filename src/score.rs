@@ -793,6 +793,34 @@ mod tests {
     }
 
     #[test]
+    fn a_lone_carriage_return_ends_a_row_however_the_input_is_cut() {
+        // Found by fuzzing: blocks without quotes were split on line feeds only, blocks with
+        // quotes by csv-core, which also ends a record at a lone CR; so rows depended on where
+        // the blocks were cut. CR-only files (old Mac exports) are CSV like any other.
+        let expected = run(
+            b"id,a,b,c\nr0,1,2,3\nr1,4,5,6\nr2,7,8,9\nr3,1,1,1\n",
+            1,
+            4096,
+            64,
+        );
+        for input in [
+            &b"id,a,b,c\nr0,1,2,3\rr1,4,5,6\n\"r2\",7,8,9\rr3,1,1,1\n"[..],
+            b"id,a,b,c\rr0,1,2,3\rr1,4,5,6\rr2,7,8,9\rr3,1,1,1\r",
+        ] {
+            for block_size in 1..=input.len() {
+                for threads in [1, 3] {
+                    assert_eq!(
+                        run(input, threads, 2, block_size),
+                        expected,
+                        "{:?} in blocks of {block_size}",
+                        String::from_utf8_lossy(input)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn a_prediction_is_the_dot_product_plus_the_intercept() {
         let x = array![[1.0, 2.0], [0.0, 0.0], [-1.0, 0.5]];
         let w = array![3.0, -1.0];

@@ -1,7 +1,9 @@
 //! Bad input, bad models, bad paths and bad flags: exact messages and exit codes, no panic,
 //! and no output file left behind.
 
-use crate::util::Workdir;
+use batch_inference::model::{ModelFile, FORMAT_VERSION, MAGIC};
+
+use crate::util::{repo, Workdir};
 
 const HEADER: &str = "CRIM,ZN,INDUS,CHAS,NOX,RM,AGE,DIS,RAD,TAX,PTRATIO,B,LSTAT";
 const ROW: &str = "0.75026,0,8.14,0,0.538,5.924,94.1,4.3996,4,307,21,394.33,16.3";
@@ -229,7 +231,288 @@ fn help_lists_the_exit_codes() {
         "  3  invalid input data",
         "  4  invalid model file",
         "  5  I/O failure",
+        "  130, 143  stopped by SIGINT or SIGTERM",
     ] {
         assert!(help.contains(line), "{line} missing from:\n{help}");
     }
+}
+
+#[test]
+fn a_row_with_too_many_fields_names_its_line() {
+    assert_eq!(
+        data_error("long_row", &format!("{ROW},1")),
+        "bad.csv:3: expected 13 fields as in the header, found 14"
+    );
+}
+
+#[test]
+fn a_duplicate_column_name_is_refused_with_both_positions() {
+    let wd = Workdir::new("duplicate_columns");
+    wd.create("bad.csv", format!("{HEADER},ZN\n{ROW},0\n"));
+    assert_eq!(
+        wd.fails(&["--data", "bad.csv"], 3).error(),
+        "bad.csv:1:14: column name \"ZN\" appears twice (columns 2 and 14)"
+    );
+}
+
+#[test]
+fn a_header_that_is_not_utf8_is_refused() {
+    let wd = Workdir::new("header_not_utf8");
+    let mut text = format!("{HEADER}\n{ROW}\n").into_bytes();
+    text.insert("CRIM,ZN,IND".len(), 0xff);
+    wd.create("bad.csv", text);
+    assert_eq!(
+        wd.fails(&["--data", "bad.csv"], 3).error(),
+        "bad.csv:1:3: the header is not valid UTF-8; is this a CSV file?"
+    );
+}
+
+#[test]
+fn binary_garbage_is_asked_about_not_parsed() {
+    let wd = Workdir::new("binary_garbage");
+    // A binary file given as data: the model, whose first byte is 0x89 as in PNG files.
+    assert_eq!(
+        wd.fails(&["--data", "model/model.bin"], 3).error(),
+        "model/model.bin:1:1: the header is not valid UTF-8; is this a CSV file?"
+    );
+    // Zeros are valid UTF-8, but no header has a NUL byte.
+    wd.create("zeros.csv", [0u8; 4096]);
+    assert_eq!(
+        wd.fails(&["--data", "zeros.csv"], 3).error(),
+        "zeros.csv:1:1: the header holds a NUL byte; is this a CSV file?"
+    );
+    // Bytes after a good header are a row, and so a row with the wrong field count.
+    let mut text = format!("{HEADER}\n").into_bytes();
+    let mut x = 1u32;
+    text.extend((0..4096).map(|_| {
+        x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        match (x >> 24) as u8 {
+            b'\n' | b'\r' | b',' | b'"' => b'?',
+            b => b,
+        }
+    }));
+    wd.create("tail.csv", text);
+    assert_eq!(
+        wd.fails(&["--data", "tail.csv"], 3).error(),
+        "tail.csv:2: expected 13 fields as in the header, found 1"
+    );
+}
+
+#[test]
+fn a_line_longer_than_a_mebibyte_is_refused() {
+    let wd = Workdir::new("long_line");
+    let long = "9".repeat(2 << 20);
+    wd.create("bad.csv", format!("{HEADER}\n{ROW}\n{long}\n{ROW}\n"));
+    assert_eq!(
+        wd.fails(&["--data", "bad.csv"], 3).error(),
+        "bad.csv:3: a line longer than 1048576 bytes; is this the right file?"
+    );
+    wd.create("header.csv", format!("{long}\n{ROW}\n"));
+    assert_eq!(
+        wd.fails(&["--data", "header.csv"], 3).error(),
+        "header.csv:1: the header is longer than 1048576 bytes; is this a CSV file?"
+    );
+}
+
+#[test]
+fn an_endless_line_is_refused_without_reading_it_whole() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let wd = Workdir::new("endless_line");
+    let mut child = wd
+        .command(&["--data", "-", "--quiet"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Feeds the line until the binary stops reading: it never ends, so reading it whole
+    // would never end either.
+    let writer = std::thread::spawn(move || {
+        let chunk = [b'9'; 64 * 1024];
+        let _ = stdin.write_all(format!("{HEADER}\n{ROW}\n").as_bytes());
+        let mut sent = 0;
+        while stdin.write_all(&chunk).is_ok() {
+            sent += chunk.len();
+        }
+        sent
+    });
+    let output = child.wait_with_output().unwrap();
+    let sent = writer.join().unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "batch_inference: error: <stdin>:3: a line longer than 1048576 bytes; is this the right file?\n"
+    );
+    assert!(sent < 8 << 20, "{sent} bytes were read before the error");
+}
+
+#[test]
+fn harmless_variants_of_a_file_score_exactly_like_it() {
+    let wd = Workdir::new("harmless_variants");
+    let expected = wd.ok(&[]).output.stdout;
+    let text = wd.read("data/test.csv");
+    let lines: Vec<&str> = text.lines().collect();
+    let each_field = |f: &dyn Fn(&str) -> String| -> String {
+        let mut out = lines[0].to_string() + "\n";
+        for line in &lines[1..] {
+            let fields: Vec<String> = line.split(',').map(f).collect();
+            out += &(fields.join(",") + "\n");
+        }
+        out
+    };
+    let variants = [
+        ("bom.csv", format!("\u{feff}{text}")),
+        ("crlf.csv", text.replace('\n', "\r\n")),
+        ("quoted.csv", each_field(&|v| format!("\"{v}\""))),
+        // `296` as `2.96e2`: the shortest exponent form of the same f64.
+        (
+            "exponents.csv",
+            each_field(&|v| format!("{:e}", v.parse::<f64>().unwrap())),
+        ),
+    ];
+    assert!(variants[3].1.contains(",2.96e2,"), "{}", variants[3].1);
+    for (name, contents) in variants {
+        wd.create(name, contents);
+        assert_eq!(
+            wd.ok(&["--data", name]).output.stdout,
+            expected,
+            "{name} scores differently"
+        );
+    }
+}
+
+#[test]
+fn an_unreadable_data_or_model_file_is_an_io_error() {
+    use std::os::unix::fs::PermissionsExt;
+    let wd = Workdir::new("unreadable_file");
+    for file in ["data/test.csv", "model/model.bin"] {
+        std::fs::set_permissions(wd.path(file), std::fs::Permissions::from_mode(0o200)).unwrap();
+    }
+    let run = wd.output(&mut wd.command_unprivileged(&[]));
+    run.assert_code(5);
+    assert_eq!(
+        run.error(),
+        "data/test.csv: cannot open: Permission denied (os error 13)"
+    );
+    let run = wd.output(&mut wd.command_unprivileged(&["--data", "/dev/null"]));
+    run.assert_code(5);
+    assert_eq!(
+        run.error(),
+        "model/model.bin: cannot open: Permission denied (os error 13)"
+    );
+}
+
+#[test]
+fn a_read_only_output_folder_is_an_io_error_and_stays_empty() {
+    use std::os::unix::fs::PermissionsExt;
+    let wd = Workdir::new("read_only_output");
+    std::fs::create_dir(wd.path("out")).unwrap();
+    std::fs::set_permissions(wd.path("out"), std::fs::Permissions::from_mode(0o555)).unwrap();
+    let run = wd.output(&mut wd.command_unprivileged(&["--output", "out/p.csv"]));
+    run.assert_code(5);
+    assert_eq!(
+        run.error(),
+        "out/p.csv: cannot create: Permission denied (os error 13)"
+    );
+    assert!(wd.list("out").is_empty(), "{:?}", wd.list("out"));
+}
+
+/// The bundled model, as its struct, to be spoiled in one way.
+fn bundled_model() -> ModelFile {
+    ModelFile::load(repo().join("model/model.bin").to_str().unwrap()).unwrap()
+}
+
+/// A model file around any payload, with a right header and checksum: how a bug in a future
+/// writer, not a corrupt copy, would look.
+fn model_file_around(payload: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    let mut bytes = MAGIC.to_vec();
+    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&sha2::Sha256::digest(payload));
+    bytes.extend_from_slice(payload);
+    bytes
+}
+
+fn model_error(wd: &Workdir, bytes: &[u8]) -> String {
+    wd.create("model/model.bin", bytes);
+    wd.fails(&[], 4).error()
+}
+
+#[test]
+fn an_empty_model_file_is_invalid() {
+    let wd = Workdir::new("empty_model");
+    assert_eq!(
+        model_error(&wd, b""),
+        "model/model.bin: invalid model file: the file is empty"
+    );
+}
+
+#[test]
+fn a_model_from_a_future_format_version_asks_for_an_upgrade() {
+    let wd = Workdir::new("future_model");
+    let mut bytes = std::fs::read(wd.path("model/model.bin")).unwrap();
+    bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+    assert_eq!(
+        model_error(&wd, &bytes),
+        "model/model.bin: invalid model file: format version 2 is newer than this program reads (1); upgrade batch_inference"
+    );
+}
+
+#[test]
+fn a_length_prefix_claiming_a_terabyte_is_refused_before_allocating() {
+    let wd = Workdir::new("terabyte_model");
+    let mut bytes = std::fs::read(wd.path("model/model.bin")).unwrap();
+    bytes[12..20].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    assert_eq!(
+        model_error(&wd, &bytes),
+        "model/model.bin: invalid model file: the header claims a 1099511627776-byte payload, over the 67108864-byte limit"
+    );
+    // The same claim inside a checksummed payload: the feature list says 2^40 names. The
+    // decoder allocates only as names arrive, so it meets the end of the payload, not an
+    // allocation failure.
+    let shipped = std::fs::read(wd.path("model/model.bin")).unwrap();
+    let payload = &shipped[52..];
+    let target = payload.windows(5).position(|w| w == b"\x04MEDV").unwrap() + 5;
+    assert_eq!(
+        payload[target], 13,
+        "the feature count follows the target name"
+    );
+    let mut payload = payload[..target].to_vec();
+    payload.push(253);
+    payload.extend_from_slice(&(1u64 << 40).to_le_bytes());
+    assert_eq!(
+        model_error(&wd, &model_file_around(&payload)),
+        "model/model.bin: invalid model file: cannot decode payload: it ends in the middle of a value"
+    );
+}
+
+#[test]
+fn a_model_with_a_non_finite_coefficient_is_refused() {
+    let wd = Workdir::new("non_finite_model");
+    let mut model = bundled_model();
+    model.coefficients[5] = f64::INFINITY;
+    assert_eq!(
+        model_error(&wd, &model.to_bytes()),
+        "model/model.bin: invalid model file: coefficient of feature RM is inf, not a finite number"
+    );
+    let mut model = bundled_model();
+    model.intercept = f64::NAN;
+    assert_eq!(
+        model_error(&wd, &model.to_bytes()),
+        "model/model.bin: invalid model file: the intercept is NaN, not a finite number"
+    );
+}
+
+#[test]
+fn a_model_whose_feature_count_disagrees_with_its_names_is_refused() {
+    let wd = Workdir::new("inconsistent_model");
+    let mut model = bundled_model();
+    model.features.pop();
+    assert_eq!(
+        model_error(&wd, &model.to_bytes()),
+        "model/model.bin: invalid model file: the model has 12 feature names but 13 coefficients"
+    );
 }

@@ -6,6 +6,7 @@ mod util;
 mod algorithms;
 mod docs;
 mod errors;
+mod faults;
 mod inspect;
 mod rejects;
 mod score;

@@ -81,6 +81,25 @@ impl Workdir {
         cmd
     }
 
+    /// The binary, run in this folder as an unprivileged user, for tests of permissions: root
+    /// reads and writes everything, so when the tests run as root the binary runs as nobody
+    /// (65534) through util-linux's `setpriv`. The folder is readable by all, as made.
+    pub fn command_unprivileged(&self, args: &[&str]) -> Command {
+        if !is_root() {
+            return self.command(args);
+        }
+        let mut cmd = Command::new("setpriv");
+        cmd.current_dir(&self.dir)
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_batch_inference"))
+            .args(args)
+            .env_remove("MODEL_PATH")
+            .env_remove("DATA_PATH")
+            .env_remove("OUTPUT_PATH")
+            .stdin(Stdio::null());
+        cmd
+    }
+
     /// Runs `cmd` and returns its output, whatever the status.
     pub fn output(&self, cmd: &mut Command) -> Run {
         Run {
@@ -166,6 +185,12 @@ impl Run {
             .unwrap_or_else(|| panic!("no error line in stderr:\n{stderr}"));
         line["batch_inference: error: ".len()..].to_string()
     }
+}
+
+/// True when the tests run as root (the effective user of this process owns `/proc/self`).
+pub fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata("/proc/self").unwrap().uid() == 0
 }
 
 /// Reads a `prediction` CSV (as we or the scikit-learn fixture write it) into floats.

@@ -15,7 +15,14 @@
 #      kustomize output
 #   9. checkov finds no failed check in k8s/ or the Dockerfile
 #  10. hadolint finds nothing in the Dockerfile
+#  11. SIGTERM (`podman kill --signal TERM`) to the binary as PID 1, mid-run while it waits
+#      for standard input: exit 143 at once, and the mounted output folder is left empty
+#  12. a full disk (a 64 KiB tmpfs mounted as the output folder, and --output /dev/full):
+#      exit 5 with "No space left on device", and no file left
+#  13. 1e7 generated rows (650 MB, mounted read-only) score under --memory 16m, no swap,
+#      byte for byte like the host binary
 #
+# Checks 12 and 13 mount a tmpfs and write about 1 GB in a temporary folder: run as root.
 # It installs what is missing: podman, runc and catatonit with apt-get, and the pinned
 # Python tools into their own virtualenv (reused on later runs). Each check prints PASS or
 # FAIL (with the end of its log); the last line counts them; the exit status is 1 on any
@@ -37,6 +44,7 @@ BINARY="target/$TARGET/release/batch_inference"
 POD="pod-ml-model-batch-infer"
 BAD_POD=$POD-bad-data
 CONTAINER="container-ml-model-batch-infer"
+SIGTERM_CONTAINER="batch-infer-sigterm"
 MAX_IMAGE_BYTES=$((10 * 1000 * 1000))
 
 # Pinned linters, installed from PyPI into a virtualenv outside the repository.
@@ -50,9 +58,12 @@ chmod 755 "$WORK"
 
 remove_pods() {
     podman pod rm --force --ignore "$POD" "$BAD_POD" >/dev/null 2>&1 || true
+    podman rm --force --ignore "$SIGTERM_CONTAINER" >/dev/null 2>&1 || true
 }
 cleanup() {
     remove_pods
+    # The tiny file system of check_disk_full, if it is still there.
+    if mountpoint -q "$WORK/full" 2>/dev/null; then umount "$WORK/full"; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -289,6 +300,94 @@ check_hadolint() {
     echo "hadolint: no findings"
 }
 
+# Writes N generated Boston-like rows (examples/gen_data.rs) to a file, with the static
+# build's flags so that only the example is compiled.
+generate_rows() {
+    local rows=$1 out=$2
+    RUSTFLAGS="-C target-feature=+crt-static" \
+        cargo run --quiet --release --locked --target "$TARGET" --example gen_data -- \
+        --rows "$rows" --seed 1 --output "$out"
+}
+
+check_sigterm() {
+    local out="$WORK/sigterm-out" fifo="$WORK/sigterm.fifo" fd code started took
+    mkdir -p "$out"
+    chown 65532:65532 "$out"
+    mkfifo "$fifo"
+    # Standard input is a FIFO that this shell holds open: the run waits for more rows, so it
+    # is surely in progress when the signal comes. No --init: the binary is PID 1.
+    podman run -i --name "$SIGTERM_CONTAINER" --network none -v "$out:/out" "$IMAGE" \
+        --data - --output /out/p.csv <"$fifo" >"$WORK/sigterm.stdout" 2>"$WORK/sigterm.log" &
+    exec {fd}>"$fifo"
+    head -n 11 data/test.csv >&"$fd"
+    for _ in $(seq 300); do
+        [[ -z $(ls -A "$out") ]] || break
+        sleep 0.1
+    done
+    # The temporary file is named after the process id: 1, as PID 1.
+    echo "output folder while running: $(ls -A "$out")"
+    [[ $(ls -A "$out") == .p.csv.1.tmp ]]
+    started=$SECONDS
+    podman kill --signal TERM "$SIGTERM_CONTAINER" >/dev/null
+    # Without a handler PID 1 would ignore SIGTERM, and this would time out.
+    code=$(timeout 30 podman wait "$SIGTERM_CONTAINER")
+    took=$((SECONDS - started))
+    exec {fd}>&-
+    wait || true
+    echo "exit code $code after ${took} s (podman's own overhead included); stderr:"
+    cat "$WORK/sigterm.log"
+    [[ $code == 143 ]]
+    grep -qxF "batch_inference: error: stopped by SIGTERM" "$WORK/sigterm.log"
+    echo "output folder after: [$(ls -A "$out")]"
+    [[ -z $(ls -A "$out") ]]
+}
+
+check_disk_full() {
+    local full="$WORK/full" input="$WORK/disk-full-input" code left
+    mkdir -p "$full" "$input"
+    chmod 755 "$input"
+    generate_rows 20000 "$input/rows.csv"
+    chmod 644 "$input/rows.csv"
+    mount -t tmpfs -o size=64k,mode=0777 tmpfs "$full"
+    set +e
+    podman run --rm --network none -v "$input:/input:ro" -v "$full:/out" "$IMAGE" \
+        --quiet --data /input/rows.csv --output /out/p.csv 2>"$WORK/disk-full.log"
+    code=$?
+    set -e
+    left=$(ls -A "$full")
+    umount "$full"
+    echo "64 KiB tmpfs: exit code $code, left in it: [$left]; stderr:"
+    cat "$WORK/disk-full.log"
+    [[ $code == 5 && -z $left ]]
+    grep -qxF "batch_inference: error: /out/p.csv: cannot write: No space left on device (os error 28)" \
+        "$WORK/disk-full.log"
+    set +e
+    podman run --rm --network none "$IMAGE" --quiet --output /dev/full 2>"$WORK/dev-full.log"
+    code=$?
+    set -e
+    echo "--output /dev/full: exit code $code; stderr:"
+    cat "$WORK/dev-full.log"
+    [[ $code == 5 ]]
+    grep -qxF "batch_inference: error: /dev/full: cannot write: No space left on device (os error 28)" \
+        "$WORK/dev-full.log"
+}
+
+check_memory() {
+    local big="$WORK/big" out="$WORK/big-out"
+    mkdir -p "$big" "$out"
+    chmod 755 "$big"
+    chown 65532:65532 "$out"
+    generate_rows 10000000 "$big/rows.csv"
+    chmod 644 "$big/rows.csv"
+    echo "input: $(wc -c <"$big/rows.csv") bytes"
+    "$REPO/$BINARY" --quiet --data "$big/rows.csv" --output "$WORK/big-host.csv"
+    podman run --rm --network none --memory 16m --memory-swap 16m \
+        -v "$big:/input:ro" -v "$out:/out" "$IMAGE" \
+        --data /input/rows.csv --output /out/predictions.csv
+    same_bytes "$WORK/big-host.csv" "$out/predictions.csv"
+    rm -rf "$big" "$out" "$WORK/big-host.csv"
+}
+
 PASSED=0
 FAILED=0
 # Runs one check with errexit on, its output to a log; prints PASS or FAIL.
@@ -326,6 +425,9 @@ check "kubernetes-validate --strict ($K8S_VERSION): k8s/ and kustomize output" \
     check_kubernetes_validate
 check "checkov: k8s/ and Dockerfile, zero failed checks" check_checkov
 check "hadolint: Dockerfile" check_hadolint
+check "SIGTERM to PID 1 mid-run: exit 143, no file left in the output folder" check_sigterm
+check "full disk (64 KiB tmpfs, /dev/full): exit 5, no file left" check_disk_full
+check "1e7 rows under --memory 16m: output = host binary's" check_memory
 
 echo "checks took $((SECONDS - START)) s; image $IMAGE"
 echo "container_checks: $PASSED passed, $FAILED failed"

@@ -1,0 +1,100 @@
+//! Any bytes as the input CSV: scoring ends in predictions or a clean error, never a panic or a
+//! hang, and the same ones however the input is cut into blocks, batches and threads. The
+//! training reader, on the same bytes, agrees about the rows.
+
+#![no_main]
+
+use batch_inference::batch::{Batch, BatchReader};
+use batch_inference::log::{LogFormat, Logger};
+use batch_inference::model::{Algorithm, FitMetrics, ModelFile};
+use batch_inference::output::{Format, Sink};
+use batch_inference::score::{score_stream, ScoreOptions};
+use libfuzzer_sys::fuzz_target;
+
+/// The bundled model's features, so the seeds (data/test.csv and variants) get past the header.
+const FEATURES: [&str; 13] = [
+    "CRIM", "ZN", "INDUS", "CHAS", "NOX", "RM", "AGE", "DIS", "RAD", "TAX", "PTRATIO", "B", "LSTAT",
+];
+
+fn model() -> ModelFile {
+    ModelFile {
+        algorithm: Algorithm::Ols,
+        target: "MEDV".into(),
+        features: FEATURES.iter().map(|f| f.to_string()).collect(),
+        coefficients: (0..13).map(|i| 0.25 - 0.125 * f64::from(i)).collect(),
+        intercept: 36.5,
+        train: FitMetrics {
+            rows: 0,
+            mse: 0.0,
+            r2: 0.0,
+        },
+        holdout: None,
+        training_sha256: String::new(),
+    }
+}
+
+/// Scores `data` cut in one way; the output bytes, or the error message.
+fn score(
+    data: &[u8],
+    threads: usize,
+    block_size: usize,
+    batch_rows: usize,
+) -> Result<Vec<u8>, String> {
+    let options = ScoreOptions {
+        format: Format::Csv,
+        id_column: None,
+        batch_rows,
+        threads,
+        block_size,
+    };
+    let mut sink = Sink::Memory(Vec::new());
+    let progress = Logger::new(true, LogFormat::Text).progress(None);
+    score_stream("fuzz.csv", data, &model(), &options, &mut sink, progress)
+        .map_err(|e| e.to_string())?;
+    match sink {
+        Sink::Memory(bytes) => Ok(bytes),
+        _ => unreachable!("a memory sink stays one"),
+    }
+}
+
+/// Reads `data` as training does; the rows read, or the error message.
+fn read_rows(data: &[u8]) -> Result<usize, String> {
+    let mut reader = BatchReader::new("fuzz.csv", data).map_err(|e| e.to_string())?;
+    let names: Vec<String> = FEATURES.iter().map(|f| f.to_string()).collect();
+    reader
+        .select(&names, "feature", None)
+        .map_err(|e| e.to_string())?;
+    let mut batch = Batch::new(7, names.len());
+    let mut rows = 0;
+    loop {
+        match reader.read_batch(&mut batch).map_err(|e| e.to_string())? {
+            0 => return Ok(rows),
+            n => rows += n,
+        }
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    // One block (inputs are far shorter than 64 KiB) and one batch...
+    let reference = score(data, 1, 1 << 16, 256);
+    // ...against small blocks and batches, sized by the input's length, which move every
+    // boundary around, and (for one input in four, as threads are slow to start) threads.
+    let block_size = 1 + data.len() % 97;
+    let batch_rows = 1 + data.len() % 7;
+    let threads = if data.len() % 4 == 0 { 3 } else { 1 };
+    assert_eq!(
+        score(data, threads, block_size, batch_rows),
+        reference,
+        "{threads} threads, blocks of {block_size} bytes, batches of {batch_rows} rows"
+    );
+    match (&reference, read_rows(data)) {
+        (Ok(out), Ok(rows)) => {
+            let lines = out.iter().filter(|&&b| b == b'\n').count();
+            assert_eq!(lines, rows + 1, "rows scored and rows read");
+        }
+        // Only scoring computes predictions, and so only scoring can overflow.
+        (Err(message), Ok(_)) => assert!(message.contains("beyond the range of f64"), "{message}"),
+        (Ok(_), Err(message)) => panic!("scoring succeeds where reading fails: {message}"),
+        (Err(a), Err(b)) => assert_eq!(a, &b, "scoring and reading fail differently"),
+    }
+});
