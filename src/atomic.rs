@@ -6,7 +6,7 @@
 //! written are listed, so that a signal can remove them before the process exits
 //! ([`remove_temp_files_then`]).
 
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -64,12 +64,8 @@ impl AtomicFile {
         let name = target
             .file_name()
             .ok_or_else(|| Error::Usage(format!("{path}: an output path must name a file")))?;
-        let mut temp_name = std::ffi::OsString::from(".");
-        temp_name.push(name);
-        temp_name.push(format!(".{}.tmp", std::process::id()));
-        let temp = target.with_file_name(temp_name);
         let mut temps = temp_files();
-        let file = File::create(&temp).map_err(|e| Error::io(path, "create", e))?;
+        let (temp, file) = create_temp(&target, name).map_err(|e| Error::io(path, "create", e))?;
         temps.push(temp.clone());
         Ok(AtomicFile {
             display: path.to_string(),
@@ -161,6 +157,28 @@ pub fn write_atomic(path: &str, bytes: &[u8]) -> Result<()> {
     file.commit()
 }
 
+/// Creates `.NAME.PID.STAMP.tmp` beside `target`, never opening an existing file. In a
+/// container the process id is nearly always 1, so two Pods writing to one shared folder (a
+/// retried Job index while its old Pod is still stopping) would otherwise share a temp file;
+/// the clock stamp tells them apart, and `create_new` makes a clash an error-free retry.
+fn create_temp(target: &Path, name: &std::ffi::OsStr) -> io::Result<(PathBuf, File)> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut stamp = now.as_secs() ^ (u64::from(now.subsec_nanos()) << 32);
+    loop {
+        let mut temp_name = std::ffi::OsString::from(".");
+        temp_name.push(name);
+        temp_name.push(format!(".{}.{stamp:x}.tmp", std::process::id()));
+        let temp = target.with_file_name(temp_name);
+        match OpenOptions::new().write(true).create_new(true).open(&temp) {
+            Ok(file) => return Ok((temp, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => stamp = stamp.wrapping_add(1),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +196,23 @@ mod tests {
         let path = dir.join("out.csv");
         write_atomic(path.to_str().unwrap(), b"prediction\n1.5\n").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"prediction\n1.5\n");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn two_writers_of_one_path_in_one_process_get_their_own_temp_files() {
+        // As two Pods would, both with process id 1: neither may truncate the other's file.
+        let dir = scratch("two_writers");
+        let path = dir.join("out.csv");
+        let mut first = AtomicFile::create(path.to_str().unwrap()).unwrap();
+        let mut second = AtomicFile::create(path.to_str().unwrap()).unwrap();
+        assert_ne!(first.temp_path(), second.temp_path());
+        first.write_all(b"first").unwrap();
+        second.write_all(b"second").unwrap();
+        second.commit().unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"second");
+        first.commit().unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"first");
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
     }
 

@@ -324,9 +324,9 @@ check_sigterm() {
         [[ -z $(ls -A "$out") ]] || break
         sleep 0.1
     done
-    # The temporary file is named after the process id: 1, as PID 1.
+    # The temporary file is named after the process id (1, as PID 1) and a clock stamp.
     echo "output folder while running: $(ls -A "$out")"
-    [[ $(ls -A "$out") == .p.csv.1.tmp ]]
+    [[ $(ls -A "$out") == .p.csv.1.*.tmp ]]
     started=$SECONDS
     podman kill --signal TERM "$SIGTERM_CONTAINER" >/dev/null
     # Without a handler PID 1 would ignore SIGTERM, and this would time out.
