@@ -6,7 +6,7 @@
 
 use batch_inference::batch::{Batch, BatchReader};
 use batch_inference::log::{LogFormat, Logger};
-use batch_inference::model::{Algorithm, FitMetrics, ModelFile};
+use batch_inference::model::{Algorithm, FitMetrics, ModelFile, Solver};
 use batch_inference::output::{Format, Sink};
 use batch_inference::score::{score_stream, ScoreOptions};
 use libfuzzer_sys::fuzz_target;
@@ -19,6 +19,8 @@ const FEATURES: [&str; 13] = [
 fn model() -> ModelFile {
     ModelFile {
         algorithm: Algorithm::Ols,
+        standardize: false,
+        solver: Solver::Qr,
         target: "MEDV".into(),
         features: FEATURES.iter().map(|f| f.to_string()).collect(),
         coefficients: (0..13).map(|i| 0.25 - 0.125 * f64::from(i)).collect(),
@@ -29,6 +31,7 @@ fn model() -> ModelFile {
             r2: 0.0,
         },
         holdout: None,
+        cv: None,
         training_sha256: String::new(),
     }
 }
