@@ -380,7 +380,7 @@ impl Default for Cursor {
         Cursor {
             pos: 0,
             newlines: 0,
-            core: csv_core::Reader::new(),
+            core: crate::block::record_reader(),
             out: vec![0; 4096],
             ends: vec![0; 64],
         }
@@ -392,7 +392,7 @@ impl Cursor {
     pub fn reset(&mut self) {
         self.pos = 0;
         self.newlines = 0;
-        self.core.reset();
+        self.core = crate::block::record_reader();
     }
 }
 

@@ -210,9 +210,24 @@ fn needs_csv_core(buf: &[u8]) -> bool {
         || memchr::memchr_iter(b'\r', buf).any(|i| buf.get(i + 1).is_some_and(|&b| b != b'\n'))
 }
 
+/// A csv-core reader for what follows the byte order mark we strip at the start of the file.
+/// Left to itself, csv-core strips one from the start of whatever it reads first, which for a
+/// reader made per block (or per header) would be the start of a block: the same bytes would
+/// then be data in one place and nothing in another, depending on where the input was cut.
+pub fn record_reader() -> csv_core::Reader {
+    let mut reader = csv_core::Reader::new();
+    // A lone line break is no record; reading it only marks the reader as having read.
+    let (result, nin, _, _) = reader.read_record(b"\n", &mut [0; 1], &mut [0; 1]);
+    debug_assert!(
+        matches!(result, csv_core::ReadRecordResult::InputEmpty) && nin == 1,
+        "{result:?} {nin}"
+    );
+    reader
+}
+
 /// The end of the last complete record in `buf`, which starts at a record boundary.
 fn last_record_end(buf: &[u8]) -> Option<usize> {
-    let mut reader = csv_core::Reader::new();
+    let mut reader = record_reader();
     let mut out = [0u8; 4096];
     let mut ends = [0usize; 256];
     let mut pos = 0;
@@ -241,7 +256,7 @@ fn last_record_end(buf: &[u8]) -> Option<usize> {
 /// The fields of the first record of `buf` and where it ends; `None` when `buf` holds no
 /// complete record (unless `eof`, when the rest is the record).
 fn first_record(buf: &[u8], eof: bool) -> Option<(Vec<Vec<u8>>, usize)> {
-    let mut reader = csv_core::Reader::new();
+    let mut reader = record_reader();
     let mut out = vec![0u8; buf.len() + 1];
     let mut ends = vec![0usize; buf.len() + 1];
     let (result, nin, nout, nend) = reader.read_record(buf, &mut out, &mut ends);
