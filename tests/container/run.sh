@@ -31,6 +31,8 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# shellcheck source=tests/container/lib.sh
+source tests/container/lib.sh
 REPO=$PWD
 # Podman through runc with ulimits this host accepts (see the file).
 export CONTAINERS_CONF="$REPO/tests/container/containers.conf"
@@ -68,7 +70,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log() { printf '%s\n' "$*" >&2; }
 
 install_podman() {
     local missing=()
@@ -133,15 +134,6 @@ play_pod() {
     podman inspect --format '{{.State.ExitCode}}' "$pod-$CONTAINER"
 }
 
-# Fails unless two files are byte for byte equal, showing the difference.
-same_bytes() {
-    if ! cmp -s "$1" "$2"; then
-        echo "$1 and $2 differ:"
-        diff "$1" "$2" | head -n 20
-        return 1
-    fi
-    echo "$1 and $2 are byte for byte equal ($(wc -c <"$1") bytes)"
-}
 
 # Full ids of all images, intermediate ones too, sorted.
 image_ids() {
@@ -388,25 +380,6 @@ check_memory() {
     rm -rf "$big" "$out" "$WORK/big-host.csv"
 }
 
-PASSED=0
-FAILED=0
-# Runs one check with errexit on, its output to a log; prints PASS or FAIL.
-check() {
-    local name=$1 fn=$2
-    local logfile="$WORK/check-$fn.log" rc
-    set +e
-    (set -e; "$fn") >"$logfile" 2>&1
-    rc=$?
-    set -e
-    if ((rc == 0)); then
-        PASSED=$((PASSED + 1))
-        echo "PASS  $name"
-    else
-        FAILED=$((FAILED + 1))
-        echo "FAIL  $name (exit $rc); end of its log:"
-        tail -n 40 "$logfile" | sed 's/^/      /'
-    fi
-}
 
 install_podman
 install_python_tools

@@ -23,6 +23,9 @@ shopt -s inherit_errexit
 export LC_ALL=C
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# shellcheck source=tests/container/lib.sh
+source tests/container/lib.sh
+VERBOSE=${SHARDS_VERBOSE:-}
 REPO=$PWD
 # Podman through runc with ulimits this host accepts (see the file).
 export CONTAINERS_CONF="$REPO/tests/container/containers.conf"
@@ -49,21 +52,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log() { printf '%s\n' "$*" >&2; }
 die() {
     log "shards.sh: $*"
     exit 1
 }
 
-# Fails unless two files are byte for byte equal, showing the difference.
-same_bytes() {
-    if ! cmp -s "$1" "$2"; then
-        echo "$1 and $2 differ:"
-        cmp "$1" "$2" || true
-        return 1
-    fi
-    echo "$1 and $2 are byte for byte equal ($(wc -c <"$1") bytes)"
-}
 
 # A folder the containers' user can write, as fsGroup makes the Job's output volume.
 writable_dir() {
@@ -234,27 +227,6 @@ check_bad_data() {
     [[ -z $(find "$out" -name ".part-0000$KILLED.csv.*") ]]
 }
 
-PASSED=0
-FAILED=0
-# Runs one check with errexit on, its output to a log; prints PASS or FAIL.
-check() {
-    local name=$1 fn=$2
-    local logfile="$WORK/check-$fn.log" rc
-    set +e
-    (set -e; "$fn") >"$logfile" 2>&1
-    rc=$?
-    set -e
-    if ((rc == 0)); then
-        PASSED=$((PASSED + 1))
-        echo "PASS  $name"
-    else
-        FAILED=$((FAILED + 1))
-        echo "FAIL  $name (exit $rc); end of its log:"
-    fi
-    if ((rc != 0)) || [[ -n ${SHARDS_VERBOSE:-} ]]; then
-        tail -n 40 "$logfile" | sed 's/^/      /'
-    fi
-}
 
 command -v podman >/dev/null || die "podman not found: run bash tests/container/run.sh first"
 podman image exists "$IMAGE" || die "no image $IMAGE: build it with bash tests/container/run.sh"
