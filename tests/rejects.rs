@@ -20,18 +20,19 @@ fn skipped_rows_go_to_the_rejects_file_and_the_rest_is_scored() {
     let wd = Workdir::new("rejects_file");
     let all = wd.ok(&["--quiet"]).stdout();
     let lines = with_bad_rows(&wd);
-    let mut cmd = wd.command(&[
-        "--data",
-        "bad.csv",
-        "--on-error",
-        "skip",
-        "--rejects",
-        "rejects.csv",
-        "--output",
-        "p.csv",
-    ]);
-    let run = wd.output(&mut cmd);
-    run.assert_code(6);
+    let run = wd.fails(
+        &[
+            "--data",
+            "bad.csv",
+            "--on-error",
+            "skip",
+            "--rejects",
+            "rejects.csv",
+            "--output",
+            "p.csv",
+        ],
+        6,
+    );
     assert!(
         run.stderr()
             .contains("batch_inference: warning: 2 rows rejected, recorded in rejects.csv"),
@@ -62,21 +63,23 @@ fn rejects_are_the_same_bytes_for_any_thread_count() {
     for threads in ["1", "2", "5"] {
         let out = format!("p{threads}.csv");
         let rejects = format!("r{threads}.csv");
-        let mut cmd = wd.command(&[
-            "--data",
-            "bad.csv",
-            "--on-error",
-            "skip",
-            "--rejects",
-            &rejects,
-            "--output",
-            &out,
-            "--threads",
-            threads,
-            "--batch-rows",
-            "3",
-        ]);
-        wd.output(&mut cmd).assert_code(6);
+        wd.fails(
+            &[
+                "--data",
+                "bad.csv",
+                "--on-error",
+                "skip",
+                "--rejects",
+                &rejects,
+                "--output",
+                &out,
+                "--threads",
+                threads,
+                "--batch-rows",
+                "3",
+            ],
+            6,
+        );
     }
     assert_eq!(wd.read("p1.csv"), wd.read("p2.csv"));
     assert_eq!(wd.read("p1.csv"), wd.read("p5.csv"));
@@ -88,9 +91,7 @@ fn rejects_are_the_same_bytes_for_any_thread_count() {
 fn without_a_rejects_file_each_reject_is_a_warning() {
     let wd = Workdir::new("rejects_warnings");
     with_bad_rows(&wd);
-    let mut cmd = wd.command(&["--data", "bad.csv", "--on-error", "skip"]);
-    let run = wd.output(&mut cmd);
-    run.assert_code(6);
+    let run = wd.fails(&["--data", "bad.csv", "--on-error", "skip"], 6);
     let stderr = run.stderr();
     let warnings: Vec<&str> = stderr
         .lines()
