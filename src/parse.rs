@@ -209,7 +209,7 @@ mod tests {
     #[test]
     fn shortest_round_trip_text_of_random_floats_reads_back_exactly() {
         let mut rng = Rng(7);
-        let mut buf = ryu::Buffer::new();
+        let mut buf = zmij::Buffer::new();
         for _ in 0..200_000 {
             let x = f64::from_bits(rng.next());
             if !x.is_finite() {
