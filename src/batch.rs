@@ -12,7 +12,7 @@ use ndarray::Array2;
 
 use crate::block::{Block, BlockSource, CutError, BLOCK_SIZE, MAX_RECORD};
 use crate::error::{Error, Location, Result};
-use crate::parse::{parse_number, parse_prefix, NumberError};
+use crate::parse::{parse_decimal, parse_number, parse_prefix, NumberError};
 use crate::schema::Header;
 
 /// The display name of standard input.
@@ -222,7 +222,12 @@ impl Selection {
             let field = &rest[start..];
             let end = match slot {
                 Some(slot) => {
-                    let (value, used) = parse_prefix(field)?;
+                    let ends_field = |&(_, used): &(f64, usize)| {
+                        matches!(field.get(used), None | Some(b',' | b'\n' | b'\r'))
+                    };
+                    let (value, used) = parse_decimal(field)
+                        .filter(ends_field)
+                        .or_else(|| parse_prefix(field))?;
                     row[slot] = value;
                     start + used
                 }

@@ -146,6 +146,35 @@ pub fn parse_prefix(s: &[u8]) -> Option<(f64, usize)> {
     Some((if negative { -value } else { value }, i))
 }
 
+/// [`parse_prefix`] for what nearly every cell of a numeric CSV is: `[-]digits[.digits]` with at
+/// most 15 digits, so that the digits are an exact `f64` and there is no exponent to read. It
+/// stops before anything else; where it stops at a comma or a line's end, its answer is
+/// `parse_prefix`'s, and elsewhere (an exponent, more digits) the caller asks `parse_prefix`.
+#[inline(always)]
+pub fn parse_decimal(s: &[u8]) -> Option<(f64, usize)> {
+    let negative = s.first() == Some(&b'-');
+    let int_start = usize::from(negative);
+    let mut mantissa = 0;
+    let int_end = read_digits(s, int_start, &mut mantissa);
+    let (mut i, mut decimals) = (int_end, 0);
+    if s.get(i) == Some(&b'.') {
+        let frac_start = i + 1;
+        i = read_digits(s, frac_start, &mut mantissa);
+        decimals = i - frac_start;
+    }
+    let digits = int_end - int_start + decimals;
+    if digits == 0 || digits > 15 {
+        return None;
+    }
+    let m = mantissa as f64;
+    let value = if decimals == 0 {
+        m
+    } else {
+        m / POW10[decimals]
+    };
+    Some((if negative { -value } else { value }, i))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +233,46 @@ mod tests {
             let ours = parse_number(s.as_bytes()).map(f64::to_bits);
             assert_eq!(ours, std_parse(&s).map(f64::to_bits), "{s:?}");
         }
+    }
+
+    #[test]
+    fn the_decimal_parser_answers_as_the_prefix_parser_where_a_field_ends() {
+        let mut rng = Rng(21);
+        let alphabet = b"0123456789";
+        let ends: [&[u8]; 9] = [
+            b",", b"\n", b"\r\n", b"", b"e5,", b"E-2\n", b".5,", b"x,", b"+",
+        ];
+        let mut taken = 0;
+        for _ in 0..500_000 {
+            let mut s = Vec::new();
+            match rng.below(6) {
+                0 => s.push(b'-'),
+                1 => s.push(b'+'),
+                _ => {}
+            }
+            for _ in 0..rng.below(12) {
+                s.push(alphabet[rng.below(10) as usize]);
+            }
+            if rng.below(2) == 0 {
+                s.push(b'.');
+                for _ in 0..rng.below(12) {
+                    s.push(alphabet[rng.below(10) as usize]);
+                }
+            }
+            s.extend_from_slice(ends[rng.below(ends.len() as u64) as usize]);
+            let at_end = |used: usize| matches!(s.get(used), None | Some(b',' | b'\n' | b'\r'));
+            if let Some((value, used)) = parse_decimal(&s).filter(|&(_, used)| at_end(used)) {
+                taken += 1;
+                let expected = parse_prefix(&s).map(|(v, n)| (v.to_bits(), n));
+                assert_eq!(
+                    Some((value.to_bits(), used)),
+                    expected,
+                    "{:?}",
+                    String::from_utf8_lossy(&s)
+                );
+            }
+        }
+        assert!(taken > 100_000, "{taken}");
     }
 
     #[test]
