@@ -217,35 +217,56 @@ impl Selection {
         if matches!(rest.first(), Some(b'\n' | b'\r')) {
             return None;
         }
+        let (&last, others) = self.slot_of_field.split_last()?;
         let mut start = 0;
-        for (k, &slot) in self.slot_of_field.iter().enumerate() {
-            let field = &rest[start..];
-            let end = match slot {
-                Some(slot) => {
-                    let ends_field = |&(_, used): &(f64, usize)| {
-                        matches!(field.get(used), None | Some(b',' | b'\n' | b'\r'))
-                    };
-                    let (value, used) = parse_decimal(field)
-                        .filter(ends_field)
-                        .or_else(|| parse_prefix(field))?;
-                    row[slot] = value;
-                    start + used
-                }
-                None => skip_field(field) + start,
-            };
-            if self.id_field == Some(k) {
-                ids.push(&rest[start..end]);
+        for (k, &slot) in others.iter().enumerate() {
+            let end = self.simple_field(rest, start, k, slot, row, ids)?;
+            if rest.get(end) != Some(&b',') {
+                return None;
             }
-            let last = k + 1 == self.slot_of_field.len();
-            match rest.get(end) {
-                Some(b',') if !last => start = end + 1,
-                Some(b'\n') if last => return Some(end + 1),
-                Some(b'\r') if last && rest.get(end + 1) == Some(&b'\n') => return Some(end + 2),
-                None if last => return Some(end),
-                _ => return None,
-            }
+            start = end + 1;
         }
-        None
+        let end = self.simple_field(rest, start, others.len(), last, row, ids)?;
+        match rest.get(end) {
+            Some(b'\n') => Some(end + 1),
+            Some(b'\r') if rest.get(end + 1) == Some(&b'\n') => Some(end + 2),
+            None => Some(end),
+            _ => None,
+        }
+    }
+
+    /// Reads field `k` of a simple line, which starts at `start`, and says where it ends; the
+    /// caller checks what ends it.
+    #[inline(always)]
+    fn simple_field(
+        &self,
+        rest: &[u8],
+        start: usize,
+        k: usize,
+        slot: Option<usize>,
+        row: &mut [f64],
+        ids: &mut Ids,
+    ) -> Option<usize> {
+        let field = &rest[start..];
+        let used = match slot {
+            Some(slot) => {
+                // Stopped at an exponent: the general reader of simple numbers goes on.
+                let (value, used) = match parse_decimal(field) {
+                    Some((_, used)) if matches!(field.get(used), Some(b'e' | b'E')) => {
+                        parse_prefix(field)?
+                    }
+                    Some(parsed) => parsed,
+                    None => parse_prefix(field)?,
+                };
+                row[slot] = value;
+                used
+            }
+            None => skip_field(field),
+        };
+        if self.id_field == Some(k) {
+            ids.push(&field[..used]);
+        }
+        Some(start + used)
     }
 
     /// [`Selection::fill_row`] for a line without quotes, parsing each selected field while
