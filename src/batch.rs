@@ -1,9 +1,11 @@
 //! Rows into reused `Array2<f64>` batches: the parsing half of the data path, shared by scoring
 //! (one block at a time, on several threads) and training ([`BatchReader`], sequential).
 //!
-//! Blocks without quote characters take the fast path: split lines on `\n`, fields on `,`, parse
-//! each selected field in place. Blocks with quotes go through csv-core, record by record. Both
-//! paths feed [`Selection::fill_row`], so both accept the same rows and report the same errors.
+//! Blocks without quote characters take the fast path: a line whose fields are all plain numbers
+//! is read in one pass, each field parsed where it stands up to the comma or line break that ends
+//! it; any other line is split on `\n` and `,` and read field by field. Blocks with quotes go
+//! through csv-core, record by record. All three accept the same rows and report the same
+//! errors, which the unit tests check against csv-core.
 
 use std::fs::File;
 use std::io::{self, Read};
