@@ -1,14 +1,15 @@
 //! Scoring: the data path of the default command, and the one vectorized kernel.
 //!
-//! One reader thread cuts the input into blocks of whole records; worker threads parse each
-//! block into a reused `Array2` batch, score it with one matrix-vector product per batch and
-//! encode the predictions; this thread writes the blocks' bytes in input order. Memory stays
+//! Worker threads take turns cutting the next block of whole records from the input (the
+//! reading worker's own cache then holds the bytes it parses), parse each block into a reused
+//! `Array2` batch, score it with one matrix-vector product per batch and encode the
+//! predictions; this thread writes the blocks' bytes in input order. Memory stays
 //! bounded by the blocks in flight, whatever the input size, and the output is the same bytes
 //! for every thread count, batch size and block size.
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Mutex};
 use std::time::Instant;
 
 use ndarray::{s, Array1, ArrayView2, ArrayViewMut1};
@@ -583,64 +584,49 @@ fn run_inline<R: Read>(
 
 /// Scores blocks on `threads` workers while one thread reads and this one writes.
 fn run_parallel<R: Read + Send>(
-    mut source: BlockSource<R>,
+    source: BlockSource<R>,
     scorer: &Scorer,
     collector: &mut Collector,
     threads: usize,
 ) -> Result<()> {
-    // Bounded queues: at most a few blocks per worker are in flight, so memory stays flat.
-    let (block_tx, block_rx) =
-        mpsc::sync_channel::<(u64, std::result::Result<Block, CutError>)>(threads);
+    // Each worker reads its own next block (so the bytes land in its own core's cache) and
+    // scores it; the queue of scored blocks is bounded, so memory stays flat.
     let (done_tx, done_rx) = mpsc::sync_channel::<Done>(threads * 2);
-    let block_rx = Arc::new(Mutex::new(block_rx));
-    let input_pool: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+    // The input, and whether it is over (ended or failed): no worker reads past that.
+    let source = Mutex::new((source, false));
     let output_pool: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
-        let input_pool = &input_pool;
+        let source = &source;
         let output_pool = &output_pool;
-        scope.spawn(move || loop {
-            let buf = input_pool
-                .lock()
-                .expect("no thread panics holding the pool")
-                .pop();
-            let seq = source.next_seq();
-            let next = source.next_block(buf.unwrap_or_default());
-            let stop = !matches!(next, Ok(Some(_)));
-            let item = match next {
-                Ok(Some(block)) => (seq, Ok(block)),
-                Ok(None) => break,
-                Err(err) => (seq, Err(err)),
-            };
-            // A closed queue means the run is over (finished or failed): stop reading.
-            if block_tx.send(item).is_err() || stop {
-                break;
-            }
-        });
         for _ in 0..threads {
-            let block_rx = Arc::clone(&block_rx);
             let done_tx = done_tx.clone();
             scope.spawn(move || {
                 let mut work = scorer.work();
+                let mut buf = Vec::new();
                 loop {
-                    let item = block_rx
-                        .lock()
-                        .expect("no thread panics holding the queue")
-                        .recv();
-                    let Ok((seq, block)) = item else { break };
-                    let result = match block {
-                        Ok(block) => {
+                    let (seq, next) = {
+                        let mut guard = source.lock().expect("no thread panics holding the input");
+                        let (source, over) = &mut *guard;
+                        if *over {
+                            break;
+                        }
+                        let seq = source.next_seq();
+                        let next = source.next_block(std::mem::take(&mut buf));
+                        *over = !matches!(next, Ok(Some(_)));
+                        (seq, next)
+                    };
+                    let result = match next {
+                        Ok(Some(block)) => {
                             let out = output_pool
                                 .lock()
                                 .expect("no thread panics holding the pool")
                                 .pop();
                             let result =
                                 scorer.score_block(&block, &mut work, out.unwrap_or_default());
-                            input_pool
-                                .lock()
-                                .expect("no thread panics holding the pool")
-                                .push(block.data);
+                            buf = block.data;
                             result
                         }
+                        Ok(None) => break,
                         Err(err) => Err(Failure::Cut(err)),
                     };
                     if done_tx.send(Done { seq, result }).is_err() {
@@ -650,7 +636,6 @@ fn run_parallel<R: Read + Send>(
             });
         }
         drop(done_tx);
-        drop(block_rx);
         // Owned by this closure, so an early return drops it before the scope joins the threads.
         let done_rx = done_rx;
         for done in &done_rx {
@@ -660,8 +645,7 @@ fn run_parallel<R: Read + Send>(
                 .expect("no thread panics holding the pool")
                 .extend(collector.spare.drain(..));
         }
-        // On an early error `done_rx` is dropped on return: workers' sends fail, they drop
-        // their queue handles, the reader's send fails, and every thread ends.
+        // On an early error `done_rx` is dropped on return: workers' sends fail and they end.
         Ok(())
     })
 }
