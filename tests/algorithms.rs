@@ -6,19 +6,11 @@
 
 use serde_json::Value;
 
-use crate::util::{assert_close, predictions, repo, Workdir};
+use crate::util::{assert_close, floats, predictions, repo, Workdir};
 
 fn fixture() -> Value {
     let text = std::fs::read_to_string(repo().join("tests/fixtures/sklearn_models.json")).unwrap();
     serde_json::from_str(&text).unwrap()
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
 }
 
 /// The `train` flags that reproduce a fixture case.

@@ -1,19 +1,11 @@
 //! Training: reproduces the shipped model, agrees with scikit-learn, writes metadata.
 
-use crate::util::{assert_close, repo, Workdir};
+use crate::util::{assert_close, floats, repo, Workdir};
 
 fn sklearn_coefficients() -> serde_json::Value {
     let text = std::fs::read_to_string(repo().join("tests/fixtures/sklearn_ols_coefficients.json"))
         .unwrap();
     serde_json::from_str(&text).unwrap()
-}
-
-fn floats(v: &serde_json::Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
 }
 
 #[test]

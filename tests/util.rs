@@ -70,14 +70,8 @@ impl Workdir {
     /// The binary, run in this folder, with none of our environment variables inherited.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_batch_inference"));
-        cmd.current_dir(&self.dir)
-            .args(args)
-            .env_remove("MODEL_PATH")
-            .env_remove("DATA_PATH")
-            .env_remove("OUTPUT_PATH")
-            .env_remove("SHARD_COUNT")
-            .env_remove("JOB_COMPLETION_INDEX")
-            .stdin(Stdio::null());
+        cmd.current_dir(&self.dir).args(args).stdin(Stdio::null());
+        without_our_environment(&mut cmd);
         cmd
     }
 
@@ -93,10 +87,8 @@ impl Workdir {
             .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
             .arg(env!("CARGO_BIN_EXE_batch_inference"))
             .args(args)
-            .env_remove("MODEL_PATH")
-            .env_remove("DATA_PATH")
-            .env_remove("OUTPUT_PATH")
             .stdin(Stdio::null());
+        without_our_environment(&mut cmd);
         cmd
     }
 
@@ -210,4 +202,29 @@ pub fn assert_close(ours: &[f64], reference: &[f64], rel: f64) {
             "row {i}: {a} vs {b}, relative error {err:e} > {rel:e}"
         );
     }
+}
+
+/// The environment variables the binary reads (the clap `env` fallbacks and the Indexed Job's
+/// index): a test must not inherit them from whoever runs `cargo test`.
+const OUR_ENVIRONMENT: [&str; 5] = [
+    "MODEL_PATH",
+    "DATA_PATH",
+    "OUTPUT_PATH",
+    "SHARD_COUNT",
+    "JOB_COMPLETION_INDEX",
+];
+
+fn without_our_environment(cmd: &mut Command) {
+    for name in OUR_ENVIRONMENT {
+        cmd.env_remove(name);
+    }
+}
+
+/// A JSON array of numbers as floats.
+pub fn floats(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
