@@ -81,7 +81,6 @@ pub struct ShardReader {
     inner: BufReader<File>,
     pos: u64,
     end: u64,
-    last: u8,
     done: bool,
 }
 
@@ -106,40 +105,20 @@ impl ShardReader {
             inner
                 .seek(SeekFrom::Start(start - 1))
                 .map_err(|e| Error::io(path, "seek", e))?;
-            start - 1 + skip_line(&mut inner).map_err(|e| Error::io(path, "read", e))?
+            let skipped = inner
+                .skip_until(b'\n')
+                .map_err(|e| Error::io(path, "read", e))?;
+            start - 1 + skipped as u64
         };
         Ok((
             ShardReader {
                 inner,
                 pos: first,
                 end,
-                last: b'\n',
                 done: first >= end,
             },
             first,
         ))
-    }
-}
-
-/// Consumes bytes through the next `\n` (or to the end); returns how many.
-fn skip_line(reader: &mut impl BufRead) -> io::Result<u64> {
-    let mut skipped = 0;
-    loop {
-        let buf = reader.fill_buf()?;
-        if buf.is_empty() {
-            return Ok(skipped);
-        }
-        match memchr::memchr(b'\n', buf) {
-            Some(i) => {
-                reader.consume(i + 1);
-                return Ok(skipped + i as u64 + 1);
-            }
-            None => {
-                let n = buf.len();
-                reader.consume(n);
-                skipped += n as u64;
-            }
-        }
     }
 }
 
@@ -158,8 +137,7 @@ impl Read for ShardReader {
                 return Ok(0);
             }
             self.pos += n as u64;
-            self.last = buf[n - 1];
-            if self.pos == self.end && self.last == b'\n' {
+            if self.pos == self.end && buf[n - 1] == b'\n' {
                 self.done = true;
             }
             return Ok(n);
