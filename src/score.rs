@@ -582,7 +582,7 @@ fn run_inline<R: Read>(
     }
 }
 
-/// Scores blocks on `threads` workers while one thread reads and this one writes.
+/// Scores blocks on `threads` workers, which take turns reading them, while this thread writes.
 fn run_parallel<R: Read + Send>(
     source: BlockSource<R>,
     scorer: &Scorer,
