@@ -361,6 +361,10 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<Outcome> {
         (Some(template), Some(shard)) => Some(expand_output(template, shard.index)?),
         (output, _) => output.clone(),
     };
+    let rejects = match (&args.rejects, shard) {
+        (Some(template), Some(shard)) => Some(expand_output(template, shard.index)?),
+        (rejects, _) => rejects.clone(),
+    };
     if let (Some(shard), Some(output)) = (shard, &output) {
         if !args.overwrite && std::path::Path::new(output).exists() {
             log.info(&format!(
@@ -392,14 +396,8 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<Outcome> {
     let mut policy = match args.on_error {
         OnError::Fail => None,
         OnError::Skip => Some(RejectPolicy {
-            sink: match &args.rejects {
-                Some(path) => {
-                    let path = match shard {
-                        Some(shard) => expand_output(path, shard.index)?,
-                        None => path.clone(),
-                    };
-                    Some(Sink::create(Some(&path))?)
-                }
+            sink: match &rejects {
+                Some(path) => Some(Sink::create(Some(path))?),
                 None => None,
             },
             log: *log,
@@ -470,8 +468,7 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<Outcome> {
     };
     log.summary(rows, started.elapsed(), name, output.as_deref());
     if rejected > 0 {
-        let place = args
-            .rejects
+        let place = rejects
             .as_deref()
             .map_or(String::new(), |p| format!(", recorded in {p}"));
         log.warn(&format!("{rejected} rows rejected{place}"));
