@@ -180,6 +180,25 @@ mod tests {
     use super::*;
     use crate::testing::Rng;
 
+    /// `[+-]digits[.digits]`, each part possibly missing, up to 11 digits before and after.
+    fn random_decimal(rng: &mut Rng) -> String {
+        let mut s = String::new();
+        if rng.below(4) == 0 {
+            s.push(['-', '+'][rng.below(2) as usize]);
+        }
+        let digits = |s: &mut String, rng: &mut Rng| {
+            for _ in 0..rng.below(12) {
+                s.push(char::from(b'0' + rng.below(10) as u8));
+            }
+        };
+        digits(&mut s, rng);
+        if rng.below(2) == 0 {
+            s.push('.');
+            digits(&mut s, rng);
+        }
+        s
+    }
+
     fn std_parse(text: &str) -> Result<f64, NumberError> {
         parse_general(text.as_bytes())
     }
@@ -208,21 +227,8 @@ mod tests {
     #[test]
     fn the_fast_path_gives_the_same_bits_as_std_on_random_decimals() {
         let mut rng = Rng(42);
-        let alphabet = b"0123456789";
         for _ in 0..300_000 {
-            let mut s = String::new();
-            if rng.below(4) == 0 {
-                s.push(['-', '+'][rng.below(2) as usize]);
-            }
-            for _ in 0..rng.below(12) {
-                s.push(alphabet[rng.below(10) as usize] as char);
-            }
-            if rng.below(2) == 0 {
-                s.push('.');
-                for _ in 0..rng.below(12) {
-                    s.push(alphabet[rng.below(10) as usize] as char);
-                }
-            }
+            let mut s = random_decimal(&mut rng);
             if rng.below(5) == 0 {
                 s.push(['e', 'E'][rng.below(2) as usize]);
                 if rng.below(2) == 0 {
@@ -238,27 +244,12 @@ mod tests {
     #[test]
     fn the_decimal_parser_answers_as_the_prefix_parser_where_a_field_ends() {
         let mut rng = Rng(21);
-        let alphabet = b"0123456789";
         let ends: [&[u8]; 9] = [
             b",", b"\n", b"\r\n", b"", b"e5,", b"E-2\n", b".5,", b"x,", b"+",
         ];
         let mut taken = 0;
         for _ in 0..500_000 {
-            let mut s = Vec::new();
-            match rng.below(6) {
-                0 => s.push(b'-'),
-                1 => s.push(b'+'),
-                _ => {}
-            }
-            for _ in 0..rng.below(12) {
-                s.push(alphabet[rng.below(10) as usize]);
-            }
-            if rng.below(2) == 0 {
-                s.push(b'.');
-                for _ in 0..rng.below(12) {
-                    s.push(alphabet[rng.below(10) as usize]);
-                }
-            }
+            let mut s = random_decimal(&mut rng).into_bytes();
             s.extend_from_slice(ends[rng.below(ends.len() as u64) as usize]);
             let at_end = |used: usize| matches!(s.get(used), None | Some(b',' | b'\n' | b'\r'));
             if let Some((value, used)) = parse_decimal(&s).filter(|&(_, used)| at_end(used)) {
