@@ -472,7 +472,7 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<Outcome> {
             .as_deref()
             .map_or(String::new(), |p| format!(", recorded in {p}"));
         log.warn(&format!("{rejected} rows rejected{place}"));
-        return Ok(Outcome::RowsRejected(rejected));
+        return Ok(Outcome::RowsRejected);
     }
     Ok(Outcome::Success)
 }
