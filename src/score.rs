@@ -338,11 +338,18 @@ fn shard_of(args: &ScoreArgs) -> Result<Option<Shard>> {
             "sharding cuts a file by byte ranges: --data must be a file, not standard input".into(),
         ));
     }
-    if let Some(output) = &args.output {
-        if count > 1 && !output.contains("{index") {
-            return Err(Error::Usage(format!(
-                "--output {output} would be written by every shard: put {{index}} in it, such as out/part-{{index:05}}.csv"
-            )));
+    let paths = [
+        ("--output", &args.output, "out/part-{index:05}.csv"),
+        ("--rejects", &args.rejects, "out/rejects-{index:05}.csv"),
+    ];
+    for (flag, path, example) in paths {
+        match path {
+            Some(path) if count > 1 && !path.contains("{index") => {
+                return Err(Error::Usage(format!(
+                    "{flag} {path} would be written by every shard: put {{index}} in it, such as {example}"
+                )));
+            }
+            _ => {}
         }
     }
     Ok(Some(shard))
@@ -358,11 +365,11 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<Outcome> {
         ));
     }
     let output = match (&args.output, shard) {
-        (Some(template), Some(shard)) => Some(expand_output(template, shard.index)?),
+        (Some(template), Some(shard)) => Some(expand_output("--output", template, shard.index)?),
         (output, _) => output.clone(),
     };
     let rejects = match (&args.rejects, shard) {
-        (Some(template), Some(shard)) => Some(expand_output(template, shard.index)?),
+        (Some(template), Some(shard)) => Some(expand_output("--rejects", template, shard.index)?),
         (rejects, _) => rejects.clone(),
     };
     if let (Some(shard), Some(output)) = (shard, &output) {

@@ -44,15 +44,15 @@ impl Shard {
     }
 }
 
-/// Fills `{index}` or `{index:0W}` (zero-padded to W digits) in an output path.
-pub fn expand_output(template: &str, index: u64) -> Result<String> {
+/// Fills `{index}` or `{index:0W}` (zero-padded to W digits) in the path given to `flag`.
+pub fn expand_output(flag: &str, template: &str, index: u64) -> Result<String> {
     let Some(open) = template.find("{index") else {
         return Ok(template.to_string());
     };
     let close = template[open..]
         .find('}')
         .map(|i| open + i)
-        .ok_or_else(|| Error::Usage(format!("--output {template}: unclosed {{index")))?;
+        .ok_or_else(|| Error::Usage(format!("{flag} {template}: unclosed {{index")))?;
     let spec = &template[open + "{index".len()..close];
     let text = match spec {
         "" => index.to_string(),
@@ -63,7 +63,7 @@ pub fn expand_output(template: &str, index: u64) -> Result<String> {
                 .filter(|&w| w <= 20)
                 .ok_or_else(|| {
                     Error::Usage(format!(
-                        "--output {template}: write {{index}} or {{index:0W}}, such as {{index:05}}"
+                        "{flag} {template}: write {{index}} or {{index:0W}}, such as {{index:05}}"
                     ))
                 })?;
             format!("{index:0width$}")
@@ -255,15 +255,20 @@ mod tests {
     #[test]
     fn output_paths_take_the_index_plain_or_padded() {
         assert_eq!(
-            expand_output("out/part-{index}.csv", 7).unwrap(),
+            expand_output("--output", "out/part-{index}.csv", 7).unwrap(),
             "out/part-7.csv"
         );
         assert_eq!(
-            expand_output("out/part-{index:05}.csv", 7).unwrap(),
+            expand_output("--output", "out/part-{index:05}.csv", 7).unwrap(),
             "out/part-00007.csv"
         );
-        assert_eq!(expand_output("p.csv", 7).unwrap(), "p.csv");
-        assert!(expand_output("p-{index:x}.csv", 7).is_err());
+        assert_eq!(expand_output("--output", "p.csv", 7).unwrap(), "p.csv");
+        assert_eq!(
+            expand_output("--rejects", "r-{index:x}.csv", 7)
+                .unwrap_err()
+                .to_string(),
+            "--rejects r-{index:x}.csv: write {index} or {index:0W}, such as {index:05}"
+        );
     }
 
     #[test]

@@ -183,11 +183,12 @@ fn a_quoted_field_across_lines_is_refused_when_sharding() {
 #[test]
 fn sharding_options_are_checked() {
     let wd = Workdir::new("shards_usage");
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (&["--shard-index", "1"], "--shard-index needs --shard-count (or SHARD_COUNT) to say how many shards there are"),
         (&["--shard-index", "4", "--shard-count", "4"], "--shard-index 4 is out of range for --shard-count 4 (indexes run from 0 to 3)"),
         (&["--shard-count", "2", "--shard-index", "0", "--data", "-"], "sharding cuts a file by byte ranges: --data must be a file, not standard input"),
         (&["--shard-count", "2", "--shard-index", "0", "--output", "p.csv"], "--output p.csv would be written by every shard: put {index} in it, such as out/part-{index:05}.csv"),
+        (&["--shard-count", "2", "--shard-index", "0", "--output", "p-{index}.csv", "--on-error", "skip", "--rejects", "r.csv"], "--rejects r.csv would be written by every shard: put {index} in it, such as out/rejects-{index:05}.csv"),
     ];
     for (args, message) in cases {
         assert_eq!(wd.fails(args, 2).error(), message);
