@@ -256,21 +256,32 @@ impl Collector<'_> {
 
     fn failure(&self, failure: Failure) -> Error {
         let path = self.selection_path();
-        let lines_before = match self.absolute_lines_before() {
-            Ok(lines) => lines,
-            Err(err) => return err,
-        };
         match failure {
-            Failure::Row(err) => err.into_error(self.selection, lines_before),
-            Failure::Cut(CutError::RecordTooLong) => record_too_long(path, lines_before + 1),
             Failure::Cut(CutError::Io(err)) => err,
-            Failure::Overflow { row_in_block } => Error::data(
-                Location::file(path),
-                format!(
-                    "data row {}: the prediction is beyond the range of f64; are the values in the right units?",
-                    self.rows + row_in_block + 1
-                ),
-            ),
+            // Only these two need the line breaks before a shard, which cost a read of the file.
+            Failure::Row(err) => match self.absolute_lines_before() {
+                Ok(lines_before) => err.into_error(self.selection, lines_before),
+                Err(err) => err,
+            },
+            Failure::Cut(CutError::RecordTooLong) => match self.absolute_lines_before() {
+                Ok(lines_before) => record_too_long(path, lines_before + 1),
+                Err(err) => err,
+            },
+            Failure::Overflow { row_in_block } => {
+                let row = self.rows + row_in_block + 1;
+                let row = match &self.origin {
+                    None => format!("data row {row}"),
+                    Some((_, offset)) => {
+                        format!("data row {row} of the shard that starts at byte {offset}")
+                    }
+                };
+                Error::data(
+                    Location::file(path),
+                    format!(
+                        "{row}: the prediction is beyond the range of f64; are the values in the right units?"
+                    ),
+                )
+            }
         }
     }
 

@@ -31,6 +31,22 @@ fn a_non_numeric_value_names_file_line_column_and_name() {
 }
 
 #[test]
+fn a_prediction_beyond_f64_fails_the_run_and_names_the_row() {
+    // NOX's weight is about -17, so NOX = 1e308 makes the prediction -inf.
+    let wd = Workdir::new("overflow");
+    with_row(
+        &wd,
+        "0.75026,0,8.14,0,1e308,5.924,94.1,4.3996,4,307,21,394.33,16.3",
+    );
+    let run = wd.fails(&["--data", "bad.csv", "--output", "out.csv"], 3);
+    assert_eq!(
+        run.error(),
+        "bad.csv: data row 2: the prediction is beyond the range of f64; are the values in the right units?"
+    );
+    assert!(!wd.path("out.csv").exists());
+}
+
+#[test]
 fn an_empty_field_is_invalid() {
     assert_eq!(
         data_error(
