@@ -153,31 +153,33 @@ impl SolverSummary {
                 method: "coordinate-descent",
                 iterations: Some(iterations),
                 duality_gap: Some(duality_gap),
-                converged: model.algorithm.stopping().map(|(tol, _)| duality_gap < tol),
+                converged: model.solver.converged(model.algorithm),
                 ..none
             },
         }
     }
+}
 
-    /// One line for people.
-    fn render(&self) -> String {
-        match (self.method, self.iterations, self.duality_gap) {
-            ("coordinate-descent", Some(iterations), Some(gap)) => {
-                let verdict = if self.converged == Some(true) {
-                    "converged"
-                } else {
-                    "did not converge"
-                };
-                format!(
-                    "coordinate descent (linfa-elasticnet), {iterations} iterations, duality gap \
-                     {gap:.2e} of ||y - mean(y)||² ({verdict})"
-                )
-            }
-            ("cholesky", ..) if self.streamed == Some(true) => {
-                "normal equations by Cholesky, from X'X and X'y accumulated batch by batch".into()
-            }
-            ("cholesky", ..) => "normal equations by Cholesky".into(),
-            _ => "least squares by QR (linfa-linear)".into(),
+/// How `model` was fitted, in one line for people.
+fn render_solver(model: &ModelFile) -> String {
+    match model.solver {
+        Solver::Qr => "least squares by QR (linfa-linear)".into(),
+        Solver::Cholesky { streamed: true } => {
+            "normal equations by Cholesky, from X'X and X'y accumulated batch by batch".into()
+        }
+        Solver::Cholesky { streamed: false } => "normal equations by Cholesky".into(),
+        Solver::CoordinateDescent {
+            iterations,
+            duality_gap,
+        } => {
+            let verdict = match model.solver.converged(model.algorithm) {
+                Some(true) => "converged",
+                _ => "did not converge",
+            };
+            format!(
+                "coordinate descent (linfa-elasticnet), {iterations} iterations, duality gap \
+                 {duality_gap:.2e} of ||y - mean(y)||² ({verdict})"
+            )
         }
     }
 }
@@ -213,7 +215,7 @@ pub fn render(path: &str, model: &ModelFile) -> String {
     out += &format!("format version: {FORMAT_VERSION}\n");
     out += &format!("algorithm:      {}\n", model.algorithm.name());
     out += &format!("parameters:     {}\n", Parameters::new(model).render());
-    out += &format!("solver:         {}\n", SolverSummary::new(model).render());
+    out += &format!("solver:         {}\n", render_solver(model));
     out += &format!("target:         {}\n", model.target);
     out += &format!("training data:  sha256 {}\n", model.training_sha256);
     out += &format!("features:       {}\n", model.features.len());
@@ -245,4 +247,51 @@ pub fn render(path: &str, model: &ModelFile) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Algorithm;
+
+    #[test]
+    fn each_solver_is_described_and_convergence_follows_tol() {
+        let mut model = crate::testing::model(&["a"], &[1.0], 0.0);
+        let cases = [
+            (Solver::Qr, "least squares by QR (linfa-linear)"),
+            (
+                Solver::Cholesky { streamed: false },
+                "normal equations by Cholesky",
+            ),
+            (
+                Solver::Cholesky { streamed: true },
+                "normal equations by Cholesky, from X'X and X'y accumulated batch by batch",
+            ),
+        ];
+        for (solver, text) in cases {
+            model.solver = solver;
+            assert_eq!(render_solver(&model), text);
+            assert_eq!(SolverSummary::new(&model).converged, None);
+        }
+        model.algorithm = Algorithm::Lasso {
+            alpha: 0.1,
+            tol: 1e-4,
+            max_iter: 50,
+        };
+        for (gap, verdict) in [(5e-5, "converged"), (1e-4, "did not converge")] {
+            model.solver = Solver::CoordinateDescent {
+                iterations: 7,
+                duality_gap: gap,
+            };
+            assert_eq!(
+                render_solver(&model),
+                format!(
+                    "coordinate descent (linfa-elasticnet), 7 iterations, duality gap {gap:.2e} \
+                     of ||y - mean(y)||² ({verdict})"
+                )
+            );
+            let summary = SolverSummary::new(&model);
+            assert_eq!(summary.converged, Some(verdict == "converged"));
+        }
+    }
 }

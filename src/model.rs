@@ -159,6 +159,19 @@ pub enum Solver {
     },
 }
 
+impl Solver {
+    /// Whether an iterative solver got its duality gap below `algorithm`'s `tol`; `None` for
+    /// the direct solvers, and for an algorithm with no `tol`.
+    pub fn converged(self, algorithm: Algorithm) -> Option<bool> {
+        match (self, algorithm.stopping()) {
+            (Solver::CoordinateDescent { duality_gap, .. }, Some((tol, _))) => {
+                Some(duality_gap < tol)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Goodness of fit on one data set.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct FitMetrics {
