@@ -89,31 +89,37 @@ impl<R: Read> BlockSource<R> {
 
     /// The next block, written into `buf` (a recycled buffer), or `None` at the end.
     pub fn next_block(&mut self, mut buf: Vec<u8>) -> std::result::Result<Option<Block>, CutError> {
-        buf.clear();
-        buf.extend_from_slice(&self.carry);
+        // The recycled bytes are overwritten, not cleared: only growth past them is zeroed.
+        let mut filled = self.carry.len();
+        if buf.len() < filled {
+            buf.resize(filled, 0);
+        }
+        buf[..filled].copy_from_slice(&self.carry);
         self.carry.clear();
         let mut target = self.block_size;
         let (cut, scanned) = loop {
-            self.fill(&mut buf, target).map_err(CutError::Io)?;
-            let scanned = needs_csv_core(&buf);
+            self.fill(&mut buf, &mut filled, target)
+                .map_err(CutError::Io)?;
+            let bytes = &buf[..filled];
+            let scanned = needs_csv_core(bytes);
             if self.eof {
-                break (buf.len(), scanned);
+                break (filled, scanned);
             }
             let end = if scanned {
-                last_record_end(&buf)
+                last_record_end(bytes)
             } else {
-                memchr::memrchr(b'\n', &buf).map(|i| i + 1)
+                memchr::memrchr(b'\n', bytes).map(|i| i + 1)
             };
             match end {
                 Some(end) if end > 0 => break (end, scanned),
-                _ if buf.len() > MAX_RECORD => return Err(CutError::RecordTooLong),
-                _ => target = buf.len() + self.block_size,
+                _ if filled > MAX_RECORD => return Err(CutError::RecordTooLong),
+                _ => target = filled + self.block_size,
             }
         };
         if cut == 0 {
             return Ok(None);
         }
-        self.carry.extend_from_slice(&buf[cut..]);
+        self.carry.extend_from_slice(&buf[cut..filled]);
         buf.truncate(cut);
         let block = Block {
             seq: self.seq,
@@ -125,28 +131,35 @@ impl<R: Read> BlockSource<R> {
         Ok(Some(block))
     }
 
-    /// Reads until `buf` holds `target` bytes or the input ends.
-    fn fill(&mut self, buf: &mut Vec<u8>, target: usize) -> Result<()> {
-        if self.eof || buf.len() >= target {
-            return Ok(());
-        }
-        // read_to_end on a Take reads into the vector's spare capacity: a file then copies
-        // straight into it, with no zeroing first.
-        let want = target - buf.len();
-        buf.reserve(want);
-        let n = (&mut self.input)
-            .take(want as u64)
-            .read_to_end(buf)
-            .map_err(|e| Error::io(&self.path, "read", e))?;
-        if n < want {
-            self.eof = true;
+    /// Reads until `buf[..*filled]` holds `target` bytes or the input ends, overwriting what
+    /// lies past `*filled`: a recycled buffer already has the room, so a file takes one `read`
+    /// per block (`read_to_end` would start at 8 KiB and double: seven calls). A buffer grows
+    /// by doubling from 8 KiB, zero-filled, so a small input touches little memory.
+    fn fill(&mut self, buf: &mut Vec<u8>, filled: &mut usize, target: usize) -> Result<()> {
+        while !self.eof && *filled < target {
+            if buf.len() < target && buf.capacity() >= target {
+                // Recycled: only the bytes past the last block's cut are zeroed.
+                buf.resize(target, 0);
+            } else if buf.len() <= *filled {
+                let grown = (2 * buf.len()).max(8 * 1024).min(target);
+                buf.resize(grown.max(*filled + 1), 0);
+            }
+            let end = buf.len().min(target);
+            match self.input.read(&mut buf[*filled..end]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => *filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io(&self.path, "read", e)),
+            }
         }
         Ok(())
     }
 
     fn read_header(&mut self) -> Result<RawHeader> {
         let mut buf = Vec::new();
-        self.fill(&mut buf, 3)?;
+        let mut filled = 0;
+        self.fill(&mut buf, &mut filled, 3)?;
+        buf.truncate(filled);
         let bom = if buf.starts_with(b"\xef\xbb\xbf") {
             buf.drain(..3);
             3
