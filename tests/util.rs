@@ -214,7 +214,8 @@ const OUR_ENVIRONMENT: [&str; 5] = [
     "JOB_COMPLETION_INDEX",
 ];
 
-fn without_our_environment(cmd: &mut Command) {
+/// Clears [`OUR_ENVIRONMENT`] from `cmd`, for tests that run the binary through a shell.
+pub fn without_our_environment(cmd: &mut Command) {
     for name in OUR_ENVIRONMENT {
         cmd.env_remove(name);
     }
