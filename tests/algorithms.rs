@@ -6,7 +6,9 @@
 
 use serde_json::Value;
 
-use crate::util::{assert_close, floats, predictions, repo, without_our_environment, Workdir};
+use crate::util::{
+    assert_close, floats, predictions, repeated_rows, repo, without_our_environment, Workdir,
+};
 
 fn fixture() -> Value {
     let text = std::fs::read_to_string(repo().join("tests/fixtures/sklearn_models.json")).unwrap();
@@ -44,7 +46,7 @@ fn train(wd: &Workdir, out: &str, extra: &[String]) -> Value {
     ];
     args.extend(extra.iter().map(String::as_str));
     wd.ok(&args);
-    serde_json::from_str(&wd.ok(&["inspect", "--json", "--model", out]).stdout()).unwrap()
+    wd.inspect_json(Some(out))
 }
 
 /// How close we must be to scikit-learn: exact solvers to 1e-9, coordinate descent to 1e-6.
@@ -196,8 +198,7 @@ fn streaming_agrees_with_the_in_memory_fit_to_1e_9() {
                 args.push("--streaming");
             }
             wd.ok(&args);
-            let json = wd.ok(&["inspect", "--json", "--model", out]).stdout();
-            summaries.push(serde_json::from_str::<Value>(&json).unwrap());
+            summaries.push(wd.inspect_json(Some(out)));
         }
         let (memory, streamed) = (&summaries[0], &summaries[1]);
         eprintln!("{extra:?}");
@@ -249,15 +250,7 @@ fn streaming_trains_in_memory_that_does_not_grow_with_the_rows() {
     // which the last assertion checks, while the streaming path needs about 10 MB of address
     // space whatever the number of rows.
     let wd = Workdir::new("streaming_memory");
-    let text = std::fs::read_to_string(repo().join("data/train.csv")).unwrap();
-    let mut lines = text.lines();
-    let mut out = format!("{}\n", lines.next().unwrap());
-    let rows: Vec<&str> = lines.collect();
-    for i in 0..ROWS {
-        out += rows[i % rows.len()];
-        out.push('\n');
-    }
-    wd.create("huge.csv", out);
+    wd.create("huge.csv", repeated_rows("data/train.csv", ROWS));
     let run = |extra: &str| {
         let script = format!(
             "ulimit -c 0 && ulimit -v {LIMIT_KB} && exec \"$0\" train -q --data huge.csv --target MEDV \
@@ -275,8 +268,7 @@ fn streaming_trains_in_memory_that_does_not_grow_with_the_rows() {
         "{}",
         String::from_utf8_lossy(&streamed.stderr)
     );
-    let summary: Value =
-        serde_json::from_str(&wd.ok(&["inspect", "--json", "--model", "m.bin"]).stdout()).unwrap();
+    let summary: Value = wd.inspect_json(Some("m.bin"));
     assert_eq!(summary["train"]["rows"], ROWS);
     // The in-memory fit fails for want of memory (the allocator aborts), not for any other
     // reason, such as a bad flag, that would make this test pass without proving anything.
@@ -338,8 +330,7 @@ fn inspect_shows_the_parameters_solver_and_cv_folds() {
     );
     assert_eq!(lines.len(), 28);
 
-    let json: Value =
-        serde_json::from_str(&wd.ok(&["inspect", "--json", "--model", "en.bin"]).stdout()).unwrap();
+    let json: Value = wd.inspect_json(Some("en.bin"));
     assert_eq!(
         json["parameters"],
         serde_json::json!({"alpha": 0.1, "l1_ratio": 0.5, "tol": 1e-12, "max_iter": 100000,
@@ -378,8 +369,7 @@ fn coordinate_descent_that_stops_early_warns_and_says_so() {
         "{}",
         run.stderr()
     );
-    let json: Value =
-        serde_json::from_str(&wd.ok(&["inspect", "--json", "--model", "m.bin"]).stdout()).unwrap();
+    let json: Value = wd.inspect_json(Some("m.bin"));
     assert_eq!(json["solver"]["converged"], false);
     assert_eq!(json["solver"]["iterations"], 3);
 }

@@ -117,7 +117,7 @@ fn a_failed_run_leaves_no_output_file() {
     }
     text += "x,0,8.14,0,0.538,5.924,94.1,4.3996,4,307,21,394.33,16.3\n";
     wd.create("bad.csv", text);
-    std::fs::create_dir(wd.path("out")).unwrap();
+    wd.mkdir("out");
     let run = wd.fails(
         &[
             "--data",
@@ -424,7 +424,7 @@ fn an_unreadable_data_or_model_file_is_an_io_error() {
 fn a_read_only_output_folder_is_an_io_error_and_stays_empty() {
     use std::os::unix::fs::PermissionsExt;
     let wd = Workdir::new("read_only_output");
-    std::fs::create_dir(wd.path("out")).unwrap();
+    wd.mkdir("out");
     std::fs::set_permissions(wd.path("out"), std::fs::Permissions::from_mode(0o555)).unwrap();
     let run = wd.output(&mut wd.command_unprivileged(&["--output", "out/p.csv"]));
     run.assert_code(5);

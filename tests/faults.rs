@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{is_root, repo, Workdir};
+use crate::util::{is_root, repeated_rows, repo, Workdir};
 
 /// The header of data/test.csv and its first rows.
 fn head_of_test_csv(rows: usize) -> String {
@@ -14,18 +14,6 @@ fn head_of_test_csv(rows: usize) -> String {
         .take(rows + 1)
         .map(|l| format!("{l}\n"))
         .collect()
-}
-
-/// data/test.csv's rows repeated to `rows` rows, under its header.
-fn big_csv(rows: usize) -> String {
-    let text = std::fs::read_to_string(repo().join("data/test.csv")).unwrap();
-    let mut lines = text.lines();
-    let mut out = format!("{}\n", lines.next().unwrap());
-    for line in lines.cycle().take(rows) {
-        out += line;
-        out.push('\n');
-    }
-    out
 }
 
 /// Starts the binary with `args`, feeds standard input `input` and keeps it open, so the run
@@ -90,7 +78,7 @@ fn stop(mut child: Child, signal: &str) -> (Option<i32>, String, Duration) {
 
 fn signal_mid_score(name: &str, signal: &str, threads: &str) -> (Option<i32>, String) {
     let wd = Workdir::new(name);
-    std::fs::create_dir(wd.path("out")).unwrap();
+    wd.mkdir("out");
     let args = ["--data", "-", "--output", "out/p.csv", "--threads", threads];
     let child = start_waiting_for_input(&wd, &args, &head_of_test_csv(10), "Scoring");
     let temps = wd.list("out");
@@ -121,7 +109,7 @@ fn sigint_mid_run_exits_130_and_leaves_no_file() {
 #[test]
 fn sigterm_stops_training_too() {
     let wd = Workdir::new("sigterm_train");
-    std::fs::create_dir(wd.path("out")).unwrap();
+    wd.mkdir("out");
     let args = [
         "train",
         "--data",
@@ -183,9 +171,9 @@ fn a_full_file_system_is_an_io_error_and_leaves_no_file() {
     let wd = Workdir::new("tiny_tmpfs");
     // About 95 KB of predictions, which fail when the file is flushed at the end, and 380 KB,
     // which fail while being written; for a file system of 64 KiB.
-    wd.create("5000.csv", big_csv(5_000));
-    wd.create("20000.csv", big_csv(20_000));
-    std::fs::create_dir(wd.path("out")).unwrap();
+    wd.create("5000.csv", repeated_rows("data/test.csv", 5_000));
+    wd.create("20000.csv", repeated_rows("data/test.csv", 20_000));
+    wd.mkdir("out");
     // A private mount namespace: the tmpfs goes away with the shell, whatever happens.
     let script = r#"
         mount -t tmpfs -o size=64k tmpfs out || exit 99
@@ -211,7 +199,7 @@ fn a_full_file_system_is_an_io_error_and_leaves_no_file() {
 #[test]
 fn a_pipe_into_head_ends_the_run_quietly() {
     let wd = Workdir::new("pipe_head");
-    wd.create("big.csv", big_csv(200_000));
+    wd.create("big.csv", repeated_rows("data/test.csv", 200_000));
     let script = r#"set -o pipefail; "$0" --data big.csv | head -n 2"#;
     let mut cmd = Command::new("bash");
     cmd.current_dir(wd.path("."))

@@ -1,15 +1,11 @@
 //! `--on-error skip`: bad rows are set aside with their line and reason, the rest is scored,
 //! and the exit code (6) says rows were rejected; `--max-errors` bounds how many.
 
-use crate::util::Workdir;
+use crate::util::{with_cell, Workdir};
 
 /// data/test.csv with row 2 (line 3) and row 4 (line 5) broken in two ways.
 fn with_bad_rows(wd: &Workdir) -> Vec<String> {
-    let text = wd.read("data/test.csv");
-    let mut lines: Vec<String> = text.lines().map(String::from).collect();
-    let mut fields: Vec<&str> = lines[2].split(',').collect();
-    fields[2] = "abc";
-    lines[2] = fields.join(",");
+    let mut lines = with_cell(&wd.read("data/test.csv"), 2, 2, "abc");
     lines[4] = "1,2,3".to_string();
     wd.create("bad.csv", lines.join("\n") + "\n");
     lines

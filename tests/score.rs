@@ -1,6 +1,6 @@
 //! Scoring: parity with scikit-learn, byte-identical output, options and environment.
 
-use crate::util::{assert_close, predictions, repo, Workdir};
+use crate::util::{assert_close, predictions, repeated_rows, repo, Workdir};
 
 fn sklearn_predictions() -> Vec<f64> {
     let text =
@@ -88,7 +88,7 @@ fn environment_variables_stand_in_for_flags() {
 fn an_output_file_gets_the_predictions_and_stdout_stays_empty() {
     let wd = Workdir::new("output_file");
     let expected = wd.ok(&[]).output.stdout;
-    std::fs::create_dir(wd.path("out")).unwrap();
+    wd.mkdir("out");
     let run = wd.ok(&["--output", "out/predictions.csv"]);
     assert!(run.output.stdout.is_empty());
     assert!(run.stderr().contains(" to out/predictions.csv"));
@@ -223,17 +223,7 @@ fn a_closed_pipe_ends_the_run_quietly() {
     use std::io::Read;
     use std::process::Stdio;
     let wd = Workdir::new("broken_pipe");
-    let text = wd.read("data/test.csv");
-    let mut body = String::new();
-    let mut rows = text.lines().skip(1).cycle();
-    for _ in 0..200_000 {
-        body += rows.next().unwrap();
-        body.push('\n');
-    }
-    wd.create(
-        "big.csv",
-        format!("{}\n{body}", text.lines().next().unwrap()),
-    );
+    wd.create("big.csv", repeated_rows("data/test.csv", 200_000));
     let mut cmd = wd.command(&["--data", "big.csv", "--quiet"]);
     let mut child = cmd
         .stdout(Stdio::piped())

@@ -1,7 +1,7 @@
 //! Sharded scoring: the parts of N shards, concatenated in index order, are the single run's
 //! output byte for byte; reruns skip finished parts; shards refuse what they cannot split.
 
-use crate::util::Workdir;
+use crate::util::{with_cell, Workdir};
 
 /// Variants of data/test.csv that shards must cut right: CRLF, no final newline, empty lines.
 fn variants(test_csv: &str) -> Vec<(&'static str, String)> {
@@ -30,7 +30,7 @@ fn concatenated_shards_equal_the_single_run_for_1_to_16_shards_and_more_shards_t
         let single = wd.ok(&["--data", name, "--quiet"]).output.stdout;
         for count in (1..=16).chain([60]) {
             let dir = format!("out-{name}-{count}");
-            std::fs::create_dir(wd.path(&dir)).unwrap();
+            wd.mkdir(&dir);
             let template = format!("{dir}/part-{{index:05}}.csv");
             for index in 0..count {
                 let (i, n) = (index.to_string(), count.to_string());
@@ -61,7 +61,7 @@ fn concatenated_shards_equal_the_single_run_for_1_to_16_shards_and_more_shards_t
 fn an_indexed_job_sets_the_index_and_the_count_by_environment() {
     let wd = Workdir::new("shards_env");
     let single = wd.ok(&["--quiet"]).output.stdout;
-    std::fs::create_dir(wd.path("out")).unwrap();
+    wd.mkdir("out");
     for index in 0..3 {
         let mut cmd = wd.command(&["--output", "out/part-{index}.csv", "--quiet"]);
         cmd.env("JOB_COMPLETION_INDEX", index.to_string())
@@ -77,7 +77,7 @@ fn an_indexed_job_sets_the_index_and_the_count_by_environment() {
 #[test]
 fn a_rerun_skips_a_finished_part_unless_told_to_overwrite() {
     let wd = Workdir::new("shards_rerun");
-    std::fs::create_dir(wd.path("out")).unwrap();
+    wd.mkdir("out");
     let args = [
         "--shard-index",
         "1",
@@ -113,11 +113,7 @@ fn a_rerun_skips_a_finished_part_unless_told_to_overwrite() {
 #[test]
 fn a_bad_value_in_a_later_shard_is_reported_at_its_line_in_the_file() {
     let wd = Workdir::new("shards_error_line");
-    let text = wd.read("data/test.csv");
-    let mut lines: Vec<String> = text.lines().map(String::from).collect();
-    let mut fields: Vec<&str> = lines[45].split(',').collect();
-    fields[1] = "oops";
-    lines[45] = fields.join(",");
+    let lines = with_cell(&wd.read("data/test.csv"), 45, 1, "oops");
     wd.create("bad.csv", lines.join("\n") + "\n");
     // Line 46 of 52 lies in the last of four shards, which never reads the lines before it.
     let run = wd.fails(

@@ -13,7 +13,7 @@ fn retraining_reproduces_the_shipped_model_byte_for_byte() {
     let wd = Workdir::new("retrain");
     let shipped = std::fs::read(wd.path("model/model.bin")).unwrap();
     let shipped_predictions = wd.ok(&[]).output.stdout;
-    std::fs::create_dir(wd.path("out")).unwrap();
+    wd.mkdir("out");
     let run = wd.ok(&[
         "train",
         "--data",
@@ -42,8 +42,7 @@ fn retraining_reproduces_the_shipped_model_byte_for_byte() {
 #[test]
 fn the_fitted_coefficients_agree_with_scikit_learn() {
     let wd = Workdir::new("coefficients");
-    let ours: serde_json::Value =
-        serde_json::from_str(&wd.ok(&["inspect", "--json"]).stdout()).unwrap();
+    let ours: serde_json::Value = wd.inspect_json(None);
     let reference = sklearn_coefficients();
     assert_eq!(ours["features"], reference["features"]);
     assert_close(

@@ -57,6 +57,18 @@ impl Workdir {
         fs::read_to_string(self.dir.join(rel)).unwrap()
     }
 
+    /// Makes the folder `rel` in the workdir.
+    pub fn mkdir(&self, rel: &str) {
+        fs::create_dir(self.dir.join(rel)).unwrap();
+    }
+
+    /// `inspect --json` of the model at `model` (the default model when `None`), parsed.
+    pub fn inspect_json(&self, model: Option<&str>) -> serde_json::Value {
+        let mut args = vec!["inspect", "--json"];
+        args.extend(model.map(|m| ["--model", m]).into_iter().flatten());
+        serde_json::from_str(&self.ok(&args).stdout()).unwrap()
+    }
+
     /// The file names in a folder of the workdir, sorted.
     pub fn list(&self, rel: &str) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(self.dir.join(rel))
@@ -219,6 +231,28 @@ pub fn without_our_environment(cmd: &mut Command) {
     for name in OUR_ENVIRONMENT {
         cmd.env_remove(name);
     }
+}
+
+/// The CSV file `rel` of the repository (such as data/test.csv) with its data rows repeated,
+/// in order, to `rows` rows, under its header.
+pub fn repeated_rows(rel: &str, rows: usize) -> String {
+    let text = fs::read_to_string(repo().join(rel)).unwrap();
+    let mut lines = text.lines();
+    let mut out = format!("{}\n", lines.next().unwrap());
+    for line in lines.cycle().take(rows) {
+        out += line;
+        out.push('\n');
+    }
+    out
+}
+
+/// `text`'s lines with field `field` of line `line` (both from 0) replaced by `value`.
+pub fn with_cell(text: &str, line: usize, field: usize, value: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let mut fields: Vec<&str> = lines[line].split(',').collect();
+    fields[field] = value;
+    lines[line] = fields.join(",");
+    lines
 }
 
 /// A JSON array of numbers as floats.
