@@ -55,7 +55,7 @@ impl Ids {
         self.ends.clear();
     }
 
-    fn push(&mut self, id: &[u8]) {
+    pub(crate) fn push(&mut self, id: &[u8]) {
         self.bytes.extend_from_slice(id);
         self.ends.push(self.bytes.len());
     }
@@ -365,6 +365,8 @@ pub enum RowProblem {
         /// Fields in the row.
         found: usize,
     },
+    /// The row's prediction is not a finite `f64`.
+    Overflow,
 }
 
 /// A row set aside under `--on-error skip`, with its text.
@@ -408,6 +410,10 @@ impl RowError {
                 Location::line(path, line),
                 "a quoted field spans lines here, and shards split the file by lines; \
                  remove line breaks inside quoted fields, or score without --shard-count",
+            ),
+            RowProblem::Overflow => Error::data(
+                Location::line(path, line),
+                "the prediction is beyond the range of f64; are the values in the right units?",
             ),
             RowProblem::FieldCount { found } => Error::data(
                 Location::line(path, line),
@@ -453,6 +459,8 @@ pub struct Cursor {
     pub pos: usize,
     /// Line breaks consumed so far in the block.
     pub newlines: u64,
+    /// Where the last row read starts: its byte position, and the line breaks before it.
+    pub row_start: (usize, u64),
     /// Made on first use: most blocks have no quotes, and making one costs microseconds.
     core: Option<csv_core::Reader>,
     out: Vec<u8>,
@@ -464,6 +472,7 @@ impl Default for Cursor {
         Cursor {
             pos: 0,
             newlines: 0,
+            row_start: (0, 0),
             core: None,
             out: vec![0; 4096],
             ends: vec![0; 64],
@@ -477,6 +486,15 @@ impl Cursor {
         self.pos = 0;
         self.newlines = 0;
         self.core = None;
+    }
+
+    /// A cursor at byte `pos` of a block, after `newlines` line breaks.
+    pub fn at(pos: usize, newlines: u64) -> Cursor {
+        Cursor {
+            pos,
+            newlines,
+            ..Cursor::default()
+        }
     }
 }
 
@@ -538,6 +556,7 @@ fn fill_plain(
     let width = selection.width();
     let capacity = batch.x.nrows();
     while batch.rows < capacity && cur.pos < data.len() {
+        cur.row_start = (cur.pos, cur.newlines);
         let rest = &data[cur.pos..];
         let x = batch
             .x
@@ -600,6 +619,7 @@ fn fill_quoted(
         }
         let start = cur.pos;
         let line_in_block = cur.newlines;
+        cur.row_start = (start, line_in_block);
         let (mut nout, mut nends) = (0, 0);
         let complete = loop {
             let (result, nin, o, e) = core.read_record(

@@ -15,8 +15,8 @@ use std::time::Instant;
 use ndarray::{s, Array1, ArrayView2, ArrayViewMut1};
 
 use crate::batch::{
-    display_name, fill_batch, open_input, record_too_long, Batch, Cursor, Reject, RowError,
-    Selection,
+    display_name, fill_batch, open_input, record_too_long, Batch, Cursor, Ids, Reject, RowError,
+    RowProblem, Selection,
 };
 use crate::block::{Block, BlockSource, CutError, BLOCK_SIZE};
 use crate::cli::{OnError, ScoreArgs};
@@ -80,7 +80,6 @@ struct Scored {
 /// Why a block could not be scored.
 enum Failure {
     Row(RowError),
-    Overflow { row_in_block: u64 },
     Cut(CutError),
 }
 
@@ -105,6 +104,7 @@ impl Scorer {
         let mut rejects = Vec::new();
         loop {
             work.batch.clear();
+            let batch_start = (work.cursor.pos, work.cursor.newlines);
             let set_aside = if self.skip { Some(&mut rejects) } else { None };
             fill_batch(
                 &self.selection,
@@ -125,17 +125,35 @@ impl Scorer {
                 self.intercept,
                 predictions.view_mut(),
             );
-            if let Some(i) = predictions.iter().position(|p| !p.is_finite()) {
-                return Err(Failure::Overflow {
-                    row_in_block: rows + i as u64,
-                });
-            }
-            let ids = self.selection.has_id().then_some(&work.batch.ids);
             let predictions = predictions
                 .into_slice()
                 .expect("a slice of an Array1 is contiguous");
-            self.encoder.encode(predictions, ids, &mut out);
-            rows += n as u64;
+            let ids = self.selection.has_id().then_some(&work.batch.ids);
+            if predictions.iter().all(|p| p.is_finite()) {
+                self.encoder.encode(predictions, ids, &mut out);
+                rows += n as u64;
+            } else {
+                let overflows = self.overflows(block, batch_start, predictions);
+                if !self.skip {
+                    return Err(Failure::Row(overflows[0].error.clone()));
+                }
+                let mut kept = Vec::with_capacity(n);
+                let mut kept_ids = Ids::default();
+                for (i, &p) in predictions.iter().enumerate() {
+                    if p.is_finite() {
+                        kept.push(p);
+                        if let Some(ids) = ids {
+                            kept_ids.push(ids.get(i));
+                        }
+                    }
+                }
+                let ids = ids.map(|_| &kept_ids);
+                self.encoder.encode(&kept, ids, &mut out);
+                rows += kept.len() as u64;
+                rejects.extend(overflows);
+                // The batch's unreadable rows were set aside as it was read: keep line order.
+                rejects.sort_by_key(|r| r.error.line_in_block);
+            }
             if work.cursor.pos >= block.data.len() {
                 break;
             }
@@ -147,6 +165,46 @@ impl Scorer {
             newlines: work.cursor.newlines,
             bytes: block.data.len() as u64,
         })
+    }
+
+    /// The rows of the batch read from `start` (byte position and line breaks before it) in
+    /// `block` whose prediction is not finite, as rejects with their line and text. Rare, so
+    /// the rows are found again by reading the batch a second time, one row at a time, rather
+    /// than by recording every row's place as it is read.
+    fn overflows(&self, block: &Block, start: (usize, u64), predictions: &[f64]) -> Vec<Reject> {
+        let mut cursor = Cursor::at(start.0, start.1);
+        let mut one = Batch::new(1, self.selection.width());
+        let mut set_aside = Vec::new();
+        let mut overflows = Vec::new();
+        for &p in predictions {
+            one.clear();
+            let read = fill_batch(
+                &self.selection,
+                block,
+                &mut cursor,
+                &mut one,
+                Some(&mut set_aside),
+            );
+            assert!(
+                read.is_ok() && one.rows == 1,
+                "the batch was read once already"
+            );
+            if p.is_finite() {
+                continue;
+            }
+            let (row_start, line_in_block) = cursor.row_start;
+            let text = &block.data[row_start..cursor.pos];
+            let text = text.strip_suffix(b"\n").unwrap_or(text);
+            let text = text.strip_suffix(b"\r").unwrap_or(text);
+            overflows.push(Reject {
+                error: RowError {
+                    line_in_block,
+                    problem: RowProblem::Overflow,
+                },
+                text: text.to_vec(),
+            });
+        }
+        overflows
     }
 }
 
@@ -267,21 +325,6 @@ impl Collector<'_> {
                 Ok(lines_before) => record_too_long(path, lines_before + 1),
                 Err(err) => err,
             },
-            Failure::Overflow { row_in_block } => {
-                let row = self.rows + row_in_block + 1;
-                let row = match &self.origin {
-                    None => format!("data row {row}"),
-                    Some((_, offset)) => {
-                        format!("data row {row} of the shard that starts at byte {offset}")
-                    }
-                };
-                Error::data(
-                    Location::file(path),
-                    format!(
-                        "{row}: the prediction is beyond the range of f64; are the values in the right units?"
-                    ),
-                )
-            }
         }
     }
 

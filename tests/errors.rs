@@ -31,7 +31,7 @@ fn a_non_numeric_value_names_file_line_column_and_name() {
 }
 
 #[test]
-fn a_prediction_beyond_f64_fails_the_run_and_names_the_row() {
+fn a_prediction_beyond_f64_fails_the_run_and_names_the_line() {
     // NOX's weight is about -17, so NOX = 1e308 makes the prediction -inf.
     let wd = Workdir::new("overflow");
     with_row(
@@ -41,7 +41,7 @@ fn a_prediction_beyond_f64_fails_the_run_and_names_the_row() {
     let run = wd.fails(&["--data", "bad.csv", "--output", "out.csv"], 3);
     assert_eq!(
         run.error(),
-        "bad.csv: data row 2: the prediction is beyond the range of f64; are the values in the right units?"
+        "bad.csv:3: the prediction is beyond the range of f64; are the values in the right units?"
     );
     assert!(!wd.path("out.csv").exists());
 }

@@ -148,3 +148,86 @@ fn reject_options_need_skip() {
         "--rejects and --max-errors apply only with --on-error skip"
     );
 }
+
+#[test]
+fn rows_whose_prediction_overflows_are_rejected_in_line_order_with_the_others() {
+    let wd = Workdir::new("rejects_overflow");
+    let all = wd.ok(&["--quiet"]).stdout();
+    // Line 3 has a bad cell; lines 4 and 6 a NOX (weight about -17) beyond f64 either way.
+    let mut lines = with_cell(&wd.read("data/test.csv"), 2, 2, "abc");
+    lines = with_cell(&lines.join("\n"), 3, 4, "1e308");
+    lines = with_cell(&lines.join("\n"), 5, 4, "-1e308");
+    wd.create("bad.csv", lines.join("\n") + "\n");
+    let expected: Vec<&str> = all
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| ![2, 3, 5].contains(i))
+        .map(|(_, l)| l)
+        .collect();
+    let reason = "the prediction is beyond the range of f64; are the values in the right units?";
+    let rejects = format!(
+        "line,reason,record\n3,\"column INDUS: expected a number, found \"\"abc\"\"\",\"{}\"\n4,{reason},\"{}\"\n6,{reason},\"{}\"\n",
+        lines[2], lines[3], lines[5]
+    );
+    for (threads, batch_rows) in [("1", "1"), ("2", "2"), ("3", "4096")] {
+        wd.fails(
+            &[
+                "--data",
+                "bad.csv",
+                "--on-error",
+                "skip",
+                "--rejects",
+                "rejects.csv",
+                "--output",
+                "p.csv",
+                "--threads",
+                threads,
+                "--batch-rows",
+                batch_rows,
+                "--overwrite",
+            ],
+            6,
+        );
+        assert_eq!(
+            wd.read("p.csv"),
+            expected.join("\n") + "\n",
+            "{threads} {batch_rows}"
+        );
+        assert_eq!(wd.read("rejects.csv"), rejects, "{threads} {batch_rows}");
+    }
+}
+
+#[test]
+fn an_overflowing_row_takes_its_id_with_it() {
+    let wd = Workdir::new("rejects_overflow_ids");
+    let text = wd.read("data/test.csv");
+    let mut rows: Vec<String> = text.lines().take(4).map(String::from).collect();
+    rows[0] = format!("id,{}", rows[0]);
+    for (i, row) in rows.iter_mut().enumerate().skip(1) {
+        *row = format!("r{i},{row}");
+    }
+    wd.create("good.csv", rows.join("\n") + "\n");
+    let good = wd
+        .ok(&["--data", "good.csv", "--id-column", "id", "--quiet"])
+        .stdout();
+    let bad = with_cell(&rows.join("\n"), 2, 5, "1e308");
+    wd.create("bad.csv", bad.join("\n") + "\n");
+    let run = wd.fails(
+        &[
+            "--data",
+            "bad.csv",
+            "--id-column",
+            "id",
+            "--on-error",
+            "skip",
+            "--quiet",
+        ],
+        6,
+    );
+    let good: Vec<&str> = good.lines().collect();
+    assert_eq!(good.len(), 4);
+    assert_eq!(
+        run.stdout(),
+        format!("{}\n{}\n{}\n", good[0], good[1], good[3])
+    );
+}
