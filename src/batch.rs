@@ -488,6 +488,13 @@ impl Cursor {
         self.core = None;
     }
 
+    /// The line (line breaks before it in the block) and text of the last row read from
+    /// `data`, which ends where the cursor stands.
+    pub fn last_row<'a>(&self, data: &'a [u8]) -> (u64, &'a [u8]) {
+        let (start, line) = self.row_start;
+        (line, without_terminator(&data[start..self.pos]))
+    }
+
     /// A cursor at byte `pos` of a block, after `newlines` line breaks.
     pub fn at(pos: usize, newlines: u64) -> Cursor {
         Cursor {
@@ -650,18 +657,15 @@ fn fill_quoted(
         if !complete {
             break;
         }
-        if selection.single_line_records {
-            let raw = &data[start..cur.pos];
-            let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
-            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-            if memchr::memchr(b'\n', raw).is_some()
-                || memchr::memchr_iter(b'"', raw).count() % 2 == 1
-            {
-                return Err(RowError {
-                    line_in_block,
-                    problem: RowProblem::SpansLines,
-                });
-            }
+        let text = without_terminator(&data[start..cur.pos]);
+        if selection.single_line_records
+            && (memchr::memchr(b'\n', text).is_some()
+                || memchr::memchr_iter(b'"', text).count() % 2 == 1)
+        {
+            return Err(RowError {
+                line_in_block,
+                problem: RowProblem::SpansLines,
+            });
         }
         let out = &cur.out[..nout];
         let ends = &cur.ends[..nends];
@@ -676,12 +680,15 @@ fn fill_quoted(
             .expect("a batch is in standard layout");
         let row = &mut x[batch.rows * width..(batch.rows + 1) * width];
         let outcome = selection.fill_row(fields, row, &mut batch.ids);
-        let text = &data[start..cur.pos];
-        let text = text.strip_suffix(b"\n").unwrap_or(text);
-        let text = text.strip_suffix(b"\r").unwrap_or(text);
         settle(outcome, line_in_block, text, batch, rejects.as_deref_mut())?;
     }
     Ok(())
+}
+
+/// A record's bytes without the `\n` or `\r\n` that ends it.
+fn without_terminator(record: &[u8]) -> &[u8] {
+    let record = record.strip_suffix(b"\n").unwrap_or(record);
+    record.strip_suffix(b"\r").unwrap_or(record)
 }
 
 /// Reads a CSV input batch by batch into selected numeric columns, on the calling thread.

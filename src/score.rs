@@ -192,10 +192,7 @@ impl Scorer {
             if p.is_finite() {
                 continue;
             }
-            let (row_start, line_in_block) = cursor.row_start;
-            let text = &block.data[row_start..cursor.pos];
-            let text = text.strip_suffix(b"\n").unwrap_or(text);
-            let text = text.strip_suffix(b"\r").unwrap_or(text);
+            let (line_in_block, text) = cursor.last_row(&block.data);
             overflows.push(Reject {
                 error: RowError {
                     line_in_block,
