@@ -129,30 +129,24 @@ impl Scorer {
                 .into_slice()
                 .expect("a slice of an Array1 is contiguous");
             let ids = self.selection.has_id().then_some(&work.batch.ids);
-            if predictions.iter().all(|p| p.is_finite()) {
-                self.encoder.encode(predictions, ids, &mut out);
-                rows += n as u64;
-            } else {
-                let overflows = self.overflows(block, batch_start, predictions);
-                if !self.skip {
-                    return Err(Failure::Row(overflows[0].error.clone()));
+            match predictions.iter().position(|p| !p.is_finite()) {
+                None => {
+                    self.encoder.encode(predictions, ids, &mut out);
+                    rows += n as u64;
                 }
-                let mut kept = Vec::with_capacity(n);
-                let mut kept_ids = Ids::default();
-                for (i, &p) in predictions.iter().enumerate() {
-                    if p.is_finite() {
-                        kept.push(p);
-                        if let Some(ids) = ids {
-                            kept_ids.push(ids.get(i));
-                        }
-                    }
+                // Only the first is reported: the batch is read again up to it, no further.
+                Some(first) if !self.skip => {
+                    let mut overflow = self.overflows(block, batch_start, &predictions[..=first]);
+                    return Err(Failure::Row(overflow.remove(0).error));
                 }
-                let ids = ids.map(|_| &kept_ids);
-                self.encoder.encode(&kept, ids, &mut out);
-                rows += kept.len() as u64;
-                rejects.extend(overflows);
-                // The batch's unreadable rows were set aside as it was read: keep line order.
-                rejects.sort_by_key(|r| r.error.line_in_block);
+                Some(_) => {
+                    rejects.extend(self.overflows(block, batch_start, predictions));
+                    // The batch's unreadable rows were set aside as it was read: keep line order.
+                    rejects.sort_by_key(|r| r.error.line_in_block);
+                    let (kept, kept_ids) = finite_rows(predictions, ids);
+                    self.encoder.encode(&kept, kept_ids.as_ref(), &mut out);
+                    rows += kept.len() as u64;
+                }
             }
             if work.cursor.pos >= block.data.len() {
                 break;
@@ -203,6 +197,23 @@ impl Scorer {
         }
         overflows
     }
+}
+
+/// The finite predictions of a batch, and their rows' ids when it has ids.
+fn finite_rows(predictions: &[f64], ids: Option<&Ids>) -> (Vec<f64>, Option<Ids>) {
+    let mut kept = Vec::with_capacity(predictions.len());
+    let mut kept_ids = ids.map(|_| Ids::default());
+    for (i, &p) in predictions
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.is_finite())
+    {
+        kept.push(p);
+        if let (Some(kept_ids), Some(ids)) = (&mut kept_ids, ids) {
+            kept_ids.push(ids.get(i));
+        }
+    }
+    (kept, kept_ids)
 }
 
 /// What `--on-error skip` does with rejected rows.
@@ -314,14 +325,12 @@ impl Collector<'_> {
         match failure {
             Failure::Cut(CutError::Io(err)) => err,
             // Only these two need the line breaks before a shard, which cost a read of the file.
-            Failure::Row(err) => match self.absolute_lines_before() {
-                Ok(lines_before) => err.into_error(self.selection, lines_before),
-                Err(err) => err,
-            },
-            Failure::Cut(CutError::RecordTooLong) => match self.absolute_lines_before() {
-                Ok(lines_before) => record_too_long(path, lines_before + 1),
-                Err(err) => err,
-            },
+            Failure::Row(err) => self
+                .absolute_lines_before()
+                .map_or_else(|e| e, |lines| err.into_error(self.selection, lines)),
+            Failure::Cut(CutError::RecordTooLong) => self
+                .absolute_lines_before()
+                .map_or_else(|e| e, |lines| record_too_long(path, lines + 1)),
         }
     }
 
@@ -394,13 +403,10 @@ fn shard_of(args: &ScoreArgs) -> Result<Option<Shard>> {
         ("--rejects", &args.rejects, "out/rejects-{index:05}.csv"),
     ];
     for (flag, path, example) in paths {
-        match path {
-            Some(path) if count > 1 && !path.contains("{index") => {
-                return Err(Error::Usage(format!(
-                    "{flag} {path} would be written by every shard: put {{index}} in it, such as {example}"
-                )));
-            }
-            _ => {}
+        if let Some(path) = path.as_ref().filter(|p| count > 1 && !p.contains("{index")) {
+            return Err(Error::Usage(format!(
+                "{flag} {path} would be written by every shard: put {{index}} in it, such as {example}"
+            )));
         }
     }
     Ok(Some(shard))
@@ -415,14 +421,13 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<Outcome> {
             "--rejects and --max-errors apply only with --on-error skip".into(),
         ));
     }
-    let output = match (&args.output, shard) {
-        (Some(template), Some(shard)) => Some(expand_output("--output", template, shard.index)?),
-        (output, _) => output.clone(),
+    // A shard writes its own files: `{index}` in their paths becomes its index.
+    let for_shard = |flag: &str, path: &Option<String>| match (path, shard) {
+        (Some(template), Some(shard)) => expand_output(flag, template, shard.index).map(Some),
+        (path, _) => Ok(path.clone()),
     };
-    let rejects = match (&args.rejects, shard) {
-        (Some(template), Some(shard)) => Some(expand_output("--rejects", template, shard.index)?),
-        (rejects, _) => rejects.clone(),
-    };
+    let output = for_shard("--output", &args.output)?;
+    let rejects = for_shard("--rejects", &args.rejects)?;
     if let (Some(shard), Some(output)) = (shard, &output) {
         if !args.overwrite && std::path::Path::new(output).exists() {
             log.info(&format!(
