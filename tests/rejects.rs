@@ -1,14 +1,41 @@
 //! `--on-error skip`: bad rows are set aside with their line and reason, the rest is scored,
 //! and the exit code (6) says rows were rejected; `--max-errors` bounds how many.
 
-use crate::util::{with_cell, Workdir};
+use crate::util::{with_cells, Run, Workdir};
 
 /// data/test.csv with row 2 (line 3) and row 4 (line 5) broken in two ways.
 fn with_bad_rows(wd: &Workdir) -> Vec<String> {
-    let mut lines = with_cell(&wd.read("data/test.csv"), 2, 2, "abc");
+    let mut lines = with_cells(&wd.read("data/test.csv"), &[(2, 2, "abc")]);
     lines[4] = "1,2,3".to_string();
-    wd.create("bad.csv", lines.join("\n") + "\n");
+    wd.create_lines("bad.csv", &lines);
     lines
+}
+
+/// Scores bad.csv with `--on-error skip` into p.csv and rejects.csv, plus `extra`: exit 6.
+fn skip_into_files(wd: &Workdir, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "--data",
+        "bad.csv",
+        "--on-error",
+        "skip",
+        "--rejects",
+        "rejects.csv",
+        "--output",
+        "p.csv",
+    ];
+    args.extend(extra);
+    wd.fails(&args, 6)
+}
+
+/// The output of the clean file `all` without the lines `dropped` (from 0, the header 0).
+fn without_lines(all: &str, dropped: &[usize]) -> String {
+    let kept: Vec<&str> = all
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| !dropped.contains(i))
+        .map(|(_, l)| l)
+        .collect();
+    kept.join("\n") + "\n"
 }
 
 #[test]
@@ -16,19 +43,7 @@ fn skipped_rows_go_to_the_rejects_file_and_the_rest_is_scored() {
     let wd = Workdir::new("rejects_file");
     let all = wd.ok(&["--quiet"]).stdout();
     let lines = with_bad_rows(&wd);
-    let run = wd.fails(
-        &[
-            "--data",
-            "bad.csv",
-            "--on-error",
-            "skip",
-            "--rejects",
-            "rejects.csv",
-            "--output",
-            "p.csv",
-        ],
-        6,
-    );
+    let run = skip_into_files(&wd, &[]);
     assert!(
         run.stderr()
             .contains("batch_inference: warning: 2 rows rejected, recorded in rejects.csv"),
@@ -36,13 +51,7 @@ fn skipped_rows_go_to_the_rejects_file_and_the_rest_is_scored() {
         run.stderr()
     );
     // The predictions are those of the clean file, less the two rejected rows.
-    let expected: Vec<&str> = all
-        .lines()
-        .enumerate()
-        .filter(|(i, _)| *i != 2 && *i != 4)
-        .map(|(_, l)| l)
-        .collect();
-    assert_eq!(wd.read("p.csv"), expected.join("\n") + "\n");
+    assert_eq!(wd.read("p.csv"), without_lines(&all, &[2, 4]));
     assert_eq!(
         wd.read("rejects.csv"),
         format!(
@@ -154,43 +163,26 @@ fn rows_whose_prediction_overflows_are_rejected_in_line_order_with_the_others() 
     let wd = Workdir::new("rejects_overflow");
     let all = wd.ok(&["--quiet"]).stdout();
     // Line 3 has a bad cell; lines 4 and 6 a NOX (weight about -17) beyond f64 either way.
-    let mut lines = with_cell(&wd.read("data/test.csv"), 2, 2, "abc");
-    lines = with_cell(&lines.join("\n"), 3, 4, "1e308");
-    lines = with_cell(&lines.join("\n"), 5, 4, "-1e308");
-    wd.create("bad.csv", lines.join("\n") + "\n");
-    let expected: Vec<&str> = all
-        .lines()
-        .enumerate()
-        .filter(|(i, _)| ![2, 3, 5].contains(i))
-        .map(|(_, l)| l)
-        .collect();
+    let cells = [(2, 2, "abc"), (3, 4, "1e308"), (5, 4, "-1e308")];
+    let lines = with_cells(&wd.read("data/test.csv"), &cells);
+    wd.create_lines("bad.csv", &lines);
     let reason = "the prediction is beyond the range of f64; are the values in the right units?";
     let rejects = format!(
         "line,reason,record\n3,\"column INDUS: expected a number, found \"\"abc\"\"\",\"{}\"\n4,{reason},\"{}\"\n6,{reason},\"{}\"\n",
         lines[2], lines[3], lines[5]
     );
     for (threads, batch_rows) in [("1", "1"), ("2", "2"), ("3", "4096")] {
-        wd.fails(
-            &[
-                "--data",
-                "bad.csv",
-                "--on-error",
-                "skip",
-                "--rejects",
-                "rejects.csv",
-                "--output",
-                "p.csv",
-                "--threads",
-                threads,
-                "--batch-rows",
-                batch_rows,
-                "--overwrite",
-            ],
-            6,
-        );
+        let args = [
+            "--threads",
+            threads,
+            "--batch-rows",
+            batch_rows,
+            "--overwrite",
+        ];
+        skip_into_files(&wd, &args);
         assert_eq!(
             wd.read("p.csv"),
-            expected.join("\n") + "\n",
+            without_lines(&all, &[2, 3, 5]),
             "{threads} {batch_rows}"
         );
         assert_eq!(wd.read("rejects.csv"), rejects, "{threads} {batch_rows}");
@@ -206,12 +198,11 @@ fn an_overflowing_row_takes_its_id_with_it() {
     for (i, row) in rows.iter_mut().enumerate().skip(1) {
         *row = format!("r{i},{row}");
     }
-    wd.create("good.csv", rows.join("\n") + "\n");
+    wd.create_lines("good.csv", &rows);
     let good = wd
         .ok(&["--data", "good.csv", "--id-column", "id", "--quiet"])
         .stdout();
-    let bad = with_cell(&rows.join("\n"), 2, 5, "1e308");
-    wd.create("bad.csv", bad.join("\n") + "\n");
+    wd.create_lines("bad.csv", &with_cells(&rows.join("\n"), &[(2, 5, "1e308")]));
     let run = wd.fails(
         &[
             "--data",

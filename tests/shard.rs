@@ -1,7 +1,7 @@
 //! Sharded scoring: the parts of N shards, concatenated in index order, are the single run's
 //! output byte for byte; reruns skip finished parts; shards refuse what they cannot split.
 
-use crate::util::{with_cell, Workdir};
+use crate::util::{with_cells, Workdir};
 
 /// Variants of data/test.csv that shards must cut right: CRLF, no final newline, empty lines.
 fn variants(test_csv: &str) -> Vec<(&'static str, String)> {
@@ -110,49 +110,38 @@ fn a_rerun_skips_a_finished_part_unless_told_to_overwrite() {
     );
 }
 
+/// The error of the last of four shards of data/test.csv with field `field` of line 46 (which
+/// lies in that shard, which never reads the lines before it) set to `value`.
+fn error_in_the_last_shard(name: &str, field: usize, value: &str) -> String {
+    let wd = Workdir::new(name);
+    wd.create_lines(
+        "bad.csv",
+        &with_cells(&wd.read("data/test.csv"), &[(45, field, value)]),
+    );
+    let args = [
+        "--data",
+        "bad.csv",
+        "--shard-index",
+        "3",
+        "--shard-count",
+        "4",
+    ];
+    wd.fails(&args, 3).error()
+}
+
 #[test]
 fn a_bad_value_in_a_later_shard_is_reported_at_its_line_in_the_file() {
-    let wd = Workdir::new("shards_error_line");
-    let lines = with_cell(&wd.read("data/test.csv"), 45, 1, "oops");
-    wd.create("bad.csv", lines.join("\n") + "\n");
-    // Line 46 of 52 lies in the last of four shards, which never reads the lines before it.
-    let run = wd.fails(
-        &[
-            "--data",
-            "bad.csv",
-            "--shard-index",
-            "3",
-            "--shard-count",
-            "4",
-        ],
-        3,
-    );
     assert_eq!(
-        run.error(),
+        error_in_the_last_shard("shards_error_line", 1, "oops"),
         "bad.csv:46:2: column ZN: expected a number, found \"oops\""
     );
 }
 
 #[test]
 fn an_overflow_in_a_later_shard_is_reported_at_its_line_in_the_file() {
-    let wd = Workdir::new("shards_overflow");
-    let text = wd.read("data/test.csv");
     // NOX's weight is about -17: NOX = 1e308 takes the prediction beyond f64.
-    let lines = with_cell(&text, 45, 4, "1e308");
-    wd.create("bad.csv", lines.join("\n") + "\n");
-    let run = wd.fails(
-        &[
-            "--data",
-            "bad.csv",
-            "--shard-index",
-            "3",
-            "--shard-count",
-            "4",
-        ],
-        3,
-    );
     assert_eq!(
-        run.error(),
+        error_in_the_last_shard("shards_overflow", 4, "1e308"),
         "bad.csv:46: the prediction is beyond the range of f64; are the values in the right units?"
     );
 }

@@ -52,6 +52,11 @@ impl Workdir {
         fs::write(path, contents).unwrap();
     }
 
+    /// Writes `lines` to a file of the folder, each ended by `\n`.
+    pub fn create_lines(&self, rel: &str, lines: &[String]) {
+        self.create(rel, lines.join("\n") + "\n");
+    }
+
     /// Reads a file of the folder as text.
     pub fn read(&self, rel: &str) -> String {
         fs::read_to_string(self.dir.join(rel)).unwrap()
@@ -246,12 +251,14 @@ pub fn repeated_rows(rel: &str, rows: usize) -> String {
     out
 }
 
-/// `text`'s lines with field `field` of line `line` (both from 0) replaced by `value`.
-pub fn with_cell(text: &str, line: usize, field: usize, value: &str) -> Vec<String> {
+/// `text`'s lines with cells replaced: `(line, field, value)`, line and field from 0.
+pub fn with_cells(text: &str, cells: &[(usize, usize, &str)]) -> Vec<String> {
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
-    let mut fields: Vec<&str> = lines[line].split(',').collect();
-    fields[field] = value;
-    lines[line] = fields.join(",");
+    for &(line, field, value) in cells {
+        let mut fields: Vec<&str> = lines[line].split(',').collect();
+        fields[field] = value;
+        lines[line] = fields.join(",");
+    }
     lines
 }
 
