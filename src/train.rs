@@ -513,17 +513,18 @@ fn fit_rows(
 /// Logs, as scikit-learn's `ConvergenceWarning` does, when coordinate descent stopped at
 /// `--max-iter` with the duality gap still above `--tol`.
 fn warn_unless_converged(plan: &Plan, fit: &Fit, context: &str, log: &Logger) {
-    let Solver::CoordinateDescent {
-        iterations,
-        duality_gap,
-    } = fit.solver
-    else {
-        return;
-    };
-    let Some((tol, _)) = plan.algorithm.stopping() else {
-        return;
-    };
-    if fit.solver.converged(plan.algorithm) == Some(false) {
+    if let (
+        Solver::CoordinateDescent {
+            iterations,
+            duality_gap,
+        },
+        Some((tol, _)),
+        Some(false),
+    ) = (
+        fit.solver,
+        plan.algorithm.stopping(),
+        fit.solver.converged(plan.algorithm),
+    ) {
         log.warn(&format!(
             "{context}{} did not converge in {iterations} iterations: duality gap \
              {duality_gap:.2e} is above --tol {tol:e}; raise --max-iter, or try --standardize",
