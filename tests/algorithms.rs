@@ -268,7 +268,7 @@ fn streaming_trains_in_memory_that_does_not_grow_with_the_rows() {
         "{}",
         String::from_utf8_lossy(&streamed.stderr)
     );
-    let summary: Value = wd.inspect_json(Some("m.bin"));
+    let summary = wd.inspect_json(Some("m.bin"));
     assert_eq!(summary["train"]["rows"], ROWS);
     // The in-memory fit fails for want of memory (the allocator aborts), not for any other
     // reason, such as a bad flag, that would make this test pass without proving anything.
@@ -330,7 +330,7 @@ fn inspect_shows_the_parameters_solver_and_cv_folds() {
     );
     assert_eq!(lines.len(), 28);
 
-    let json: Value = wd.inspect_json(Some("en.bin"));
+    let json = wd.inspect_json(Some("en.bin"));
     assert_eq!(
         json["parameters"],
         serde_json::json!({"alpha": 0.1, "l1_ratio": 0.5, "tol": 1e-12, "max_iter": 100000,
@@ -369,7 +369,7 @@ fn coordinate_descent_that_stops_early_warns_and_says_so() {
         "{}",
         run.stderr()
     );
-    let json: Value = wd.inspect_json(Some("m.bin"));
+    let json = wd.inspect_json(Some("m.bin"));
     assert_eq!(json["solver"]["converged"], false);
     assert_eq!(json["solver"]["iterations"], 3);
 }

@@ -39,7 +39,7 @@ fn inspect_lists_version_algorithm_features_and_metrics() {
 #[test]
 fn inspect_json_matches_the_metadata_written_at_training() {
     let wd = Workdir::new("inspect_json");
-    let summary: serde_json::Value = wd.inspect_json(None);
+    let summary = wd.inspect_json(None);
     let metadata: serde_json::Value =
         serde_json::from_str(&wd.read("model/metadata.json")).unwrap();
     for key in [

@@ -42,7 +42,7 @@ fn retraining_reproduces_the_shipped_model_byte_for_byte() {
 #[test]
 fn the_fitted_coefficients_agree_with_scikit_learn() {
     let wd = Workdir::new("coefficients");
-    let ours: serde_json::Value = wd.inspect_json(None);
+    let ours = wd.inspect_json(None);
     let reference = sklearn_coefficients();
     assert_eq!(ours["features"], reference["features"]);
     assert_close(
