@@ -1,11 +1,13 @@
 //! Rows into reused `Array2<f64>` batches: the parsing half of the data path, shared by scoring
 //! (one block at a time, on several threads) and training ([`BatchReader`], sequential).
 //!
-//! Blocks without quote characters take the fast path: a line whose fields are all plain numbers
-//! is read in one pass, each field parsed where it stands up to the comma or line break that ends
-//! it; any other line is split on `\n` and `,` and read field by field. Blocks with quotes go
-//! through csv-core, record by record. All three accept the same rows and report the same
-//! errors, which the unit tests check against csv-core.
+//! Blocks without quote characters take the fast path: where the CPU has AVX-512, a line of
+//! plain numbers is read whole by [`crate::simd`]; a line whose fields are all plain numbers is
+//! otherwise read in one pass, each field parsed where it stands up to the comma or line break
+//! that ends it; any other line is split on `\n` and `,` and read field by field. Blocks with
+//! quotes go through csv-core, record by record. All of them accept the same rows and report the
+//! same errors (the vector reader reports none: it leaves any line it does not take to the
+//! others), which the unit tests check against csv-core.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -16,6 +18,7 @@ use crate::block::{Block, BlockSource, CutError, BLOCK_SIZE, MAX_RECORD};
 use crate::error::{Error, Location, Result};
 use crate::parse::{parse_decimal, parse_number, parse_prefix, NumberError};
 use crate::schema::Header;
+use crate::simd::{self, Lines};
 
 /// The display name of standard input.
 pub const STDIN: &str = "<stdin>";
@@ -117,6 +120,8 @@ pub struct Selection {
     id_field: Option<usize>,
     field_count: usize,
     single_line_records: bool,
+    /// The vector line reader, where the CPU and the row's shape allow it.
+    lines: Option<Lines>,
 }
 
 impl Selection {
@@ -137,14 +142,29 @@ impl Selection {
             Some(name) => Some(header.resolve(&[name.to_string()], "id")?[0]),
             None => None,
         };
+        let field_count = header.names().len();
+        let lines = Lines::new(&slot_of_field, field_count, names.len(), id_field.is_some());
         Ok(Selection {
             path: header.path().to_string(),
             names: names.to_vec(),
             slot_of_field,
             id_field,
-            field_count: header.names().len(),
+            field_count,
             single_line_records: false,
+            lines,
         })
+    }
+
+    /// Reads every line with the scalar reader, even where the vector one could run (for tests
+    /// and benchmarks comparing the two).
+    pub fn without_vector_reader(mut self) -> Selection {
+        self.lines = None;
+        self
+    }
+
+    /// Whether lines of plain numbers are read by the vector reader.
+    pub fn has_vector_reader(&self) -> bool {
+        self.lines.is_some()
     }
 
     /// Refuses records with a line break inside a quoted field, or with an odd number of
@@ -558,7 +578,26 @@ fn fill_plain(
     data: &[u8],
     cur: &mut Cursor,
     batch: &mut Batch,
+    rejects: Option<&mut Vec<Reject>>,
+) -> Result<(), RowError> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(lines) = &selection.lines {
+        // SAFETY: a `Lines` is only made on a CPU with the features `simd::fill_plain` needs.
+        return unsafe { simd::fill_plain(lines, selection, data, cur, batch, rejects) };
+    }
+    fill_plain_with(selection, data, cur, batch, rejects, |_, _| None)
+}
+
+/// Reads plain rows, offering each line to `vector` first (see [`crate::simd`]), then to the
+/// scalar one-pass reader, and failing those to the field-by-field reader that decides errors.
+#[inline(always)]
+pub(crate) fn fill_plain_with(
+    selection: &Selection,
+    data: &[u8],
+    cur: &mut Cursor,
+    batch: &mut Batch,
     mut rejects: Option<&mut Vec<Reject>>,
+    vector: impl Fn(&[u8], &mut [f64]) -> Option<usize>,
 ) -> Result<(), RowError> {
     let width = selection.width();
     let capacity = batch.x.nrows();
@@ -570,6 +609,12 @@ fn fill_plain(
             .as_slice_mut()
             .expect("a batch is in standard layout");
         let row = &mut x[batch.rows * width..(batch.rows + 1) * width];
+        if let Some(used) = vector(rest, row) {
+            cur.pos += used;
+            cur.newlines += 1;
+            batch.rows += 1;
+            continue;
+        }
         if let Some(used) = selection.fill_simple_line(rest, row, &mut batch.ids) {
             cur.pos += used;
             cur.newlines += u64::from(rest[used - 1] == b'\n');
@@ -900,7 +945,8 @@ mod tests {
             .unwrap();
             for i in 0..batch.rows {
                 let bits: Vec<u64> = batch.x.row(i).iter().map(|v| v.to_bits()).collect();
-                seen.push(format!("{bits:?} {:?}", batch.ids.get(i)));
+                let id = selection.has_id().then(|| batch.ids.get(i));
+                seen.push(format!("{bits:?} {id:?}"));
             }
             if batch.rows == 0 || cursor.pos >= block.data.len() {
                 break;
@@ -912,22 +958,42 @@ mod tests {
     }
 
     #[test]
-    fn the_one_pass_line_reader_reads_every_line_as_csv_core_does() {
-        // Plain blocks take simple lines in one pass and leave the rest to the field-by-field
-        // reader; csv-core, which quoted blocks use, is the reference for both.
-        let selections: Vec<Selection> = [["a", "id", "b", "skip"], ["skip", "b", "a", "id"]]
-            .iter()
-            .map(|names| {
-                let header = Header::parse("in.csv", &csv::ByteRecord::from(names.to_vec()));
-                let names = ["b".into(), "a".into()];
-                Selection::new(&header.unwrap(), &names, "feature", Some("id")).unwrap()
-            })
-            .collect();
-        let cells = [
+    fn the_one_pass_and_vector_line_readers_read_every_line_as_csv_core_does() {
+        // Plain blocks offer each line to the vector reader (where the CPU has one and there is
+        // no id), then take simple lines in one pass and leave the rest to the field-by-field
+        // reader; csv-core, which quoted blocks use, is the reference for all of them.
+        let headers = [["a", "id", "b", "skip"], ["skip", "b", "a", "id"]];
+        let mut selections = Vec::new();
+        for (names, id) in [(headers[0], Some("id")), (headers[1], Some("id"))]
+            .into_iter()
+            .chain(headers.map(|names| (names, None)))
+        {
+            let header = Header::parse("in.csv", &csv::ByteRecord::from(names.to_vec())).unwrap();
+            let names = ["b".into(), "a".into()];
+            let selection = Selection::new(&header, &names, "feature", id).unwrap();
+            assert_eq!(
+                selection.has_vector_reader(),
+                id.is_none() && crate::simd::Lines::new(&[Some(0)], 1, 1, false).is_some()
+            );
+            selections.push(selection);
+        }
+        // Cells the vector reader takes, and cells that send a line to the other readers.
+        let simple = [
             "1",
             "-2.5",
             "0.00632",
             "394.33",
+            "5.",
+            ".5",
+            "-.5",
+            "-0",
+            "12345678",
+            "-99999999",
+            ".12345678",
+            "0.0000001",
+        ];
+        let long_zero = format!("0.{}1", "0".repeat(70));
+        let others = [
             "+7",
             "1e3",
             "2.5E-2",
@@ -936,17 +1002,21 @@ mod tests {
             "",
             "x",
             "1.2.3",
+            "1..",
+            "--1",
             "-",
             ".",
             "1e",
+            "123456789",
+            "0.123456789",
             "12345678901234567890",
             "9007199254740993",
-            "-0",
             "inf",
             "NaN",
+            &long_zero,
         ];
         let mut rng = crate::testing::Rng(5);
-        for case in 0..2000 {
+        for case in 0..4000 {
             let eol = if rng.one_in(3) { "\r\n" } else { "\n" };
             let mut text = String::new();
             for _ in 0..rng.below(6) {
@@ -956,7 +1026,10 @@ mod tests {
                 }
                 let fields = [3, 4, 4, 4, 4, 5][rng.below(6) as usize];
                 let row: Vec<&str> = (0..fields)
-                    .map(|_| cells[rng.below(cells.len() as u64) as usize])
+                    .map(|_| match rng.one_in(6) {
+                        true => others[rng.below(others.len() as u64) as usize],
+                        false => simple[rng.below(simple.len() as u64) as usize],
+                    })
                     .collect();
                 text += &row.join(",");
                 text += eol;
@@ -964,12 +1037,16 @@ mod tests {
             if rng.one_in(3) {
                 text.truncate(text.len().saturating_sub(eol.len()));
             }
-            let selection = &selections[case % 2];
-            assert_eq!(
-                read_block(selection, text.as_bytes(), false),
-                read_block(selection, text.as_bytes(), true),
-                "case {case}: {text:?}"
-            );
+            let selection = &selections[case % 4];
+            let reference = read_block(selection, text.as_bytes(), true);
+            let scalar = selection.clone().without_vector_reader();
+            for (reader, selection) in [("plain", selection), ("scalar", &scalar)] {
+                assert_eq!(
+                    read_block(selection, text.as_bytes(), false),
+                    reference,
+                    "case {case}, {reader} reader: {text:?}"
+                );
+            }
         }
     }
 

@@ -21,6 +21,7 @@ pub mod schema;
 pub mod score;
 pub mod shard;
 pub mod signals;
+pub mod simd;
 pub mod train;
 
 #[cfg(test)]
