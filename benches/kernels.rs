@@ -50,10 +50,15 @@ fn block(quoted: bool) -> Block {
     }
 }
 
-#[divan::bench(args = [false, true])]
-fn parse_block_into_batch(bencher: Bencher, quoted: bool) {
-    let selection = selection();
-    let block = block(quoted);
+/// `plain`: the reader a plain block gets on this CPU (the vector one where it has AVX-512);
+/// `scalar`: the one-pass scalar reader; `quoted`: csv-core.
+#[divan::bench(args = ["plain", "scalar", "quoted"])]
+fn parse_block_into_batch(bencher: Bencher, reader: &str) {
+    let selection = match reader {
+        "scalar" => selection().without_vector_reader(),
+        _ => selection(),
+    };
+    let block = block(reader == "quoted");
     let mut batch = Batch::new(BATCH, FEATURES);
     let mut cursor = Cursor::default();
     bencher

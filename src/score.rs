@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, Condvar, Mutex};
 use std::time::Instant;
 
 use ndarray::{s, Array1, ArrayView2, ArrayViewMut1};
@@ -642,6 +642,50 @@ fn run_inline<R: Read>(
     }
 }
 
+/// How far the workers may read ahead of the writer: blocks whose outputs wait to be written,
+/// in input order, behind a block still being scored.
+struct Window {
+    /// The next block to write, and whether the writer has stopped.
+    state: Mutex<(u64, bool)>,
+    advanced: Condvar,
+    /// Blocks a worker may start beyond the next one to write.
+    ahead: u64,
+}
+
+impl Window {
+    /// Waits until block `seq` may be started; false if the writer has stopped.
+    fn wait_for(&self, seq: u64) -> bool {
+        let guard = self
+            .state
+            .lock()
+            .expect("no thread panics holding the window");
+        let guard = self
+            .advanced
+            .wait_while(guard, |(next, stopped)| {
+                !*stopped && seq >= *next + self.ahead
+            })
+            .expect("no thread panics holding the window");
+        !guard.1
+    }
+
+    fn set(&self, next: u64, stopped: bool) {
+        *self
+            .state
+            .lock()
+            .expect("no thread panics holding the window") = (next, stopped);
+        self.advanced.notify_all();
+    }
+}
+
+/// Stops the window when the writer leaves, by any path, so no worker waits for it forever.
+struct StopOnDrop<'a>(&'a Window);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.set(u64::MAX, true);
+    }
+}
+
 /// Scores blocks on `threads` workers, which take turns reading them, while this thread writes.
 fn run_parallel<R: Read + Send>(
     source: BlockSource<R>,
@@ -650,14 +694,20 @@ fn run_parallel<R: Read + Send>(
     threads: usize,
 ) -> Result<()> {
     // Each worker reads its own next block (so the bytes land in its own core's cache) and
-    // scores it; the queue of scored blocks is bounded, so memory stays flat.
+    // scores it. Memory stays flat: a worker starts no block more than `2 * threads` past the
+    // next one to write, so when one worker stalls (a preempted thread, a CPU quota's
+    // throttling) the others wait instead of piling up outputs that cannot be written yet.
     let (done_tx, done_rx) = mpsc::sync_channel::<Done>(threads * 2);
+    let window = Window {
+        state: Mutex::new((0, false)),
+        advanced: Condvar::new(),
+        ahead: 2 * threads as u64,
+    };
     // The input, and whether it is over (ended or failed): no worker reads past that.
     let source = Mutex::new((source, false));
     let output_pool: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
-        let source = &source;
-        let output_pool = &output_pool;
+        let (source, window, output_pool) = (&source, &window, &output_pool);
         for _ in 0..threads {
             let done_tx = done_tx.clone();
             scope.spawn(move || {
@@ -670,7 +720,11 @@ fn run_parallel<R: Read + Send>(
                         if *over {
                             break;
                         }
+                        // Waiting holds the input, which only workers about to wait would want.
                         let seq = source.next_seq();
+                        if !window.wait_for(seq) {
+                            break;
+                        }
                         let next = source.next_block(std::mem::take(&mut buf));
                         *over = !matches!(next, Ok(Some(_)));
                         (seq, next)
@@ -696,16 +750,18 @@ fn run_parallel<R: Read + Send>(
             });
         }
         drop(done_tx);
-        // Owned by this closure, so an early return drops it before the scope joins the threads.
+        // Owned by this closure, so an early return drops them before the scope joins the
+        // threads: workers' sends fail, waits end, and the workers return.
         let done_rx = done_rx;
+        let _stop = StopOnDrop(window);
         for done in &done_rx {
             collector.accept(done)?;
+            window.set(collector.next, false);
             output_pool
                 .lock()
                 .expect("no thread panics holding the pool")
                 .extend(collector.spare.drain(..));
         }
-        // On an early error `done_rx` is dropped on return: workers' sends fail and they end.
         Ok(())
     })
 }
@@ -909,5 +965,31 @@ mod tests {
         let mut out = Array1::zeros(3);
         predict_into(x.view(), &w, 0.5, out.view_mut());
         assert_eq!(out, array![1.5, 0.5, -3.0]);
+    }
+
+    #[test]
+    fn a_worker_waits_for_the_writer_when_too_far_ahead_and_never_once_it_stops() {
+        let window = Window {
+            state: Mutex::new((0, false)),
+            advanced: Condvar::new(),
+            ahead: 2,
+        };
+        assert!(window.wait_for(0));
+        assert!(window.wait_for(1));
+        std::thread::scope(|scope| {
+            let waiting = scope.spawn(|| window.wait_for(4));
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            window.set(2, false);
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            assert!(
+                !waiting.is_finished(),
+                "block 4 started with block 2 unwritten"
+            );
+            window.set(3, false);
+            assert!(waiting.join().unwrap());
+            let stopped = scope.spawn(|| window.wait_for(100));
+            drop(StopOnDrop(&window));
+            assert!(!stopped.join().unwrap());
+        });
     }
 }
