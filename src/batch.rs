@@ -599,6 +599,10 @@ pub(crate) fn fill_plain_with(
     mut rejects: Option<&mut Vec<Reject>>,
     vector: impl Fn(&[u8], &mut [f64]) -> Option<usize>,
 ) -> Result<(), RowError> {
+    // Lines the vector reader refuses cost a little each; when it has refused this many in a
+    // row (a column of long numbers, say), the rest of the batch goes straight to the others.
+    const GIVE_UP_AFTER: u32 = 32;
+    let mut misses = 0;
     let width = selection.width();
     let capacity = batch.x.nrows();
     while batch.rows < capacity && cur.pos < data.len() {
@@ -609,11 +613,15 @@ pub(crate) fn fill_plain_with(
             .as_slice_mut()
             .expect("a batch is in standard layout");
         let row = &mut x[batch.rows * width..(batch.rows + 1) * width];
-        if let Some(used) = vector(rest, row) {
-            cur.pos += used;
-            cur.newlines += 1;
-            batch.rows += 1;
-            continue;
+        if misses < GIVE_UP_AFTER {
+            if let Some(used) = vector(rest, row) {
+                cur.pos += used;
+                cur.newlines += 1;
+                batch.rows += 1;
+                misses = 0;
+                continue;
+            }
+            misses += 1;
         }
         if let Some(used) = selection.fill_simple_line(rest, row, &mut batch.ids) {
             cur.pos += used;
