@@ -1,13 +1,16 @@
 //! Any bytes as the input CSV: scoring ends in predictions or a clean error, never a panic or a
 //! hang, and the same ones however the input is cut into blocks, batches and threads. The
-//! training reader, on the same bytes, agrees about the rows.
+//! training reader, on the same bytes, agrees about the rows, and the vector line reader (where
+//! the CPU has one) agrees with the scalar readers about every row, value and reject.
 
 #![no_main]
 
-use batch_inference::batch::{Batch, BatchReader};
+use batch_inference::batch::{fill_batch, Batch, BatchReader, Cursor, Selection};
+use batch_inference::block::BlockSource;
 use batch_inference::log::{LogFormat, Logger};
 use batch_inference::model::{Algorithm, FitMetrics, ModelFile, Solver};
 use batch_inference::output::{Format, Sink};
+use batch_inference::schema::Header;
 use batch_inference::score::{score_stream, ScoreOptions};
 use libfuzzer_sys::fuzz_target;
 
@@ -77,7 +80,38 @@ fn read_rows(data: &[u8]) -> Result<usize, String> {
     }
 }
 
+/// Everything a selection reads from `data`'s blocks: each row's bits, each reject, and the
+/// line count, block by block; `None` if the header or the features do not make a selection.
+fn rows_read(data: &[u8], vector: bool) -> Option<Vec<String>> {
+    let (mut source, header) = BlockSource::new("fuzz.csv", data, 1 << 16).ok()?;
+    let header = Header::parse("fuzz.csv", &csv::ByteRecord::from(header.fields)).ok()?;
+    let names: Vec<String> = FEATURES.iter().map(|f| f.to_string()).collect();
+    let mut selection = Selection::new(&header, &names, "feature", None).ok()?;
+    if !vector {
+        selection = selection.without_vector_reader();
+    }
+    let mut seen = Vec::new();
+    let mut batch = Batch::new(5, names.len());
+    while let Ok(Some(block)) = source.next_block(Vec::new()) {
+        let (mut cursor, mut rejects) = (Cursor::default(), Vec::new());
+        while cursor.pos < block.data.len() {
+            batch.clear();
+            fill_batch(&selection, &block, &mut cursor, &mut batch, Some(&mut rejects)).ok()?;
+            for row in batch.x.rows().into_iter().take(batch.rows) {
+                seen.push(format!("{:?}", row.iter().map(|v| v.to_bits()).collect::<Vec<_>>()));
+            }
+            if batch.rows == 0 {
+                break;
+            }
+        }
+        seen.extend(rejects.iter().map(|r| format!("{r:?}")));
+        seen.push(format!("{} lines", cursor.newlines));
+    }
+    Some(seen)
+}
+
 fuzz_target!(|data: &[u8]| {
+    assert_eq!(rows_read(data, true), rows_read(data, false), "vector and scalar readers");
     // One block (inputs are far shorter than 64 KiB) and one batch...
     let reference = score(data, 1, 1 << 16, 256);
     // ...against small blocks and batches, sized by the input's length, which move every
