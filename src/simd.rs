@@ -11,7 +11,9 @@
 //! 10^8 divided by an exact power of ten, correctly rounded). A line this reader does not take
 //! whole (a quote, an exponent, a field of more than 8 digits, a wrong field count, a text
 //! column, a line longer than the registers) goes to the scalar reader, which decides it as
-//! before: this reader accepts a subset of the lines and never reports an error.
+//! before: this reader accepts a subset of the lines and never reports an error. Rows of more
+//! than 16 fields or columns, and selections with an id column, are left to the scalar reader
+//! altogether.
 
 /// What the vector reader needs to know about a selection, made only where it can run.
 #[derive(Debug, Clone)]
@@ -177,7 +179,7 @@ mod x86 {
     /// Reads the line that starts `rest` into `row` if every field is `[-]digits[.digits]`
     /// with 1 to 8 digits, the field count is right, and the line ends with `\n` or `\r\n`
     /// within 128 bytes; returns the bytes taken, line break included. `None` leaves the line
-    /// to the scalar reader (`row` may be partly written, and it overwrites it).
+    /// (and `row`, written only at the end) to the scalar reader.
     ///
     /// # Safety
     /// The CPU must have the features [`Lines::new`] checks.
