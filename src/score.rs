@@ -668,11 +668,23 @@ impl Window {
         !guard.1
     }
 
-    fn set(&self, next: u64, stopped: bool) {
-        *self
-            .state
-            .lock()
-            .expect("no thread panics holding the window") = (next, stopped);
+    /// Block `next` is the next to write.
+    fn advance(&self, next: u64) {
+        self.update(|state| state.0 = next);
+    }
+
+    /// The writer has stopped: no worker waits any more.
+    fn stop(&self) {
+        self.update(|state| state.1 = true);
+    }
+
+    fn update(&self, change: impl FnOnce(&mut (u64, bool))) {
+        change(
+            &mut self
+                .state
+                .lock()
+                .expect("no thread panics holding the window"),
+        );
         self.advanced.notify_all();
     }
 }
@@ -682,7 +694,7 @@ struct StopOnDrop<'a>(&'a Window);
 
 impl Drop for StopOnDrop<'_> {
     fn drop(&mut self) {
-        self.0.set(u64::MAX, true);
+        self.0.stop();
     }
 }
 
@@ -756,7 +768,7 @@ fn run_parallel<R: Read + Send>(
         let _stop = StopOnDrop(window);
         for done in &done_rx {
             collector.accept(done)?;
-            window.set(collector.next, false);
+            window.advance(collector.next);
             output_pool
                 .lock()
                 .expect("no thread panics holding the pool")
@@ -979,13 +991,13 @@ mod tests {
         std::thread::scope(|scope| {
             let waiting = scope.spawn(|| window.wait_for(4));
             std::thread::sleep(std::time::Duration::from_millis(50));
-            window.set(2, false);
+            window.advance(2);
             std::thread::sleep(std::time::Duration::from_millis(50));
             assert!(
                 !waiting.is_finished(),
                 "block 4 started with block 2 unwritten"
             );
-            window.set(3, false);
+            window.advance(3);
             assert!(waiting.join().unwrap());
             let stopped = scope.spawn(|| window.wait_for(100));
             drop(StopOnDrop(&window));

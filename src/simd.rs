@@ -36,7 +36,7 @@ impl Lines {
         width: usize,
         has_id: bool,
     ) -> Option<Lines> {
-        if has_id || field_count > 16 || slot_of_field.len() > field_count || !cpu_has_avx512() {
+        if has_id || field_count > 16 || slot_of_field.len() > field_count || !available() {
             return None;
         }
         let mut field_of_slot = [0; 16];
@@ -58,8 +58,9 @@ impl Lines {
     }
 }
 
+/// Whether this CPU has the instructions the vector reader uses.
 #[cfg(target_arch = "x86_64")]
-fn cpu_has_avx512() -> bool {
+pub fn available() -> bool {
     std::arch::is_x86_feature_detected!("avx512f")
         && std::arch::is_x86_feature_detected!("avx512bw")
         && std::arch::is_x86_feature_detected!("avx512dq")
@@ -70,8 +71,9 @@ fn cpu_has_avx512() -> bool {
         && std::arch::is_x86_feature_detected!("bmi1")
 }
 
+/// Whether this CPU has the instructions the vector reader uses.
 #[cfg(not(target_arch = "x86_64"))]
-fn cpu_has_avx512() -> bool {
+pub fn available() -> bool {
     false
 }
 
@@ -326,8 +328,16 @@ mod x86 {
 
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
-    use super::{cpu_has_avx512, x86::read_line, Lines};
+    use super::{available, x86::read_line, Lines};
     use crate::parse::parse_number;
+
+    /// True, with a note, where the vector reader never runs and its tests have nothing to test.
+    fn without_avx512() -> bool {
+        if !available() {
+            eprintln!("skipped: this CPU has no AVX-512, and the vector reader never runs");
+        }
+        !available()
+    }
 
     /// Reads `line` (fields a, b, c and `fields - 3` more) into columns [c, a] with the vector
     /// reader.
@@ -344,8 +354,7 @@ mod tests {
 
     #[test]
     fn lines_of_plain_numbers_read_as_the_number_parser_reads_each_field() {
-        if !cpu_has_avx512() {
-            eprintln!("skipped: this CPU has no AVX-512, and the vector reader never runs");
+        if without_avx512() {
             return;
         }
         let long = format!("{},9\n", ["-1234.567"; 12].join(","));
@@ -373,8 +382,7 @@ mod tests {
 
     #[test]
     fn anything_else_is_left_to_the_scalar_reader() {
-        if !cpu_has_avx512() {
-            eprintln!("skipped: this CPU has no AVX-512, and the vector reader never runs");
+        if without_avx512() {
             return;
         }
         let too_long = format!("{},1\n", ["1234567.8"; 13].join(","));
@@ -416,8 +424,7 @@ mod tests {
 
     #[test]
     fn only_rows_of_up_to_16_fields_and_columns_without_an_id_are_taken() {
-        if !cpu_has_avx512() {
-            eprintln!("skipped: this CPU has no AVX-512, and the vector reader never runs");
+        if without_avx512() {
             return;
         }
         let all = |n: usize| (0..n).map(Some).collect::<Vec<_>>();
