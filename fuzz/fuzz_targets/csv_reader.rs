@@ -96,9 +96,19 @@ fn rows_read(data: &[u8], vector: bool) -> Option<Vec<String>> {
         let (mut cursor, mut rejects) = (Cursor::default(), Vec::new());
         while cursor.pos < block.data.len() {
             batch.clear();
-            fill_batch(&selection, &block, &mut cursor, &mut batch, Some(&mut rejects)).ok()?;
+            fill_batch(
+                &selection,
+                &block,
+                &mut cursor,
+                &mut batch,
+                Some(&mut rejects),
+            )
+            .ok()?;
             for row in batch.x.rows().into_iter().take(batch.rows) {
-                seen.push(format!("{:?}", row.iter().map(|v| v.to_bits()).collect::<Vec<_>>()));
+                seen.push(format!(
+                    "{:?}",
+                    row.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+                ));
             }
             if batch.rows == 0 {
                 break;
@@ -111,7 +121,11 @@ fn rows_read(data: &[u8], vector: bool) -> Option<Vec<String>> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    assert_eq!(rows_read(data, true), rows_read(data, false), "vector and scalar readers");
+    assert_eq!(
+        rows_read(data, true),
+        rows_read(data, false),
+        "vector and scalar readers"
+    );
     // One block (inputs are far shorter than 64 KiB) and one batch...
     let reference = score(data, 1, 1 << 16, 256);
     // ...against small blocks and batches, sized by the input's length, which move every
