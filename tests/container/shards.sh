@@ -265,7 +265,7 @@ check "finished shard $FINISHED run again: \"skipping\", part untouched" check_s
 check "a bad value in shard $KILLED's rows: it exits 3 with no part, the others finish" \
     check_bad_data
 
-# The speeds check 1 measured, for tests/container/README-shards.md.
+# The speeds check 1 measured, for the README's "Picking N" paragraph.
 SPEEDS=$(sed -n 's/.* \([0-9]*\) MB\/s$/\1/p' "$WORK/check-check_parallel.log" | paste -sd, -)
 echo "shard speeds with one CPU each: ${SPEEDS:-none} MB/s (unsharded, 2 CPUs: $SINGLE_RATE)"
 echo "shard checks took $((SECONDS - START)) s; image $IMAGE, $ROWS rows, $SHARDS shards"
