@@ -28,8 +28,8 @@ pub struct Lines {
 
 impl Lines {
     /// A reader for rows of `field_count` fields that fill the `width` batch columns
-    /// `slot_of_field` gives, or `None` if the CPU lacks the instructions or the shape does not fit: more than
-    /// 16 fields or columns, or an id column to carry (left to the scalar reader).
+    /// `slot_of_field` gives, or `None` if the CPU lacks the instructions or the shape does not
+    /// fit: more than 16 fields or columns, or an id column to carry (left to the scalar reader).
     pub fn new(
         slot_of_field: &[Option<usize>],
         field_count: usize,
@@ -58,7 +58,8 @@ impl Lines {
     }
 }
 
-/// Whether this CPU has the instructions the vector reader uses.
+/// Whether this CPU has the instructions the vector reader uses: the features every
+/// `#[target_feature]` list in `x86` names (the attribute takes only a literal, so each repeats it).
 #[cfg(target_arch = "x86_64")]
 pub fn available() -> bool {
     std::arch::is_x86_feature_detected!("avx512f")
@@ -86,6 +87,7 @@ mod x86 {
 
     use super::Lines;
     use crate::batch::{fill_plain_with, Batch, Cursor, Reject, RowError, Selection};
+    use crate::parse::POW10;
 
     /// `fill_plain` with every line offered to [`read_line`] first.
     ///
@@ -142,12 +144,10 @@ mod x86 {
         a
     };
 
-    const POW10: [f64; 16] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-    ];
-
     #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi2,popcnt")]
+    #[target_feature(
+        enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vbmi,avx512vbmi2,popcnt,bmi1"
+    )]
     unsafe fn load(bytes: &[u8; 64]) -> __m512i {
         // SAFETY: 64 readable bytes.
         unsafe { _mm512_loadu_si512(bytes.as_ptr().cast()) }
@@ -156,7 +156,9 @@ mod x86 {
     /// The positions of the set bits of `mask` (bits 0-127), lowest first, in the first 16
     /// bytes; bytes past the last set bit are zero or later positions.
     #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi,avx512vbmi2,popcnt")]
+    #[target_feature(
+        enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vbmi,avx512vbmi2,popcnt,bmi1"
+    )]
     unsafe fn positions(mask: u128) -> __m128i {
         let iota = load(&IOTA);
         let (low, high) = (mask as u64, (mask >> 64) as u64);
@@ -266,7 +268,7 @@ mod x86 {
 
         let from_end = load(&FROM_END);
         let pow10 = |i: usize| {
-            // SAFETY: 8 readable f64 from `i` (0 or 8).
+            // SAFETY: 8 readable f64 from `i` (0 or 8 of 23).
             unsafe { _mm512_loadu_pd(POW10.as_ptr().add(i)) }
         };
         let mut values = [_mm512_setzero_pd(); 2];
