@@ -387,6 +387,12 @@ pub enum RowProblem {
     },
     /// The row's prediction is not a finite `f64`.
     Overflow,
+    /// The input's last record spans lines, has the wrong number of fields and a quote that
+    /// is never closed, in field `field` (the last): the rest of the file was read into it.
+    UnclosedQuote {
+        /// The field the quote opens.
+        field: usize,
+    },
 }
 
 /// A row set aside under `--on-error skip`, with its text.
@@ -435,6 +441,10 @@ impl RowError {
                 Location::line(path, line),
                 "the prediction is beyond the range of f64; are the values in the right units?",
             ),
+            RowProblem::UnclosedQuote { field } => Error::data(
+                Location::cell(path, line, field + 1),
+                "a quote in this field is never closed, so the rest of the file was read into it",
+            ),
             RowProblem::FieldCount { found } => Error::data(
                 Location::line(path, line),
                 format!(
@@ -465,11 +475,17 @@ impl RowError {
     }
 }
 
-/// The error for a record too long to be a record, starting at `line`.
-pub fn record_too_long(path: &str, line: u64) -> Error {
+/// The error for a record too long to be a record, starting at `line`; `quoted` when the
+/// input there has quotes, one of which may never be closed.
+pub fn record_too_long(path: &str, line: u64, quoted: bool) -> Error {
+    let hint = if quoted {
+        "is a quote on this line never closed?"
+    } else {
+        "is this the right file?"
+    };
     Error::data(
         Location::line(path, line),
-        format!("a line longer than {MAX_RECORD} bytes; is this the right file?"),
+        format!("a line longer than {MAX_RECORD} bytes; {hint}"),
     )
 }
 
@@ -732,7 +748,16 @@ fn fill_quoted(
             .as_slice_mut()
             .expect("a batch is in standard layout");
         let row = &mut x[batch.rows * width..(batch.rows + 1) * width];
-        let outcome = selection.fill_row(fields, row, &mut batch.ids);
+        let mut outcome = selection.fill_row(fields, row, &mut batch.ids);
+        // A quote that is never closed takes the rest of the input, line breaks and all, into
+        // one field, so the count is off at the last record: say so rather than count fields.
+        if matches!(outcome, Err(RowProblem::FieldCount { .. }))
+            && cur.pos == data.len()
+            && memchr::memchr(b'\n', text).is_some()
+            && memchr::memchr_iter(b'"', text).count() % 2 == 1
+        {
+            outcome = Err(RowProblem::UnclosedQuote { field: nends - 1 });
+        }
         settle(outcome, line_in_block, text, batch, rejects.as_deref_mut())?;
     }
     Ok(())
@@ -809,8 +834,9 @@ impl<R: Read> BatchReader<R> {
                         self.finished = true;
                         break;
                     }
-                    Err(CutError::RecordTooLong) => {
-                        return Err(record_too_long(self.header.path(), self.lines_before + 1))
+                    Err(CutError::RecordTooLong { quoted }) => {
+                        let line = self.lines_before + 1;
+                        return Err(record_too_long(self.header.path(), line, quoted));
                     }
                     Err(CutError::Io(err)) => return Err(err),
                 }

@@ -30,8 +30,12 @@ pub struct Block {
 /// Why the input could not be cut into blocks.
 #[derive(Debug)]
 pub enum CutError {
-    /// A record longer than [`MAX_RECORD`] starts at the beginning of block `seq`.
-    RecordTooLong,
+    /// A record longer than [`MAX_RECORD`] starts at the beginning of block `seq`; `quoted`
+    /// when those bytes hold a quote.
+    RecordTooLong {
+        /// Whether a quote is among the bytes.
+        quoted: bool,
+    },
     /// Reading failed.
     Io(Error),
 }
@@ -112,7 +116,10 @@ impl<R: Read> BlockSource<R> {
             };
             match end {
                 Some(end) if end > 0 => break (end, scanned),
-                _ if filled > MAX_RECORD => return Err(CutError::RecordTooLong),
+                _ if filled > MAX_RECORD => {
+                    let quoted = memchr::memchr(b'"', bytes).is_some();
+                    return Err(CutError::RecordTooLong { quoted });
+                }
                 _ => target = filled + self.block_size,
             }
         };
@@ -397,7 +404,7 @@ mod tests {
             match source.next_block(Vec::new()) {
                 Ok(Some(_)) => seen += 1,
                 Ok(None) => panic!("no error"),
-                Err(CutError::RecordTooLong) => break,
+                Err(CutError::RecordTooLong { .. }) => break,
                 Err(CutError::Io(e)) => panic!("{e}"),
             }
         }

@@ -328,9 +328,9 @@ impl Collector<'_> {
             Failure::Row(err) => self
                 .absolute_lines_before()
                 .map_or_else(|e| e, |lines| err.into_error(self.selection, lines)),
-            Failure::Cut(CutError::RecordTooLong) => self
+            Failure::Cut(CutError::RecordTooLong { quoted }) => self
                 .absolute_lines_before()
-                .map_or_else(|e| e, |lines| record_too_long(path, lines + 1)),
+                .map_or_else(|e| e, |lines| record_too_long(path, lines + 1, quoted)),
         }
     }
 

@@ -331,6 +331,35 @@ fn a_line_longer_than_a_mebibyte_is_refused() {
 }
 
 #[test]
+fn a_quote_that_is_never_closed_is_named_with_its_line_and_field() {
+    let wd = Workdir::new("unclosed_quote");
+    // Near the end: the last record takes the rest of the file, and its count is off.
+    wd.create(
+        "end.csv",
+        format!("{HEADER}\n{ROW}\n0.1,\"2\n{ROW}\n{ROW}\n"),
+    );
+    assert_eq!(
+        wd.fails(&["--data", "end.csv"], 3).error(),
+        "end.csv:3:2: a quote in this field is never closed, so the rest of the file was read into it"
+    );
+    // The same under --on-error skip: the record is rejected with that reason.
+    wd.fails(&["--data", "end.csv", "--on-error", "skip", "--quiet"], 6);
+    // Far from the end: the record outgrows the limit first, and the hint names the quote.
+    let rows = format!("{ROW}\n").repeat(40_000);
+    wd.create("far.csv", format!("{HEADER}\n{ROW}\n0.1,\"2\n{rows}"));
+    assert_eq!(
+        wd.fails(&["--data", "far.csv"], 3).error(),
+        "far.csv:3: a line longer than 1048576 bytes; is a quote on this line never closed?"
+    );
+    // A field count that is off for another reason keeps its message.
+    wd.create("odd.csv", format!("{HEADER}\n{ROW}\n0.1,2\"\n"));
+    assert_eq!(
+        wd.fails(&["--data", "odd.csv"], 3).error(),
+        "odd.csv:3: expected 13 fields as in the header, found 2"
+    );
+}
+
+#[test]
 fn an_endless_line_is_refused_without_reading_it_whole() {
     use std::io::Write;
     use std::process::Stdio;
