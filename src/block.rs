@@ -117,7 +117,8 @@ impl<R: Read> BlockSource<R> {
             match end {
                 Some(end) if end > 0 => break (end, scanned),
                 _ if filled > MAX_RECORD => {
-                    let quoted = memchr::memchr(b'"', bytes).is_some();
+                    // The record's first MAX_RECORD bytes, however much more was read.
+                    let quoted = memchr::memchr(b'"', &bytes[..MAX_RECORD]).is_some();
                     return Err(CutError::RecordTooLong { quoted });
                 }
                 _ => target = filled + self.block_size,
