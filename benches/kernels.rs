@@ -2,12 +2,15 @@
 //! batch, encode predictions. Each checks its answer so a broken kernel cannot look fast.
 //! Run with `cargo bench --bench kernels`; the whole-process comparison is benches/run.py.
 
-use batch_inference::batch::{fill_batch, Batch, Cursor, Selection};
-use batch_inference::block::Block;
+use batch_inference::model::linear::predict_into;
 use batch_inference::output::{Encoder, Format};
-use batch_inference::parse::parse_number;
-use batch_inference::schema::Header;
-use batch_inference::score::predict_into;
+use batch_inference::read::batch::Batch;
+use batch_inference::read::block::Block;
+use batch_inference::read::cursor::Cursor;
+use batch_inference::read::fill_batch;
+use batch_inference::read::header::Header;
+use batch_inference::read::number::parse_number;
+use batch_inference::read::selection::Selection;
 use divan::{black_box, Bencher};
 use ndarray::{Array1, Array2};
 

@@ -3,20 +3,20 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::error::EXIT_CODES;
 use crate::log::LogFormat;
 use crate::output::Format;
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  success
-  2  usage: bad flags or option values
-  3  invalid input data (the message names file:line:column)
-  4  invalid model file
-  5  I/O failure (missing file, unwritable output, disk full)
-  6  finished, but --on-error skip rejected rows (see --rejects)
-  130, 143  stopped by SIGINT or SIGTERM (temporary files removed)
-
-Without a subcommand, `batch_inference` scores: it is `batch_inference score`.";
+/// The text after each command's options: the exit codes of [`EXIT_CODES`], and the default
+/// command.
+fn after_help() -> String {
+    let mut text = String::from("Exit codes:\n");
+    for row in EXIT_CODES {
+        let codes: Vec<String> = row.codes.iter().map(i32::to_string).collect();
+        text += &format!("  {:<9} {}\n", codes.join(", "), row.meaning);
+    }
+    text + "\nWithout a subcommand, `batch_inference` scores: it is `batch_inference score`."
+}
 
 /// Score CSV observations with a trained linear regression model, in streaming batches.
 ///
@@ -25,7 +25,7 @@ Without a subcommand, `batch_inference` scores: it is `batch_inference score`.";
 #[command(
     name = "batch_inference",
     version,
-    after_help = EXIT_CODES,
+    after_help = after_help(),
     args_conflicts_with_subcommands = true,
     max_term_width = 100
 )]
@@ -47,14 +47,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Score observations with a model (the default command).
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = after_help())]
     Score(ScoreArgs),
     /// Fit a linear model with intercept (ols, ridge, lasso or elastic net) from a CSV with a
     /// target column.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = after_help())]
     Train(TrainArgs),
     /// Show what a model file holds: version, features, coefficients, metrics.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = after_help())]
     Inspect(InspectArgs),
 }
 

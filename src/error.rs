@@ -2,18 +2,8 @@
 //!
 //! Every failure a user can cause falls in one of four kinds, each with its own exit code so a
 //! scheduler (a Kubernetes Job's `podFailurePolicy`, a shell script) can tell "retrying cannot
-//! help" from "the disk was full":
-//!
-//! | code | kind  | meaning                                              |
-//! |------|-------|------------------------------------------------------|
-//! | 0    |       | success                                              |
-//! | 2    | usage | bad flags or option values (clap uses 2 as well)     |
-//! | 3    | data  | the input CSV is invalid                             |
-//! | 4    | model | the model file is invalid                            |
-//! | 5    | I/O   | a file could not be opened, read or written          |
-//! | 6    |       | finished, but `--on-error skip` rejected some rows   |
-//! | 130  |       | stopped by SIGINT (128 + 2, as shells report it)     |
-//! | 143  |       | stopped by SIGTERM (128 + 15)                        |
+//! help" from "the disk was full". [`EXIT_CODES`] is the table of them all: `--help` prints it
+//! and a test holds the README's table to it.
 
 use std::fmt;
 use std::io;
@@ -30,6 +20,49 @@ pub const EXIT_MODEL: i32 = 4;
 pub const EXIT_IO: i32 = 5;
 /// Exit code for a run that finished but rejected rows (`--on-error skip`).
 pub const EXIT_REJECTED: i32 = 6;
+
+/// One row of the exit-code table.
+#[derive(Debug, Clone, Copy)]
+pub struct ExitCodeRow {
+    /// The codes the row is about.
+    pub codes: &'static [i32],
+    /// What they mean, as `--help` and the README say it.
+    pub meaning: &'static str,
+}
+
+/// Every exit code, in order: the one table (`--help` prints it, and a test checks that the
+/// README's table says the same).
+pub const EXIT_CODES: [ExitCodeRow; 7] = [
+    ExitCodeRow {
+        codes: &[EXIT_OK],
+        meaning: "success (also when the reader of standard output goes away, as with `| head`)",
+    },
+    ExitCodeRow {
+        codes: &[EXIT_USAGE],
+        meaning: "usage: bad flags or option values, or paths that would overwrite an input",
+    },
+    ExitCodeRow {
+        codes: &[EXIT_DATA],
+        meaning: "invalid input data (the message names file:line:column)",
+    },
+    ExitCodeRow {
+        codes: &[EXIT_MODEL],
+        meaning:
+            "invalid model file: empty, truncated, corrupt (checksum), foreign or of a newer format",
+    },
+    ExitCodeRow {
+        codes: &[EXIT_IO],
+        meaning: "I/O failure: missing or unreadable file, unwritable output, full disk",
+    },
+    ExitCodeRow {
+        codes: &[EXIT_REJECTED],
+        meaning: "finished, but `--on-error skip` rejected rows: the output holds the others",
+    },
+    ExitCodeRow {
+        codes: &[128 + 2, 128 + 15],
+        meaning: "stopped by SIGINT or SIGTERM (128 + the signal); temporary files are removed",
+    },
+];
 
 /// How a run that did not fail ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

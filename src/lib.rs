@@ -1,14 +1,24 @@
 //! batch_inference: score CSV observations with a linear regression model, in streaming
 //! batches, as a container or Kubernetes batch job.
 //!
-//! The data path reads top to bottom: file ([`batch`]) -> header ([`schema`]) -> batches ->
-//! model ([`model`]) -> `x · w + b` ([`score`]) -> writer ([`output`]). `train` reads through the
-//! same path. The library never prints results of its own accord nor exits; `main.rs` turns
-//! errors into exit codes ([`error`]).
+//! The data path reads top to bottom, and so do the folders:
+//! - [`read`]: bytes to batches. An input is opened (a file, a shard's byte range of one, or
+//!   standard input), cut into blocks of whole records, its header checked and the model's
+//!   columns found in it; each block's rows are parsed into reused `f64` batches.
+//! - [`model`]: the model file (versioned, checksummed), the prediction kernel `x · w + b`
+//!   ([`model::linear`]) and the summary that `inspect` and `train` show.
+//! - [`score`]: the default command, plan -> open -> pipeline of workers -> collector, which
+//!   writes the predictions in input order through [`output`] (encoders and sinks; files
+//!   appear whole or not at all, by [`atomic`]).
+//! - [`train`] fits the estimators of [`estimator`] on batches from the same readers, and
+//!   [`inspect`] shows a model file; the commands share these folders and never import each
+//!   other.
+//!
+//! Around them: [`cli`] (the command line), [`error`] (the one error type and exit-code
+//! table), [`log`] and [`signals`]. The library never prints results of its own accord nor
+//! exits; `main.rs` turns errors into exit codes.
 
 pub mod atomic;
-pub mod batch;
-pub mod block;
 pub mod cli;
 pub mod error;
 pub mod estimator;
@@ -16,12 +26,9 @@ pub mod inspect;
 pub mod log;
 pub mod model;
 pub mod output;
-pub mod parse;
-pub mod schema;
+pub mod read;
 pub mod score;
-pub mod shard;
 pub mod signals;
-pub mod simd;
 pub mod train;
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ use std::os::unix::fs::FileTypeExt;
 use clap::ValueEnum;
 
 use crate::atomic::AtomicFile;
-use crate::batch::Ids;
 use crate::error::{Error, Result};
+use crate::read::batch::Ids;
 
 /// The output format of predictions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -14,14 +14,16 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::atomic::write_atomic;
-use crate::batch::{display_name, open_input, Batch, BatchReader};
 use crate::cli::{AlgorithmName, TrainArgs};
 use crate::error::{Error, Location, Result};
 use crate::estimator::{self, Fit, Moments};
-use crate::inspect::ModelSummary;
 use crate::log::{utc_timestamp, Logger};
+use crate::model::linear::predict_into;
+use crate::model::summary::ModelSummary;
 use crate::model::{Algorithm, CrossValidation, FitMetrics, ModelFile, Solver};
-use crate::score::predict_into;
+use crate::read::batch::Batch;
+use crate::read::reader::BatchReader;
+use crate::read::{display_name, open_input};
 
 /// Rows per batch while reading training and holdout data.
 const BATCH_ROWS: usize = 4096;

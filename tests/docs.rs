@@ -73,3 +73,55 @@ fn run_page(name: &str, page: &str) {
 fn every_command_in_the_readme_runs_and_prints_what_it_shows() {
     run_page("docs_readme", "README.md");
 }
+
+/// The rows of the markdown table that follows `heading` in `markdown`, cells trimmed, `\|`
+/// unescaped, the header and rule rows left out.
+fn table_after(markdown: &str, heading: &str) -> Vec<Vec<String>> {
+    let start = markdown.find(heading).expect("the heading is in the page");
+    markdown[start..]
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|l| {
+            let cells = l.replace("\\|", "\u{0}");
+            cells
+                .trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().replace('\u{0}', "|"))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_readme_and_help_show_the_one_exit_code_table() {
+    let table: Vec<Vec<String>> = batch_inference::error::EXIT_CODES
+        .iter()
+        .map(|row| {
+            let codes: Vec<String> = row.codes.iter().map(i32::to_string).collect();
+            vec![codes.join(", "), row.meaning.to_string()]
+        })
+        .collect();
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    assert_eq!(table_after(&readme, "## Exit codes and errors"), table);
+    for command in [
+        &["--help"][..],
+        &["score", "--help"],
+        &["train", "--help"],
+        &["inspect", "--help"],
+    ] {
+        let help = Workdir::empty("docs_exit_codes").ok(command).stdout();
+        let shown: Vec<Vec<String>> = help
+            .lines()
+            .skip_while(|l| *l != "Exit codes:")
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .map(|l| {
+                let (codes, meaning) = l.trim().split_once("  ").expect("codes, then the meaning");
+                vec![codes.trim().to_string(), meaning.trim().to_string()]
+            })
+            .collect();
+        assert_eq!(shown, table, "{command:?}");
+    }
+}

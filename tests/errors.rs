@@ -240,20 +240,6 @@ fn a_zero_batch_size_is_a_usage_error() {
 }
 
 #[test]
-fn help_lists_the_exit_codes() {
-    let wd = Workdir::new("help");
-    let help = wd.ok(&["--help"]).stdout();
-    for line in [
-        "  3  invalid input data",
-        "  4  invalid model file",
-        "  5  I/O failure",
-        "  130, 143  stopped by SIGINT or SIGTERM",
-    ] {
-        assert!(help.contains(line), "{line} missing from:\n{help}");
-    }
-}
-
-#[test]
 fn a_row_with_too_many_fields_names_its_line() {
     assert_eq!(
         data_error("long_row", &format!("{ROW},1")),

@@ -5,12 +5,16 @@
 
 #![no_main]
 
-use batch_inference::batch::{fill_batch, Batch, BatchReader, Cursor, Selection};
-use batch_inference::block::BlockSource;
 use batch_inference::log::{LogFormat, Logger};
 use batch_inference::model::{Algorithm, FitMetrics, ModelFile, Solver};
 use batch_inference::output::{Format, Sink};
-use batch_inference::schema::Header;
+use batch_inference::read::batch::Batch;
+use batch_inference::read::block::BlockSource;
+use batch_inference::read::cursor::Cursor;
+use batch_inference::read::fill_batch;
+use batch_inference::read::header::Header;
+use batch_inference::read::reader::BatchReader;
+use batch_inference::read::selection::Selection;
 use batch_inference::score::{score_stream, ScoreOptions};
 use libfuzzer_sys::fuzz_target;
 

@@ -1,4 +1,6 @@
-//! The one float parser, shared by scoring and training.
+//! Numbers from CSV cells, bit for bit as `str::parse::<f64>` reads them, for every reader of
+//! [`crate::read`] (the vector reader computes [`parse_decimal`]'s values with vector
+//! instructions).
 //!
 //! Most cells in a numeric CSV are short decimals such as `394.33` or `0.00632`. For those we use
 //! Clinger's fast path: when the decimal digits fit in 2^53 and the power of ten is at most 22,

@@ -44,38 +44,6 @@ impl Shard {
     }
 }
 
-/// Fills `{index}` or `{index:0W}` (zero-padded to W digits) in the path given to `flag`.
-pub fn expand_output(flag: &str, template: &str, index: u64) -> Result<String> {
-    let Some(open) = template.find("{index") else {
-        return Ok(template.to_string());
-    };
-    let close = template[open..]
-        .find('}')
-        .map(|i| open + i)
-        .ok_or_else(|| Error::Usage(format!("{flag} {template}: unclosed {{index")))?;
-    let spec = &template[open + "{index".len()..close];
-    let text = match spec {
-        "" => index.to_string(),
-        _ => {
-            let width = spec
-                .strip_prefix(":0")
-                .and_then(|w| w.parse::<usize>().ok())
-                .filter(|&w| w <= 20)
-                .ok_or_else(|| {
-                    Error::Usage(format!(
-                        "{flag} {template}: write {{index}} or {{index:0W}}, such as {{index:05}}"
-                    ))
-                })?;
-            format!("{index:0width$}")
-        }
-    };
-    Ok(format!(
-        "{}{text}{}",
-        &template[..open],
-        &template[close + 1..]
-    ))
-}
-
 /// The lines of one shard of a file, as a reader.
 pub struct ShardReader {
     inner: BufReader<File>,
@@ -250,25 +218,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn output_paths_take_the_index_plain_or_padded() {
-        assert_eq!(
-            expand_output("--output", "out/part-{index}.csv", 7).unwrap(),
-            "out/part-7.csv"
-        );
-        assert_eq!(
-            expand_output("--output", "out/part-{index:05}.csv", 7).unwrap(),
-            "out/part-00007.csv"
-        );
-        assert_eq!(expand_output("--output", "p.csv", 7).unwrap(), "p.csv");
-        assert_eq!(
-            expand_output("--rejects", "r-{index:x}.csv", 7)
-                .unwrap_err()
-                .to_string(),
-            "--rejects r-{index:x}.csv: write {index} or {index:0W}, such as {index:05}"
-        );
     }
 
     #[test]

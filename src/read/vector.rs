@@ -1,13 +1,13 @@
 //! A whole line of plain numbers read at once with AVX-512, where the CPU has it (checked when a
-//! [`Lines`] is made; elsewhere there is none, and the scalar reader in [`crate::batch`] reads
-//! every line).
+//! [`Lines`] is made; elsewhere there is none, and the scalar readers of [`crate::read::plain`]
+//! read every line). This file imports nothing from the readers: they call [`read_line`].
 //!
 //! The scalar reader spends some 90 instructions on each field, one or two bytes at a time. Here
 //! a line of up to 127 bytes is two 64-byte registers, and every field of it is read together:
 //! bit masks of the digits, dots, commas and minus signs give each field's end, dot and first
 //! digit; a byte permutation right-aligns each field's digits (dot dropped) in an 8-byte lane;
 //! multiply-adds turn the lanes into integers, and one division by the field's power of ten
-//! gives the value, exactly as [`crate::parse::parse_decimal`] computes it (an integer below
+//! gives the value, exactly as [`crate::read::number::parse_decimal`] computes it (an integer below
 //! 10^8 divided by an exact power of ten, correctly rounded). A line this reader does not take
 //! whole (a quote, an exponent, a field of more than 8 digits, a wrong field count, a text
 //! column, a line longer than the registers) goes to the scalar reader, which decides it as
@@ -79,36 +79,14 @@ pub fn available() -> bool {
 }
 
 #[cfg(target_arch = "x86_64")]
-pub(crate) use x86::fill_plain;
+pub(crate) use x86::read_line;
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
 
     use super::Lines;
-    use crate::batch::{fill_plain_with, Batch, Cursor, Reject, RowError, Selection};
-    use crate::parse::POW10;
-
-    /// `fill_plain` with every line offered to [`read_line`] first.
-    ///
-    /// # Safety
-    /// The CPU must have the features [`Lines::new`] checks (a `Lines` exists only if it has).
-    #[target_feature(
-        enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vbmi,avx512vbmi2,popcnt,bmi1"
-    )]
-    pub(crate) unsafe fn fill_plain(
-        lines: &Lines,
-        selection: &Selection,
-        data: &[u8],
-        cur: &mut Cursor,
-        batch: &mut Batch,
-        rejects: Option<&mut Vec<Reject>>,
-    ) -> Result<(), RowError> {
-        fill_plain_with(selection, data, cur, batch, rejects, |rest, row| {
-            // SAFETY: this closure runs inside a function that requires the same features.
-            unsafe { read_line(lines, rest, row) }
-        })
-    }
+    use crate::read::number::POW10;
 
     const IOTA: [u8; 64] = {
         let mut a = [0; 64];
@@ -331,7 +309,7 @@ mod x86 {
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::{available, x86::read_line, Lines};
-    use crate::parse::parse_number;
+    use crate::read::number::parse_number;
 
     /// True, with a note, where the vector reader never runs and its tests have nothing to test.
     fn without_avx512() -> bool {

@@ -14,6 +14,9 @@
 //! so linfa's internal layout never becomes our file format. Every size is checked before
 //! anything is allocated, so a truncated, corrupt, foreign or hostile file is a clear error.
 
+pub mod linear;
+pub mod summary;
+
 use std::fs::File;
 use std::io::Read;
 

@@ -1,0 +1,210 @@
+//! Bytes to batches: the parsing half of the data path, shared by scoring (one block at a time,
+//! on several threads) and training ([`reader::BatchReader`], sequential).
+//!
+//! In data-path order: [`block`] cuts the input into blocks of whole records and reads the
+//! header, which [`header`] checks; [`shard`] gives a shard's byte range of a file instead of the
+//! whole. [`selection`] finds the model's columns in the header. [`fill_batch`] then parses a
+//! block's rows into a [`batch::Batch`]: blocks without quotes line by line ([`plain`], with the
+//! AVX-512 line reader of [`vector`] where the CPU has it), blocks with quotes record by record
+//! through csv-core ([`quoted`]), numbers by [`number`]; [`cursor`] keeps the place in the
+//! block. What is wrong with a row, and how it is told, is [`problem`]. All readers accept the
+//! same rows and report the same errors (the vector reader reports none: it leaves any line it
+//! does not take to the others), which the tests below check against csv-core.
+
+use std::fs::File;
+use std::io::{self, Read};
+
+use crate::error::{Error, Result};
+use crate::read::batch::Batch;
+use crate::read::block::Block;
+use crate::read::cursor::Cursor;
+use crate::read::problem::{Reject, RowError};
+use crate::read::selection::Selection;
+
+pub mod batch;
+pub mod block;
+pub mod cursor;
+pub mod header;
+pub mod number;
+pub mod plain;
+pub mod problem;
+pub mod quoted;
+pub mod reader;
+pub mod selection;
+pub mod shard;
+pub mod vector;
+
+/// The display name of standard input.
+pub const STDIN: &str = "<stdin>";
+
+/// Opens `path` for reading, `-` meaning standard input.
+pub fn open_input(path: &str) -> Result<Box<dyn Read + Send>> {
+    if path == "-" {
+        return Ok(Box::new(io::stdin()));
+    }
+    let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+    let meta = file.metadata().map_err(|e| Error::io(path, "read", e))?;
+    if meta.is_dir() {
+        return Err(Error::io(path, "read", io::ErrorKind::IsADirectory.into()));
+    }
+    Ok(Box::new(file))
+}
+
+/// The name of an input in messages: the path as given, or `<stdin>` for `-`.
+pub fn display_name(path: &str) -> &str {
+    if path == "-" {
+        STDIN
+    } else {
+        path
+    }
+}
+
+/// Parses rows of `block` from `cur` into `batch` until the batch is full or the block ends.
+/// A bad row is an error, or, when `rejects` is given, set aside there.
+pub fn fill_batch(
+    selection: &Selection,
+    block: &Block,
+    cur: &mut Cursor,
+    batch: &mut Batch,
+    rejects: Option<&mut Vec<Reject>>,
+) -> Result<(), RowError> {
+    if block.quoted {
+        quoted::fill_quoted(selection, &block.data, cur, batch, rejects)
+    } else {
+        plain::fill_plain(selection, &block.data, cur, batch, rejects)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::header::Header;
+
+    /// Everything the plain path gives for a block: values, ids and rejects, batch by batch.
+    fn read_block(selection: &Selection, data: &[u8], quoted: bool) -> Vec<String> {
+        let block = Block {
+            seq: 0,
+            data: data.to_vec(),
+            quoted,
+        };
+        let mut cursor = Cursor::default();
+        let mut batch = Batch::new(4, selection.width());
+        let mut rejects = Vec::new();
+        let mut seen = Vec::new();
+        loop {
+            batch.clear();
+            fill_batch(
+                selection,
+                &block,
+                &mut cursor,
+                &mut batch,
+                Some(&mut rejects),
+            )
+            .unwrap();
+            for i in 0..batch.rows {
+                let bits: Vec<u64> = batch.x.row(i).iter().map(|v| v.to_bits()).collect();
+                let id = selection.has_id().then(|| batch.ids.get(i));
+                seen.push(format!("{bits:?} {id:?}"));
+            }
+            if batch.rows == 0 || cursor.pos >= block.data.len() {
+                break;
+            }
+        }
+        seen.extend(rejects.iter().map(|r| format!("{r:?}")));
+        seen.push(format!("{} lines", cursor.newlines));
+        seen
+    }
+
+    #[test]
+    fn the_one_pass_and_vector_line_readers_read_every_line_as_csv_core_does() {
+        // Plain blocks offer each line to the vector reader (where the CPU has one and there is
+        // no id), then take simple lines in one pass and leave the rest to the field-by-field
+        // reader; csv-core, which quoted blocks use, is the reference for all of them.
+        let headers = [["a", "id", "b", "skip"], ["skip", "b", "a", "id"]];
+        let mut selections = Vec::new();
+        for (names, id) in [(headers[0], Some("id")), (headers[1], Some("id"))]
+            .into_iter()
+            .chain(headers.map(|names| (names, None)))
+        {
+            let header = Header::parse("in.csv", &csv::ByteRecord::from(names.to_vec())).unwrap();
+            let names = ["b".into(), "a".into()];
+            let selection = Selection::new(&header, &names, "feature", id).unwrap();
+            assert_eq!(
+                selection.has_vector_reader(),
+                id.is_none() && vector::available()
+            );
+            selections.push(selection);
+        }
+        // Cells the vector reader takes, and cells that send a line to the other readers.
+        let simple = [
+            "1",
+            "-2.5",
+            "0.00632",
+            "394.33",
+            "5.",
+            ".5",
+            "-.5",
+            "-0",
+            "12345678",
+            "-99999999",
+            ".12345678",
+            "0.0000001",
+        ];
+        let long_zero = format!("0.{}1", "0".repeat(70));
+        let others = [
+            "+7",
+            "1e3",
+            "2.5E-2",
+            " 4",
+            "5 ",
+            "",
+            "x",
+            "1.2.3",
+            "1..",
+            "--1",
+            "-",
+            ".",
+            "1e",
+            "123456789",
+            "0.123456789",
+            "12345678901234567890",
+            "9007199254740993",
+            "inf",
+            "NaN",
+            &long_zero,
+        ];
+        let mut rng = crate::testing::Rng(5);
+        for case in 0..4000 {
+            let eol = if rng.one_in(3) { "\r\n" } else { "\n" };
+            let mut text = String::new();
+            for _ in 0..rng.below(6) {
+                if rng.one_in(8) {
+                    text += eol;
+                    continue;
+                }
+                let fields = [3, 4, 4, 4, 4, 5][rng.below(6) as usize];
+                let row: Vec<&str> = (0..fields)
+                    .map(|_| match rng.one_in(6) {
+                        true => others[rng.below(others.len() as u64) as usize],
+                        false => simple[rng.below(simple.len() as u64) as usize],
+                    })
+                    .collect();
+                text += &row.join(",");
+                text += eol;
+            }
+            if rng.one_in(3) {
+                text.truncate(text.len().saturating_sub(eol.len()));
+            }
+            let selection = &selections[case % 4];
+            let reference = read_block(selection, text.as_bytes(), true);
+            let scalar = selection.clone().without_vector_reader();
+            for (reader, selection) in [("plain", selection), ("scalar", &scalar)] {
+                assert_eq!(
+                    read_block(selection, text.as_bytes(), false),
+                    reference,
+                    "case {case}, {reader} reader: {text:?}"
+                );
+            }
+        }
+    }
+}

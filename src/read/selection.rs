@@ -1,0 +1,139 @@
+//! Which fields of a row to read: the model's columns, found by name in the header, into batch
+//! columns, and an optional id column carried along as text; and the field-by-field reader of
+//! one record that decides what is wrong with a row.
+
+use crate::error::Result;
+use crate::read::batch::Ids;
+use crate::read::header::Header;
+use crate::read::number::parse_number;
+use crate::read::problem::{Columns, RowProblem};
+use crate::read::vector::Lines;
+
+/// Which fields of each row to read: numeric columns into batch columns, and an optional id.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    path: String,
+    names: Vec<String>,
+    /// For each field of a row, the batch column it fills, if any.
+    pub(crate) slot_of_field: Vec<Option<usize>>,
+    /// The field copied as each row's id, if any.
+    pub(crate) id_field: Option<usize>,
+    /// Fields in the header, which every row must have.
+    pub(crate) field_count: usize,
+    /// Whether a record must fit on one line (see [`Selection::require_single_line_records`]).
+    pub(crate) single_line_records: bool,
+    /// The vector line reader, where the CPU and the row's shape allow it.
+    pub(crate) lines: Option<Lines>,
+}
+
+impl Selection {
+    /// Selects `names` (numeric, in this order) and optionally an id column from `header`.
+    /// `what` names the numeric columns in messages ("feature").
+    pub fn new(
+        header: &Header,
+        names: &[String],
+        what: &str,
+        id_column: Option<&str>,
+    ) -> Result<Selection> {
+        let fields = header.resolve(names, what)?;
+        let mut slot_of_field = vec![None; header.names().len()];
+        for (slot, &field) in fields.iter().enumerate() {
+            slot_of_field[field] = Some(slot);
+        }
+        let id_field = match id_column {
+            Some(name) => Some(header.resolve(&[name.to_string()], "id")?[0]),
+            None => None,
+        };
+        let field_count = header.names().len();
+        let lines = Lines::new(&slot_of_field, field_count, names.len(), id_field.is_some());
+        Ok(Selection {
+            path: header.path().to_string(),
+            names: names.to_vec(),
+            slot_of_field,
+            id_field,
+            field_count,
+            single_line_records: false,
+            lines,
+        })
+    }
+
+    /// Reads every line with the scalar reader, even where the vector one could run (for tests
+    /// and benchmarks comparing the two).
+    pub fn without_vector_reader(mut self) -> Selection {
+        self.lines = None;
+        self
+    }
+
+    /// Whether lines of plain numbers are read by the vector reader.
+    pub fn has_vector_reader(&self) -> bool {
+        self.lines.is_some()
+    }
+
+    /// Refuses records with a line break inside a quoted field, or with an odd number of
+    /// quotes (the part of such a record that a byte-range shard would see).
+    pub fn require_single_line_records(&mut self) {
+        self.single_line_records = true;
+    }
+
+    /// The input's name in messages.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The input's columns, for messages about its rows.
+    pub fn columns(&self) -> Columns<'_> {
+        Columns {
+            path: &self.path,
+            field_count: self.field_count,
+            names: &self.names,
+        }
+    }
+
+    /// How many numeric columns a row fills.
+    pub fn width(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether an id column is carried.
+    pub fn has_id(&self) -> bool {
+        self.id_field.is_some()
+    }
+
+    /// Parses one record's fields into `row`. A wrong field count is reported before a bad
+    /// value, as the csv crate does. Every reader but the vector one ends here
+    /// for a row it does not take whole, so this alone decides what is wrong with a row.
+    #[inline]
+    pub(crate) fn fill_row<'a>(
+        &self,
+        fields: impl Iterator<Item = &'a [u8]>,
+        row: &mut [f64],
+        ids: &mut Ids,
+    ) -> Result<(), RowProblem> {
+        let mut bad: Option<RowProblem> = None;
+        let mut count = 0;
+        for (k, field) in fields.enumerate() {
+            count = k + 1;
+            let Some(&slot) = self.slot_of_field.get(k) else {
+                continue;
+            };
+            if let Some(slot) = slot {
+                match parse_number(field) {
+                    Ok(value) => row[slot] = value,
+                    Err(kind) => {
+                        bad.get_or_insert_with(|| RowProblem::number(k, slot, field, kind));
+                    }
+                }
+            }
+            if self.id_field == Some(k) {
+                ids.push(field);
+            }
+        }
+        if count != self.field_count {
+            return Err(RowProblem::FieldCount { found: count });
+        }
+        match bad {
+            Some(problem) => Err(problem),
+            None => Ok(()),
+        }
+    }
+}

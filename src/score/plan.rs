@@ -1,0 +1,186 @@
+//! `score`'s plan: the command line checked as a whole, before anything is opened. Every usage
+//! error of the command is decided here (exit 2), and a [`ScorePlan`] holds only values that
+//! make sense together: the shard, the output paths with the shard's `{index}` filled in, and
+//! how to treat bad rows.
+
+use crate::cli::{OnError, ScoreArgs};
+use crate::error::{Error, Result};
+use crate::output::Format;
+use crate::read::shard::Shard;
+
+/// How to score, apart from what and where.
+#[derive(Debug, Clone)]
+pub struct ScoreOptions {
+    /// Output format.
+    pub format: Format,
+    /// Column copied next to each prediction.
+    pub id_column: Option<String>,
+    /// Rows per matrix-vector product.
+    pub batch_rows: usize,
+    /// Worker threads; 1 scores on the calling thread.
+    pub threads: usize,
+    /// Bytes per block handed to a worker.
+    pub block_size: usize,
+}
+
+/// A scoring run, checked.
+#[derive(Debug, Clone)]
+pub struct ScorePlan {
+    /// The input, as given (`-` for standard input).
+    pub data: String,
+    /// The model file.
+    pub model: String,
+    /// This process's shard, when sharding.
+    pub shard: Option<Shard>,
+    /// The predictions file, `{index}` filled in; `None` for standard output.
+    pub output: Option<String>,
+    /// Where rejected rows go under `--on-error skip`, `{index}` filled in; `None` for warnings.
+    pub rejects: Option<String>,
+    /// Whether bad rows are set aside (`--on-error skip`) rather than fail the run.
+    pub skip: bool,
+    /// Fail past this many rejected rows.
+    pub max_errors: Option<u64>,
+    /// Redo a shard whose output exists.
+    pub overwrite: bool,
+    /// How to score.
+    pub options: ScoreOptions,
+}
+
+impl ScorePlan {
+    /// Checks `args` (with the environment of an Indexed Job) and makes the plan.
+    pub fn new(args: &ScoreArgs, block_size: usize) -> Result<ScorePlan> {
+        let shard = shard_of(args)?;
+        if args.on_error == OnError::Fail && (args.rejects.is_some() || args.max_errors.is_some()) {
+            return Err(Error::Usage(
+                "--rejects and --max-errors apply only with --on-error skip".into(),
+            ));
+        }
+        // A shard writes its own files: `{index}` in their paths becomes its index.
+        let for_shard = |flag: &str, path: &Option<String>| match (path, shard) {
+            (Some(template), Some(shard)) => expand_output(flag, template, shard.index).map(Some),
+            (path, _) => Ok(path.clone()),
+        };
+        Ok(ScorePlan {
+            data: args.data.clone(),
+            model: args.model.clone(),
+            shard,
+            output: for_shard("--output", &args.output)?,
+            rejects: for_shard("--rejects", &args.rejects)?,
+            skip: args.on_error == OnError::Skip,
+            max_errors: args.max_errors,
+            overwrite: args.overwrite,
+            options: ScoreOptions {
+                format: args.format,
+                id_column: args.id_column.clone(),
+                batch_rows: args.batch_rows as usize,
+                threads: args.threads.map_or_else(default_threads, |n| n as usize),
+                block_size,
+            },
+        })
+    }
+}
+
+/// The threads to use when `--threads` is not given: the CPUs this process may use, which
+/// honours a cgroup CPU quota such as a Pod's `limits.cpu`.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The sharding options, checked: `None` when not sharding.
+fn shard_of(args: &ScoreArgs) -> Result<Option<Shard>> {
+    let Some(count) = args.shard_count else {
+        if args.shard_index.is_some() {
+            return Err(Error::Usage(
+                "--shard-index needs --shard-count (or SHARD_COUNT) to say how many shards there are".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let index = match args.shard_index {
+        Some(index) => index,
+        None => match std::env::var("JOB_COMPLETION_INDEX") {
+            Ok(text) => text.trim().parse().map_err(|_| {
+                Error::Usage(format!("JOB_COMPLETION_INDEX must be a whole number, got {text:?}"))
+            })?,
+            Err(_) => {
+                return Err(Error::Usage(format!(
+                    "--shard-count {count} needs --shard-index (or JOB_COMPLETION_INDEX, as an Indexed Job sets it)"
+                )))
+            }
+        },
+    };
+    let shard = Shard::new(index, count)?;
+    if args.data == "-" {
+        return Err(Error::Usage(
+            "sharding cuts a file by byte ranges: --data must be a file, not standard input".into(),
+        ));
+    }
+    let paths = [
+        ("--output", &args.output, "out/part-{index:05}.csv"),
+        ("--rejects", &args.rejects, "out/rejects-{index:05}.csv"),
+    ];
+    for (flag, path, example) in paths {
+        if let Some(path) = path.as_ref().filter(|p| count > 1 && !p.contains("{index")) {
+            return Err(Error::Usage(format!(
+                "{flag} {path} would be written by every shard: put {{index}} in it, such as {example}"
+            )));
+        }
+    }
+    Ok(Some(shard))
+}
+
+/// Fills `{index}` or `{index:0W}` (zero-padded to W digits) in the path given to `flag`.
+fn expand_output(flag: &str, template: &str, index: u64) -> Result<String> {
+    let Some(open) = template.find("{index") else {
+        return Ok(template.to_string());
+    };
+    let close = template[open..]
+        .find('}')
+        .map(|i| open + i)
+        .ok_or_else(|| Error::Usage(format!("{flag} {template}: unclosed {{index")))?;
+    let spec = &template[open + "{index".len()..close];
+    let text = match spec {
+        "" => index.to_string(),
+        _ => {
+            let width = spec
+                .strip_prefix(":0")
+                .and_then(|w| w.parse::<usize>().ok())
+                .filter(|&w| w <= 20)
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "{flag} {template}: write {{index}} or {{index:0W}}, such as {{index:05}}"
+                    ))
+                })?;
+            format!("{index:0width$}")
+        }
+    };
+    Ok(format!(
+        "{}{text}{}",
+        &template[..open],
+        &template[close + 1..]
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_paths_take_the_index_plain_or_padded() {
+        assert_eq!(
+            expand_output("--output", "out/part-{index}.csv", 7).unwrap(),
+            "out/part-7.csv"
+        );
+        assert_eq!(
+            expand_output("--output", "out/part-{index:05}.csv", 7).unwrap(),
+            "out/part-00007.csv"
+        );
+        assert_eq!(expand_output("--output", "p.csv", 7).unwrap(), "p.csv");
+        assert_eq!(
+            expand_output("--rejects", "r-{index:x}.csv", 7)
+                .unwrap_err()
+                .to_string(),
+            "--rejects r-{index:x}.csv: write {index} or {index:0W}, such as {index:05}"
+        );
+    }
+}

@@ -1,0 +1,203 @@
+//! The scorer: what a worker does with one block. Its rows are parsed into reused batches,
+//! each batch is predicted with one matrix-vector product, and the predictions are encoded into
+//! the block's output bytes; rows that cannot be scored fail the block or, under
+//! `--on-error skip`, are set aside with their line and text.
+
+use ndarray::{s, Array1};
+
+use crate::model::linear::predict_into;
+use crate::output::Encoder;
+use crate::read::batch::{Batch, Ids};
+use crate::read::block::{Block, CutError};
+use crate::read::cursor::Cursor;
+use crate::read::fill_batch;
+use crate::read::problem::{Reject, RowError, RowProblem};
+use crate::read::selection::Selection;
+
+/// Everything a worker needs to turn a block into output bytes.
+pub(crate) struct Scorer {
+    /// The columns to read.
+    pub(crate) selection: Selection,
+    /// The model's coefficients, in selection order.
+    pub(crate) weights: Array1<f64>,
+    /// The model's intercept.
+    pub(crate) intercept: f64,
+    /// Turns predictions into output bytes.
+    pub(crate) encoder: Encoder,
+    /// Rows per batch.
+    pub(crate) batch_rows: usize,
+    /// Whether bad rows are set aside rather than fail the block.
+    pub(crate) skip: bool,
+}
+
+/// A worker's reused buffers.
+pub(crate) struct Work {
+    cursor: Cursor,
+    batch: Batch,
+    predictions: Array1<f64>,
+}
+
+/// What became of one block.
+pub(crate) struct Done {
+    /// The block's place in the input.
+    pub(crate) seq: u64,
+    /// Its output, or why there is none.
+    pub(crate) result: std::result::Result<Scored, Failure>,
+}
+
+/// A scored block: its encoded output and what it held.
+pub(crate) struct Scored {
+    /// The encoded predictions.
+    pub(crate) out: Vec<u8>,
+    /// Rows set aside, in line order.
+    pub(crate) rejects: Vec<Reject>,
+    /// Rows scored.
+    pub(crate) rows: u64,
+    /// Line breaks in the block.
+    pub(crate) newlines: u64,
+    /// The block's size.
+    pub(crate) bytes: u64,
+}
+
+/// Why a block could not be scored.
+pub(crate) enum Failure {
+    /// A row that cannot be scored (not under `--on-error skip`).
+    Row(RowError),
+    /// The input could not be cut into blocks.
+    Cut(CutError),
+}
+
+impl Scorer {
+    /// A worker's buffers, sized for this scorer.
+    pub(crate) fn work(&self) -> Work {
+        Work {
+            cursor: Cursor::default(),
+            batch: Batch::new(self.batch_rows, self.selection.width()),
+            predictions: Array1::zeros(self.batch_rows.max(1)),
+        }
+    }
+
+    /// Scores `block` into `out` (a reused buffer) with `work`'s buffers.
+    pub(crate) fn score_block(
+        &self,
+        block: &Block,
+        work: &mut Work,
+        mut out: Vec<u8>,
+    ) -> std::result::Result<Scored, Failure> {
+        out.clear();
+        work.cursor.reset();
+        let mut rows = 0u64;
+        let mut rejects = Vec::new();
+        loop {
+            work.batch.clear();
+            let batch_start = (work.cursor.pos, work.cursor.newlines);
+            let set_aside = if self.skip { Some(&mut rejects) } else { None };
+            fill_batch(
+                &self.selection,
+                block,
+                &mut work.cursor,
+                &mut work.batch,
+                set_aside,
+            )
+            .map_err(Failure::Row)?;
+            let n = work.batch.rows;
+            if n == 0 {
+                break;
+            }
+            let mut predictions = work.predictions.slice_mut(s![..n]);
+            predict_into(
+                work.batch.x.slice(s![..n, ..]),
+                &self.weights,
+                self.intercept,
+                predictions.view_mut(),
+            );
+            let predictions = predictions
+                .into_slice()
+                .expect("a slice of an Array1 is contiguous");
+            let ids = self.selection.has_id().then_some(&work.batch.ids);
+            match predictions.iter().position(|p| !p.is_finite()) {
+                None => {
+                    self.encoder.encode(predictions, ids, &mut out);
+                    rows += n as u64;
+                }
+                // Only the first is reported: the batch is read again up to it, no further.
+                Some(first) if !self.skip => {
+                    let mut overflow = self.overflows(block, batch_start, &predictions[..=first]);
+                    return Err(Failure::Row(overflow.remove(0).error));
+                }
+                Some(_) => {
+                    rejects.extend(self.overflows(block, batch_start, predictions));
+                    // The batch's unreadable rows were set aside as it was read: keep line order.
+                    rejects.sort_by_key(|r| r.error.line_in_block);
+                    let (kept, kept_ids) = finite_rows(predictions, ids);
+                    self.encoder.encode(&kept, kept_ids.as_ref(), &mut out);
+                    rows += kept.len() as u64;
+                }
+            }
+            if work.cursor.pos >= block.data.len() {
+                break;
+            }
+        }
+        Ok(Scored {
+            out,
+            rejects,
+            rows,
+            newlines: work.cursor.newlines,
+            bytes: block.data.len() as u64,
+        })
+    }
+
+    /// The rows of the batch read from `start` (byte position and line breaks before it) in
+    /// `block` whose prediction is not finite, as rejects with their line and text. Rare, so
+    /// the rows are found again by reading the batch a second time, one row at a time, rather
+    /// than by recording every row's place as it is read.
+    fn overflows(&self, block: &Block, start: (usize, u64), predictions: &[f64]) -> Vec<Reject> {
+        let mut cursor = Cursor::at(start.0, start.1);
+        let mut one = Batch::new(1, self.selection.width());
+        let mut set_aside = Vec::new();
+        let mut overflows = Vec::new();
+        for &p in predictions {
+            one.clear();
+            let read = fill_batch(
+                &self.selection,
+                block,
+                &mut cursor,
+                &mut one,
+                Some(&mut set_aside),
+            );
+            assert!(
+                read.is_ok() && one.rows == 1,
+                "the batch was read once already"
+            );
+            if p.is_finite() {
+                continue;
+            }
+            let (line_in_block, text) = cursor.last_row(&block.data);
+            overflows.push(Reject {
+                error: RowError {
+                    line_in_block,
+                    problem: RowProblem::Overflow,
+                },
+                text: text.to_vec(),
+            });
+        }
+        overflows
+    }
+}
+
+/// The finite predictions of a batch, and their rows' ids when it has ids.
+fn finite_rows(predictions: &[f64], ids: Option<&Ids>) -> (Vec<f64>, Option<Ids>) {
+    let mut kept = Vec::with_capacity(predictions.len());
+    let mut kept_ids = ids.map(|_| Ids::default());
+    for (i, &p) in predictions
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.is_finite())
+    {
+        kept.push(p);
+        if let (Some(kept_ids), Some(ids)) = (&mut kept_ids, ids) {
+            kept_ids.push(ids.get(i));
+        }
+    }
+    (kept, kept_ids)
+}
