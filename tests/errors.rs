@@ -547,3 +547,25 @@ fn a_model_whose_feature_count_disagrees_with_its_names_is_refused() {
         "model/model.bin: invalid model file: the model has 12 feature names but 13 coefficients"
     );
 }
+
+#[test]
+fn an_output_that_would_collide_with_the_predictions_is_a_usage_error() {
+    let wd = Workdir::new("output_collisions");
+    assert_eq!(
+        wd.fails(&["--id-column", "prediction"], 2).error(),
+        "--id-column prediction would give the output two columns named prediction; rename the \
+         input column"
+    );
+    for output in [&[][..], &["--output", "-"]] {
+        let mut args = vec!["--on-error", "skip", "--rejects", "-"];
+        args.extend(output);
+        assert_eq!(
+            wd.fails(&args, 2).error(),
+            "--rejects - would mix rejected rows into the predictions on standard output; give \
+             --rejects a file, or --output a file"
+        );
+    }
+    // With the predictions in a file, standard output is free for the rejects.
+    let run = wd.ok(&["--on-error", "skip", "--rejects", "-", "--output", "p.csv"]);
+    assert_eq!(run.stdout(), "line,reason,record\n");
+}

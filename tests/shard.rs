@@ -212,3 +212,35 @@ fn sharding_options_are_checked() {
         "--shard-count 2 needs --shard-index (or JOB_COMPLETION_INDEX, as an Indexed Job sets it)"
     );
 }
+
+#[test]
+fn an_indexed_job_without_a_shard_count_is_refused_and_writes_nothing() {
+    let wd = Workdir::new("shards_misconfigured");
+    let out = "out/part-{index:05}.csv";
+    wd.mkdir("out");
+    for args in [&["--output", out][..], &[]] {
+        let run = wd.output(wd.command(args).env("JOB_COMPLETION_INDEX", "2"));
+        run.assert_code(2);
+        assert_eq!(
+            run.error(),
+            "JOB_COMPLETION_INDEX is \"2\" but SHARD_COUNT is not set: an Indexed Job's pods must \
+             be told how many shards there are (set SHARD_COUNT or --shard-count to the Job's \
+             completions)"
+        );
+    }
+    for (flag, path) in [("--output", out), ("--rejects", "rejects-{index}.csv")] {
+        let mut args = vec![flag, path];
+        if flag == "--rejects" {
+            args.extend(["--on-error", "skip", "--output", "p.csv"]);
+        }
+        assert_eq!(
+            wd.fails(&args, 2).error(),
+            format!(
+                "{flag} {path} has {{index}} but the run is not sharded: set --shard-count (or \
+                 SHARD_COUNT) as the Indexed Job's completions"
+            )
+        );
+    }
+    assert!(wd.list("out").is_empty(), "{:?}", wd.list("out"));
+    assert!(!wd.path("p.csv").exists());
+}

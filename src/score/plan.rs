@@ -46,6 +46,9 @@ pub struct ScorePlan {
     pub options: ScoreOptions,
 }
 
+/// The name of the output column of predictions, which an id column may not take.
+const PREDICTION: &str = "prediction";
+
 impl ScorePlan {
     /// Checks `args` (with the environment of an Indexed Job) and makes the plan.
     pub fn new(args: &ScoreArgs, block_size: usize) -> Result<ScorePlan> {
@@ -55,9 +58,27 @@ impl ScorePlan {
                 "--rejects and --max-errors apply only with --on-error skip".into(),
             ));
         }
+        if args.id_column.as_deref() == Some(PREDICTION) {
+            return Err(Error::Usage(format!(
+                "--id-column {PREDICTION} would give the output two columns named {PREDICTION}; \
+                 rename the input column"
+            )));
+        }
+        let to_stdout = matches!(args.output.as_deref(), None | Some("-"));
+        if to_stdout && args.rejects.as_deref() == Some("-") {
+            return Err(Error::Usage(
+                "--rejects - would mix rejected rows into the predictions on standard output; \
+                 give --rejects a file, or --output a file"
+                    .into(),
+            ));
+        }
         // A shard writes its own files: `{index}` in their paths becomes its index.
         let for_shard = |flag: &str, path: &Option<String>| match (path, shard) {
             (Some(template), Some(shard)) => expand_output(flag, template, shard.index).map(Some),
+            (Some(path), None) if path.contains("{index") => Err(Error::Usage(format!(
+                "{flag} {path} has {{index}} but the run is not sharded: \
+                 set --shard-count (or SHARD_COUNT) as the Indexed Job's completions"
+            ))),
             (path, _) => Ok(path.clone()),
         };
         Ok(ScorePlan {
@@ -93,6 +114,13 @@ fn shard_of(args: &ScoreArgs) -> Result<Option<Shard>> {
             return Err(Error::Usage(
                 "--shard-index needs --shard-count (or SHARD_COUNT) to say how many shards there are".into(),
             ));
+        }
+        if let Ok(index) = std::env::var("JOB_COMPLETION_INDEX") {
+            return Err(Error::Usage(format!(
+                "JOB_COMPLETION_INDEX is {index:?} but SHARD_COUNT is not set: an Indexed Job's \
+                 pods must be told how many shards there are (set SHARD_COUNT or --shard-count \
+                 to the Job's completions)"
+            )));
         }
         return Ok(None);
     };
