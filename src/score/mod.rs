@@ -17,7 +17,7 @@ use crate::error::{Outcome, Result};
 use crate::log::{Logger, Progress};
 use crate::model::ModelFile;
 use crate::output::{Encoder, Sink};
-use crate::read::block::{BlockSource, BLOCK_SIZE};
+use crate::read::block::{BlockSource, RawHeader, BLOCK_SIZE};
 use crate::read::header::Header;
 use crate::read::selection::Selection;
 use crate::read::shard::ShardReader;
@@ -45,6 +45,19 @@ pub struct Source<R> {
     pub origin: LineOrigin,
     /// Whether the output starts with its header (every run but shards after the first).
     pub write_header: bool,
+}
+
+impl<R> Source<R> {
+    /// A whole input (not a shard), whose header `raw` has been read.
+    pub fn whole(name: &str, blocks: BlockSource<R>, raw: RawHeader) -> Source<R> {
+        Source {
+            name: name.to_string(),
+            blocks,
+            header: raw.fields,
+            origin: LineOrigin::Known(raw.newlines),
+            write_header: true,
+        }
+    }
 }
 
 /// Runs the default command: scores `args.data` with `args.model` into the output.
@@ -92,14 +105,7 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<Outcome> {
     let (source, progress) = match plan.shard {
         None => {
             log.info("Scoring observations...");
-            let source = Source {
-                name: name.to_string(),
-                blocks,
-                header: raw.fields,
-                origin: LineOrigin::Known(raw.newlines),
-                write_header: true,
-            };
-            (source, log.progress(total_bytes))
+            (Source::whole(name, blocks, raw), log.progress(total_bytes))
         }
         Some(shard) => {
             // The header was read from the start of the file; the shard reads its own range.
@@ -167,14 +173,14 @@ pub fn score_stream<R: Read + Send>(
     progress: Progress,
 ) -> Result<u64> {
     let (blocks, raw) = BlockSource::new(name, input, options.block_size)?;
-    let source = Source {
-        name: name.to_string(),
-        blocks,
-        header: raw.fields,
-        origin: LineOrigin::Known(raw.newlines),
-        write_header: true,
-    };
-    score_source(source, model, options, sink, None, progress)
+    score_source(
+        Source::whole(name, blocks, raw),
+        model,
+        options,
+        sink,
+        None,
+        progress,
+    )
 }
 
 /// Scores the records of `source` into `sink`, setting bad rows aside under `rejects` when
