@@ -46,3 +46,40 @@ pub fn model(features: &[&str], coefficients: &[f64], intercept: f64) -> ModelFi
         training_sha256: "00".into(),
     }
 }
+
+/// A CSV file with columns `id,a,b,note` and up to `rows` rows, whose `note` cells are plain,
+/// quoted (holding commas, escaped quotes and line breaks), or text with a quote inside
+/// (`5" pipe`), with LF, CRLF or CR line ends and empty lines; every record is shorter than 64
+/// bytes.
+pub fn quoted_csv(rng: &mut Rng, rows: u64) -> String {
+    let eol = ["\n", "\r\n", "\r"][rng.below(3) as usize];
+    let mut text = format!("id,a,b,note{eol}");
+    for r in 0..rng.below(rows + 1) {
+        if rng.one_in(8) {
+            text += eol;
+        }
+        let note = match rng.below(6) {
+            0 => "plain",
+            1 => "\"a, \"\"quoted\"\"\nnote\"",
+            2 => "5\" pipe",
+            3 => "\"two\r\nlines, \"\"x\"\"\"",
+            4 => "\"\"",
+            _ => "",
+        };
+        text += &format!("r{r},{},{}.5,{note}{eol}", rng.below(100), rng.below(10));
+    }
+    if rng.one_in(3) {
+        text.truncate(text.len() - eol.len());
+    }
+    text
+}
+
+/// Writes `bytes` to a fresh file named `name` in a scratch folder of `group`, and returns its
+/// path.
+pub fn scratch_file(group: &str, name: &str, bytes: &[u8]) -> String {
+    let dir = std::env::temp_dir().join(format!("bi-{group}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path.to_string_lossy().into_owned()
+}

@@ -1,5 +1,5 @@
 //! Sharded scoring: the parts of N shards, concatenated in index order, are the single run's
-//! output byte for byte; reruns skip finished parts; shards refuse what they cannot split.
+//! output byte for byte, whatever the quotes and line ends; reruns skip finished parts.
 
 use crate::util::{with_cells, Workdir};
 
@@ -14,12 +14,33 @@ fn variants(test_csv: &str) -> Vec<(&'static str, String)> {
         gappy += line;
         gappy += if i % 7 == 3 { "\n\n\r\n" } else { "\n" };
     }
+    let cr = lines.join("\r") + "\r";
     vec![
         ("lf.csv", lf),
         ("crlf.csv", crlf),
         ("nofinal.csv", no_final_newline),
         ("gappy.csv", gappy),
+        ("cr.csv", cr),
+        ("quoted.csv", with_notes(&lines, "\n")),
+        ("quoted-crlf.csv", with_notes(&lines, "\r\n")),
     ]
+}
+
+/// `lines` with a first column of notes: plain, quoted with a line break (`eol`) and escaped
+/// quotes inside, or with a quote inside an unquoted field (`5" pipe`).
+fn with_notes(lines: &[&str], eol: &str) -> String {
+    let mut text = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        let note = match i % 4 {
+            _ if i == 0 => "note",
+            0 => "plain",
+            1 => &format!("\"two{eol}lines, \"\"quoted\"\"\""),
+            2 => "5\" pipe",
+            _ => "\"\"",
+        };
+        text += &format!("{note},{line}{eol}");
+    }
+    text
 }
 
 #[test]
@@ -147,51 +168,47 @@ fn an_overflow_in_a_later_shard_is_reported_at_its_line_in_the_file() {
 }
 
 #[test]
-fn a_quoted_field_across_lines_is_refused_when_sharding() {
-    let wd = Workdir::new("shards_quoted_newline");
-    let text = wd.read("data/test.csv");
-    let mut out = String::from("note,");
-    for (i, line) in text.lines().enumerate() {
-        if i > 0 {
-            out += if i == 30 { "\"two\nlines\"," } else { "plain," };
-        }
-        out += line;
-        out.push('\n');
-    }
-    wd.create("quoted.csv", &out);
-    // Unsharded, the file is fine.
-    assert_eq!(
-        wd.ok(&["--data", "quoted.csv", "--quiet"])
-            .stdout()
-            .lines()
-            .count(),
-        52
-    );
-    let mut errors = Vec::new();
-    for index in 0..4 {
-        let i = index.to_string();
-        let run = wd.output(&mut wd.command(&[
-            "--data",
-            "quoted.csv",
-            "--shard-index",
-            &i,
-            "--shard-count",
-            "4",
-            "--quiet",
-        ]));
-        if run.output.status.code() == Some(3) {
-            errors.push(run.error());
-        } else {
-            run.assert_code(0);
-        }
-    }
-    assert!(!errors.is_empty(), "some shard holds the quoted field");
-    for error in errors {
-        assert!(
-            error.ends_with("a quoted field spans lines here, and shards split the file by lines; remove line breaks inside quoted fields, or score without --shard-count"),
-            "{error}"
-        );
-    }
+fn one_shard_reads_a_quote_inside_an_unquoted_field_as_the_unsharded_run_does() {
+    let wd = Workdir::new("shards_stray_quote");
+    let lines: Vec<String> = wd.read("data/test.csv").lines().map(String::from).collect();
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    wd.create("notes.csv", with_notes(&lines, "\n"));
+    let single = wd.ok(&["--data", "notes.csv", "--quiet"]).stdout();
+    assert_eq!(single.lines().count(), 52);
+    let args = [
+        "--data",
+        "notes.csv",
+        "--shard-count",
+        "1",
+        "--shard-index",
+        "0",
+        "--quiet",
+    ];
+    assert_eq!(wd.ok(&args).stdout(), single);
+}
+
+#[test]
+fn lines_ended_by_carriage_returns_alone_are_numbered_exactly() {
+    let wd = Workdir::new("cr_line_numbers");
+    let lines = with_cells(&wd.read("data/test.csv"), &[(45, 1, "oops")]);
+    wd.create("bad.csv", lines.join("\r") + "\r");
+    let message = "bad.csv:46:2: column ZN: expected a number, found \"oops\"";
+    assert_eq!(wd.fails(&["--data", "bad.csv"], 3).error(), message);
+    let shard = [
+        "--data",
+        "bad.csv",
+        "--shard-index",
+        "3",
+        "--shard-count",
+        "4",
+    ];
+    assert_eq!(wd.fails(&shard, 3).error(), message);
+    // And with a quoted field in the file, which the csv-core reader reads.
+    let mut quoted = lines.clone();
+    quoted[10] = quoted[10].replacen("0", "\"0\"", 1);
+    wd.create("bad.csv", quoted.join("\r") + "\r");
+    assert_eq!(wd.fails(&["--data", "bad.csv"], 3).error(), message);
+    assert_eq!(wd.fails(&shard, 3).error(), message);
 }
 
 #[test]

@@ -9,6 +9,7 @@
 use std::io::Read;
 
 use crate::error::{Error, Result};
+use crate::read::cursor::line_breaks;
 
 /// The largest record (line) we accept.
 pub const MAX_RECORD: usize = 1024 * 1024;
@@ -175,8 +176,10 @@ impl<R: Read> BlockSource<R> {
             0
         };
         loop {
-            if let Some((fields, end)) = first_record(&buf, self.eof) {
-                let newlines = memchr::memchr_iter(b'\n', &buf[..end]).count() as u64;
+            // A header that ends in a CR at the end of what was read may yet be CRLF.
+            let cr_at_end = buf.last() == Some(&b'\r') && !self.eof;
+            if let Some((fields, end)) = first_record(&buf, self.eof).filter(|_| !cr_at_end) {
+                let newlines = line_breaks(&buf, 0..end);
                 self.carry = buf[end..].to_vec();
                 return Ok(RawHeader {
                     fields,
@@ -258,9 +261,12 @@ fn last_record_end(buf: &[u8]) -> Option<usize> {
         pos += nin;
         match result {
             csv_core::ReadRecordResult::Record => {
-                // csv-core ends a CRLF record at the CR; keep the LF with its record.
+                // csv-core ends a CRLF record at the CR; keep the LF with its record. A CR that
+                // ends the buffer may be the first half of a CRLF: that record is not whole yet.
                 if buf[pos - 1] == b'\r' && buf.get(pos) == Some(&b'\n') {
                     pos += 1;
+                } else if buf[pos - 1] == b'\r' && pos == buf.len() {
+                    return last;
                 }
                 last = Some(pos);
             }

@@ -58,3 +58,14 @@ pub(crate) fn without_terminator(record: &[u8]) -> &[u8] {
     let record = record.strip_suffix(b"\n").unwrap_or(record);
     record.strip_suffix(b"\r").unwrap_or(record)
 }
+
+/// The line breaks in `data[range]`, as csv-core ends records: each `\n`, and each `\r` that
+/// no `\n` follows in `data` (a CRLF is one break, an old Mac file's lone CR is one).
+pub(crate) fn line_breaks(data: &[u8], range: std::ops::Range<usize>) -> u64 {
+    let part = &data[range.clone()];
+    let feeds = memchr::memchr_iter(b'\n', part).count();
+    let returns = memchr::memchr_iter(b'\r', part)
+        .filter(|&i| data.get(range.start + i + 1) != Some(&b'\n'))
+        .count();
+    (feeds + returns) as u64
+}

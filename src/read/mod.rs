@@ -23,6 +23,7 @@ use crate::read::selection::Selection;
 
 pub mod batch;
 pub mod block;
+pub mod boundary;
 pub mod cursor;
 pub mod header;
 pub mod number;

@@ -34,8 +34,6 @@ pub enum RowProblem {
         /// Why it is not a number.
         kind: NumberError,
     },
-    /// A quoted field spans lines, which a byte-range shard cannot split.
-    SpansLines,
     /// The row has the wrong number of fields.
     FieldCount {
         /// Fields in the row.
@@ -89,12 +87,6 @@ impl RowError {
         let line = lines_before + self.line_in_block + 1;
         let path = columns.path;
         match &self.problem {
-            RowProblem::SpansLines => (
-                Location::line(path, line),
-                "a quoted field spans lines here, and shards split the file by lines; \
-                 remove line breaks inside quoted fields, or score without --shard-count"
-                    .to_string(),
-            ),
             RowProblem::Overflow => (
                 Location::line(path, line),
                 "the prediction is beyond the range of f64; are the values in the right units?"

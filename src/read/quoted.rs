@@ -5,7 +5,7 @@ use csv_core::ReadRecordResult as R;
 
 use crate::read::batch::Batch;
 use crate::read::block::record_reader;
-use crate::read::cursor::{without_terminator, Cursor};
+use crate::read::cursor::{line_breaks, without_terminator, Cursor};
 use crate::read::problem::{settle, Reject, RowError, RowProblem};
 use crate::read::selection::Selection;
 
@@ -24,7 +24,7 @@ pub(crate) fn fill_quoted(
     while batch.rows < capacity && cur.pos < data.len() {
         // Line breaks between records: count them so the record knows its own line.
         while cur.pos < data.len() && matches!(data[cur.pos], b'\n' | b'\r') {
-            cur.newlines += u64::from(data[cur.pos] == b'\n');
+            cur.newlines += line_breaks(data, cur.pos..cur.pos + 1);
             cur.pos += 1;
         }
         if cur.pos >= data.len() {
@@ -59,20 +59,11 @@ pub(crate) fn fill_quoted(
                 R::End => break false,
             }
         };
-        cur.newlines += memchr::memchr_iter(b'\n', &data[start..cur.pos]).count() as u64;
+        cur.newlines += line_breaks(data, start..cur.pos);
         if !complete {
             break;
         }
         let text = without_terminator(&data[start..cur.pos]);
-        if selection.single_line_records
-            && (memchr::memchr(b'\n', text).is_some()
-                || memchr::memchr_iter(b'"', text).count() % 2 == 1)
-        {
-            return Err(RowError {
-                line_in_block,
-                problem: RowProblem::SpansLines,
-            });
-        }
         let out = &cur.out[..nout];
         let ends = &cur.ends[..nends];
         let fields = ends.iter().scan(0, |from, &to| {

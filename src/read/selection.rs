@@ -20,8 +20,6 @@ pub struct Selection {
     pub(crate) id_field: Option<usize>,
     /// Fields in the header, which every row must have.
     pub(crate) field_count: usize,
-    /// Whether a record must fit on one line (see [`Selection::require_single_line_records`]).
-    pub(crate) single_line_records: bool,
     /// The vector line reader, where the CPU and the row's shape allow it.
     pub(crate) lines: Option<Lines>,
 }
@@ -52,7 +50,6 @@ impl Selection {
             slot_of_field,
             id_field,
             field_count,
-            single_line_records: false,
             lines,
         })
     }
@@ -67,12 +64,6 @@ impl Selection {
     /// Whether lines of plain numbers are read by the vector reader.
     pub fn has_vector_reader(&self) -> bool {
         self.lines.is_some()
-    }
-
-    /// Refuses records with a line break inside a quoted field, or with an odd number of
-    /// quotes (the part of such a record that a byte-range shard would see).
-    pub fn require_single_line_records(&mut self) {
-        self.single_line_records = true;
     }
 
     /// The input's name in messages.

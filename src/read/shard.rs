@@ -1,16 +1,20 @@
-//! Sharding by byte range, for Kubernetes Indexed Jobs: shard `I` of `N` scores the rows whose
-//! line starts fall in the `I`-th of `N` equal byte ranges of the data after the header.
+//! Sharding by byte range, for Kubernetes Indexed Jobs: shard `I` of `N` scores the records
+//! that start in the `I`-th of `N` equal byte ranges of the data after the header.
 //!
-//! Every row starts in exactly one range, so every row is scored by exactly one shard, and the
-//! shards' outputs concatenated in index order are the single-process output. A shard seeks to
-//! its range, skips the end of a line that started before it, and reads on past its range to
-//! the end of the last line that started inside it. Only line starts matter, so LF or CRLF, a
-//! missing final newline, empty lines and more shards than rows all work out.
+//! Every record starts in exactly one range, so every record is scored by exactly one shard,
+//! and the shards' outputs concatenated in index order are the single-process output. A shard
+//! finds the first record that starts in its range and the first that starts after it with
+//! [`crate::read::boundary`], which follows quoted fields (line breaks inside quotes, quotes
+//! inside unquoted fields) as the unsharded reader does, and reads the bytes between: a shard
+//! accepts exactly what the unsharded reader accepts. Only record starts matter, so LF, CRLF
+//! or CR, a missing final newline, empty lines and more shards than rows all work out.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 
 use crate::error::{Error, Result};
+use crate::read::boundary::state_at;
+use crate::read::cursor::line_breaks;
 
 /// One shard of a sharded run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,102 +48,85 @@ impl Shard {
     }
 }
 
-/// The lines of one shard of a file, as a reader.
+/// The records of one shard of a file, as a reader.
 pub struct ShardReader {
-    inner: BufReader<File>,
-    pos: u64,
-    end: u64,
-    done: bool,
+    inner: io::Take<File>,
 }
 
 impl ShardReader {
-    /// Opens `path` (its data starting after `header_bytes`) at the first line of `shard`.
-    /// Returns the reader and the byte offset where the shard's first line starts.
+    /// Opens `path` (its records starting after `header_bytes`) at the first record of `shard`.
+    /// Returns the reader and the byte offset where the shard's first record starts.
     pub fn open(path: &str, shard: Shard, header_bytes: u64) -> Result<(ShardReader, u64)> {
-        let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+        let mut file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
         let len = file
             .metadata()
             .map_err(|e| Error::io(path, "read", e))?
             .len();
         let (start, end) = shard.range(header_bytes, len);
-        let mut inner = BufReader::with_capacity(64 * 1024, file);
-        let first = if start <= header_bytes {
-            inner
-                .seek(SeekFrom::Start(header_bytes))
-                .map_err(|e| Error::io(path, "seek", e))?;
-            header_bytes
-        } else {
-            // A line starts at `start` only if the byte before it ends a line.
-            inner
-                .seek(SeekFrom::Start(start - 1))
-                .map_err(|e| Error::io(path, "seek", e))?;
-            let skipped = inner
-                .skip_until(b'\n')
-                .map_err(|e| Error::io(path, "read", e))?;
-            start - 1 + skipped as u64
-        };
-        Ok((
-            ShardReader {
-                inner,
-                pos: first,
-                end,
-                done: first >= end,
-            },
-            first,
-        ))
+        let first = record_start(&mut file, header_bytes, len, start)
+            .map_err(|e| Error::io(path, "read", e))?;
+        let next = record_start(&mut file, header_bytes, len, end)
+            .map_err(|e| Error::io(path, "read", e))?;
+        file.seek(SeekFrom::Start(first))
+            .map_err(|e| Error::io(path, "seek", e))?;
+        let inner = file.take(next.saturating_sub(first));
+        Ok((ShardReader { inner }, first))
     }
 }
 
 impl Read for ShardReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.done || buf.is_empty() {
-            return Ok(0);
-        }
-        if self.pos < self.end {
-            let want = buf
-                .len()
-                .min((self.end - self.pos).min(usize::MAX as u64) as usize);
-            let n = self.inner.read(&mut buf[..want])?;
-            if n == 0 {
-                self.done = true;
-                return Ok(0);
-            }
-            self.pos += n as u64;
-            if self.pos == self.end && buf[n - 1] == b'\n' {
-                self.done = true;
-            }
-            return Ok(n);
-        }
-        // Past the range: finish the line that started inside it.
-        let available = self.inner.fill_buf()?;
-        if available.is_empty() {
-            self.done = true;
-            return Ok(0);
-        }
-        let (n, line_ends) = match memchr::memchr(b'\n', available) {
-            Some(i) if i < buf.len() => (i + 1, true),
-            _ => (available.len().min(buf.len()), false),
-        };
-        buf[..n].copy_from_slice(&available[..n]);
-        self.inner.consume(n);
-        self.pos += n as u64;
-        self.done = line_ends;
-        Ok(n)
+        self.inner.read(buf)
     }
 }
 
-/// Line breaks in `path` before byte `upto`: the line number offset of a shard, counted only
-/// when an error needs it.
+/// Where the first record that starts at or after byte `pos` of `file` starts (`len` when
+/// none does). The records start at `data_start`, after the header.
+fn record_start(file: &mut File, data_start: u64, len: u64, pos: u64) -> io::Result<u64> {
+    if pos <= data_start {
+        return Ok(data_start);
+    }
+    if pos >= len {
+        return Ok(len);
+    }
+    let mut state = state_at(file, data_start, pos)?;
+    file.seek(SeekFrom::Start(pos))?;
+    let mut at = pos;
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(len);
+        }
+        match state.first_record_start(&buf[..n]) {
+            Ok(i) => return Ok(at + i as u64),
+            Err(after) => state = after,
+        }
+        at += n as u64;
+    }
+}
+
+/// Line breaks in `path` before byte `upto`, counted as the readers count them
+/// ([`line_breaks`]): the line number offset of a shard, counted only when an error needs it.
 pub fn newlines_before(path: &str, upto: u64) -> Result<u64> {
     let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
     let mut reader = BufReader::with_capacity(256 * 1024, file.take(upto));
     let mut count = 0;
+    // A carriage return that ends a buffer is a line break unless a line feed starts the next.
+    let mut cr_pending = false;
     loop {
         let buf = reader.fill_buf().map_err(|e| Error::io(path, "read", e))?;
         if buf.is_empty() {
-            return Ok(count);
+            return Ok(count + u64::from(cr_pending));
         }
-        count += memchr::memchr_iter(b'\n', buf).count() as u64;
+        count += u64::from(cr_pending && buf[0] != b'\n');
+        cr_pending = buf.last() == Some(&b'\r');
+        let whole = if cr_pending {
+            &buf[..buf.len() - 1]
+        } else {
+            buf
+        };
+        count += line_breaks(buf, 0..whole.len());
         let n = buf.len();
         reader.consume(n);
     }
@@ -151,11 +138,7 @@ mod tests {
     use crate::testing::Rng;
 
     fn scratch(name: &str, bytes: &[u8]) -> String {
-        let dir = std::env::temp_dir().join(format!("bi-shard-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        path.to_string_lossy().into_owned()
+        crate::testing::scratch_file("shard", name, bytes)
     }
 
     fn shard_bytes(path: &str, header: u64, index: u64, count: u64) -> Vec<u8> {
@@ -215,6 +198,63 @@ mod tests {
                         at == text.len() || part.ends_with(b"\n"),
                         "case {case}: ends mid-line"
                     );
+                }
+            }
+        }
+    }
+
+    /// Where csv-core starts each record of `text` after `data_start`.
+    fn record_starts(text: &[u8], data_start: usize) -> Vec<usize> {
+        let mut reader = crate::read::block::record_reader();
+        let (mut out, mut ends) = (vec![0; text.len() + 1], vec![0; text.len() + 1]);
+        let mut starts = Vec::new();
+        let mut pos = data_start;
+        loop {
+            while pos < text.len() && matches!(text[pos], b'\n' | b'\r') {
+                pos += 1;
+            }
+            if pos >= text.len() {
+                return starts;
+            }
+            starts.push(pos);
+            let (result, nin, _, _) = reader.read_record(&text[pos..], &mut out, &mut ends);
+            pos += nin;
+            if result != csv_core::ReadRecordResult::Record {
+                return starts;
+            }
+        }
+    }
+
+    #[test]
+    fn shards_start_where_records_start_whatever_the_quotes_and_line_ends() {
+        let mut rng = Rng(11);
+        for case in 0..200 {
+            let text = crate::testing::quoted_csv(&mut rng, 30).into_bytes();
+            let Some(end) = text.iter().position(|&b| matches!(b, b'\n' | b'\r')) else {
+                continue;
+            };
+            let header = end + usize::from(text[end..].starts_with(b"\r\n")) + 1;
+            let starts = record_starts(&text, header);
+            let path = scratch(&format!("quoted{case}.csv"), &text);
+            for count in 1..=9 {
+                let parts: Vec<Vec<u8>> = (0..count)
+                    .map(|i| shard_bytes(&path, header as u64, i, count))
+                    .collect();
+                assert_eq!(
+                    parts.concat(),
+                    &text[header..],
+                    "case {case}, {count} shards"
+                );
+                let mut at = header;
+                for (i, part) in parts.iter().enumerate() {
+                    if !part.is_empty() && i > 0 {
+                        assert!(
+                            starts.contains(&at),
+                            "case {case}, shard {i} of {count} starts at byte {at}, in a record: {:?}",
+                            String::from_utf8_lossy(&text)
+                        );
+                    }
+                    at += part.len();
                 }
             }
         }

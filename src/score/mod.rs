@@ -20,7 +20,7 @@ use crate::output::{Encoder, Sink};
 use crate::read::block::{BlockSource, RawHeader, BLOCK_SIZE};
 use crate::read::header::Header;
 use crate::read::selection::Selection;
-use crate::read::shard::ShardReader;
+use crate::read::shard::{Shard, ShardReader};
 use crate::read::{display_name, open_input};
 use crate::score::collect::Collector;
 use crate::score::scorer::Scorer;
@@ -57,6 +57,29 @@ impl<R> Source<R> {
             origin: LineOrigin::Known(raw.newlines),
             write_header: true,
         }
+    }
+}
+
+impl Source<Box<dyn Read + Send>> {
+    /// Shard `shard` of the file at `path`, whose header `raw` has been read from its start.
+    pub fn shard(
+        path: &str,
+        shard: Shard,
+        raw: RawHeader,
+        block_size: usize,
+    ) -> Result<Source<Box<dyn Read + Send>>> {
+        let name = display_name(path);
+        let (reader, first) = ShardReader::open(path, shard, raw.bytes)?;
+        Ok(Source {
+            name: name.to_string(),
+            blocks: BlockSource::headerless(name, Box::new(reader), block_size),
+            header: raw.fields,
+            origin: LineOrigin::Before {
+                path: path.to_string(),
+                offset: first,
+            },
+            write_header: shard.index == 0,
+        })
     }
 }
 
@@ -110,26 +133,12 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<Outcome> {
         Some(shard) => {
             // The header was read from the start of the file; the shard reads its own range.
             drop(blocks);
-            let (reader, first) = ShardReader::open(&plan.data, shard, raw.bytes)?;
             let (start, end) = shard.range(raw.bytes, total_bytes.unwrap_or(0));
             log.info(&format!(
-                "Scoring observations... (shard {} of {}: the rows that start in bytes {start}..{end})",
+                "Scoring observations... (shard {} of {}: the records that start in bytes {start}..{end})",
                 shard.index, shard.count
             ));
-            let source = Source {
-                name: name.to_string(),
-                blocks: BlockSource::headerless(
-                    name,
-                    Box::new(reader) as Box<dyn Read + Send>,
-                    options.block_size,
-                ),
-                header: raw.fields,
-                origin: LineOrigin::Before {
-                    path: plan.data.clone(),
-                    offset: first,
-                },
-                write_header: shard.index == 0,
-            };
+            let source = Source::shard(&plan.data, shard, raw, options.block_size)?;
             (source, log.progress(Some(end - start)))
         }
     };
@@ -194,15 +203,12 @@ pub fn score_source<R: Read + Send>(
     progress: Progress,
 ) -> Result<u64> {
     let header = Header::parse(&source.name, &csv::ByteRecord::from(source.header))?;
-    let mut selection = Selection::new(
+    let selection = Selection::new(
         &header,
         &model.features,
         "feature",
         options.id_column.as_deref(),
     )?;
-    if matches!(source.origin, LineOrigin::Before { .. }) {
-        selection.require_single_line_records();
-    }
     let encoder = Encoder::new(options.format, options.id_column.as_deref());
     if source.write_header {
         sink.write(&encoder.header())?;
@@ -410,6 +416,53 @@ mod tests {
                         String::from_utf8_lossy(input)
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn shards_read_what_the_unsharded_run_reads_whatever_the_quotes_and_line_ends() {
+        let model = testing::model(&["a", "b"], &[0.5, -2.0], 1.0);
+        let mut rng = Rng(99);
+        for case in 0..60 {
+            let text = testing::quoted_csv(&mut rng, 80);
+            let path =
+                testing::scratch_file("score-shards", &format!("{case}.csv"), text.as_bytes());
+            let options = ScoreOptions {
+                format: Format::Csv,
+                id_column: Some("id".into()),
+                batch_rows: 3,
+                threads: 1 + case % 3,
+                block_size: 64,
+            };
+            let quiet = || Logger::new(true, LogFormat::Text).progress(None);
+            let mut whole = Sink::Memory(Vec::new());
+            score_stream(
+                "in.csv",
+                text.as_bytes(),
+                &model,
+                &options,
+                &mut whole,
+                quiet(),
+            )
+            .unwrap();
+            for count in 1..=6 {
+                let mut parts = Sink::Memory(Vec::new());
+                for index in 0..count {
+                    let file = std::fs::File::open(&path).unwrap();
+                    let (_, raw) = BlockSource::new(&path, file, 64).unwrap();
+                    let shard = Shard::new(index, count).unwrap();
+                    let source = Source::shard(&path, shard, raw, 64).unwrap();
+                    score_source(source, &model, &options, &mut parts, None, quiet()).unwrap();
+                }
+                let (Sink::Memory(whole), Sink::Memory(parts)) = (&whole, &parts) else {
+                    unreachable!("memory sinks stay so");
+                };
+                assert_eq!(
+                    String::from_utf8_lossy(parts),
+                    String::from_utf8_lossy(whole),
+                    "case {case}, {count} shards: {text:?}"
+                );
             }
         }
     }
