@@ -157,37 +157,58 @@ fn state_within(
     if pos <= data_start.saturating_add(window) {
         return state_from_start(file, data_start, pos);
     }
-    let from = pos - window;
-    let mut window = vec![0; window as usize];
-    file.seek(SeekFrom::Start(from))?;
-    file.read_exact(&mut window)?;
-    match decided_by(&window, longest) {
+    file.seek(SeekFrom::Start(pos - window))?;
+    let mut hypotheses = Hypotheses::new(longest);
+    let mut decided = None;
+    let mut left = window;
+    let mut buf = vec![0; 64 * 1024];
+    while left > 0 {
+        let want = buf.len().min(left as usize);
+        file.read_exact(&mut buf[..want])?;
+        decided = match decided {
+            Some(state) => Some(State::after(state, &buf[..want])),
+            None => hypotheses.feed(&buf[..want]),
+        };
+        left -= want as u64;
+    }
+    match decided {
         Some(state) => Ok(state),
         None => state_from_start(file, data_start, pos),
     }
 }
 
-/// The state after `window` whatever the state before it, for a file whose records are at
-/// most `longest` bytes; `None` when the bytes leave more than one state possible.
-fn decided_by(window: &[u8], longest: u64) -> Option<State> {
-    // Each hypothesis: its state, and the bytes since its last record ended (at least).
-    let mut alive: Vec<(State, u64)> = STATES.iter().map(|&s| (s, 0)).collect();
-    let mut read = 0;
-    while read < window.len() && alive.len() > 1 {
-        let b = window[read];
-        for (state, age) in alive.iter_mut() {
-            *state = state.step(b);
-            *age = if *state == State::Record { 0 } else { *age + 1 };
+/// Every state the parse may be in, for a file whose records are at most `longest` bytes, with
+/// the bytes since each one's record ended (at least).
+struct Hypotheses {
+    alive: Vec<(State, u64)>,
+    longest: u64,
+}
+
+impl Hypotheses {
+    /// Nothing read yet: every state is possible.
+    fn new(longest: u64) -> Hypotheses {
+        Hypotheses {
+            alive: STATES.iter().map(|&s| (s, 0)).collect(),
+            longest,
         }
-        alive.retain(|&(_, age)| age <= longest);
-        alive.sort_by_key(|&(state, age)| (state as u8, age));
-        alive.dedup_by_key(|(state, _)| *state);
-        read += 1;
     }
-    match alive[..] {
-        // One hypothesis left: from here on the parse is determined.
-        [(state, _)] => Some(state.after(&window[read..])),
-        _ => None,
+
+    /// Reads `bytes`; the state after them once only one is possible.
+    fn feed(&mut self, bytes: &[u8]) -> Option<State> {
+        for (read, &b) in bytes.iter().enumerate() {
+            for (state, age) in self.alive.iter_mut() {
+                *state = state.step(b);
+                *age = if *state == State::Record { 0 } else { *age + 1 };
+            }
+            self.alive.retain(|&(_, age)| age <= self.longest);
+            self.alive.sort_by_key(|&(state, age)| (state as u8, age));
+            self.alive.dedup_by_key(|(state, _)| *state);
+            if let [(state, _)] = self.alive[..] {
+                // One left: from here on the parse is determined.
+                return Some(state.after(&bytes[read + 1..]));
+            }
+        }
+        None
     }
 }
 
@@ -274,7 +295,7 @@ mod tests {
                 if pos >= data_start + 150 {
                     windows += 1;
                     let window = &text.as_bytes()[pos as usize - 150..pos as usize];
-                    decided += u32::from(decided_by(window, 64).is_some());
+                    decided += u32::from(Hypotheses::new(64).feed(window).is_some());
                 }
             }
         }
@@ -289,7 +310,7 @@ mod tests {
         let text: Vec<u8> = line.iter().copied().cycle().take(400).collect();
         for end in 40..text.len() {
             assert_eq!(
-                decided_by(&text[end - 40..end], 20),
+                Hypotheses::new(20).feed(&text[end - 40..end]),
                 Some(State::Record.after(&text[..end])),
                 "{end}"
             );
