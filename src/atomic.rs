@@ -11,6 +11,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use crate::descriptor;
 use crate::error::{Error, Result};
 
 /// The temporary files now being written. A file is created and renamed only while this lock is
@@ -154,8 +155,21 @@ impl Drop for AtomicFile {
     }
 }
 
-/// Writes `bytes` to `path` atomically.
+/// Writes `bytes` to `path` atomically; a descriptor, device or FIFO (`/dev/stdout`) cannot
+/// be replaced, so it is written through ([`crate::descriptor`]).
 pub fn write_atomic(path: &str, bytes: &[u8]) -> Result<()> {
+    if let Some(mut through) = descriptor::open_write_through(path)? {
+        let written = through
+            .file
+            .write_all(bytes)
+            .and_then(|()| through.file.flush());
+        return written.map_err(|e| match e.kind() {
+            io::ErrorKind::BrokenPipe if !through.standard_output => Error::ReaderGone {
+                path: path.to_string(),
+            },
+            _ => Error::io(path, "write", e),
+        });
+    }
     let mut file = AtomicFile::create(path)?;
     file.write_all(bytes)
         .map_err(|e| Error::io(path, "write", e))?;

@@ -10,6 +10,7 @@ pub mod atomic;
 pub mod batch;
 pub mod block;
 pub mod cli;
+pub mod descriptor;
 pub mod error;
 pub mod estimator;
 pub mod inspect;
