@@ -18,6 +18,7 @@ pub mod log;
 pub mod model;
 pub mod output;
 pub mod parse;
+pub mod paths;
 pub mod schema;
 pub mod score;
 pub mod shard;

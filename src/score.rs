@@ -24,6 +24,7 @@ use crate::error::{Error, Location, Outcome, Result};
 use crate::log::{Logger, Progress};
 use crate::model::ModelFile;
 use crate::output::{csv_field, Encoder, Format, Sink};
+use crate::paths::{is_finished_output, Paths};
 use crate::schema::Header;
 use crate::shard::{expand_output, newlines_before, Shard, ShardReader};
 
@@ -428,8 +429,23 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<Outcome> {
     };
     let output = for_shard("--output", &args.output)?;
     let rejects = for_shard("--rejects", &args.rejects)?;
+    // Before anything is opened: no output may be an input or another output.
+    Paths::new()
+        .input("--data", args.data.as_str())
+        .input("--model", args.model.as_str())
+        .output(
+            "--output",
+            output.as_deref(),
+            "write the predictions elsewhere",
+        )
+        .output(
+            "--rejects",
+            rejects.as_deref(),
+            "write the rejected rows elsewhere",
+        )
+        .check()?;
     if let (Some(shard), Some(output)) = (shard, &output) {
-        if !args.overwrite && std::path::Path::new(output).exists() {
+        if is_finished_output("--output", output)? && !args.overwrite {
             log.info(&format!(
                 "Shard {} of {}: {output} exists and outputs appear only whole, so it is done; skipping (--overwrite redoes it)",
                 shard.index, shard.count
