@@ -11,6 +11,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use crate::descriptor;
 use crate::error::{Error, Result};
 
 /// The temporary files now being written. A file is created and renamed only while this lock is
@@ -67,13 +68,18 @@ impl AtomicFile {
         let mut temps = temp_files();
         let (temp, file) = create_temp(&target, name).map_err(|e| Error::io(path, "create", e))?;
         temps.push(temp.clone());
-        Ok(AtomicFile {
+        drop(temps);
+        let kept = fs::metadata(&target).map_or(Ok(()), |old| keep_owner_and_mode(&file, &old));
+        let atomic = AtomicFile {
             display: path.to_string(),
             target,
             temp,
             writer: Some(BufWriter::with_capacity(256 * 1024, file)),
             committed: false,
-        })
+        };
+        // On failure, dropping `atomic` removes the temporary file.
+        kept.map_err(|e| Error::io(path, "create", e))?;
+        Ok(atomic)
     }
 
     /// The path as the user named it.
@@ -149,12 +155,35 @@ impl Drop for AtomicFile {
     }
 }
 
-/// Writes `bytes` to `path` atomically.
+/// Writes `bytes` to `path` atomically; a descriptor, device or FIFO (`/dev/stdout`) cannot
+/// be replaced, so it is written through ([`crate::descriptor`]).
 pub fn write_atomic(path: &str, bytes: &[u8]) -> Result<()> {
+    if let Some(mut through) = descriptor::open_write_through(path)? {
+        let written = through
+            .file
+            .write_all(bytes)
+            .and_then(|()| through.file.flush());
+        return written.map_err(|e| match e.kind() {
+            io::ErrorKind::BrokenPipe if !through.standard_output => Error::ReaderGone {
+                path: path.to_string(),
+            },
+            _ => Error::io(path, "write", e),
+        });
+    }
     let mut file = AtomicFile::create(path)?;
     file.write_all(bytes)
         .map_err(|e| Error::io(path, "write", e))?;
     file.commit()
+}
+
+/// Gives the temporary file that will replace `old` its owner, group and permission bits, as
+/// `cp` onto an existing file and editors keep them: a file made private stays private. The
+/// owner and group can only be given by root (or kept by their owner), so failing to is no
+/// error; the mode always can be.
+fn keep_owner_and_mode(temp: &File, old: &fs::Metadata) -> io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let _ = std::os::unix::fs::fchown(temp, Some(old.uid()), Some(old.gid()));
+    temp.set_permissions(fs::Permissions::from_mode(old.mode() & 0o777))
 }
 
 /// Creates `.NAME.PID.STAMP.tmp` beside `target`, never opening an existing file. In a
@@ -256,6 +285,27 @@ mod tests {
             .is_symlink());
         assert_eq!(fs::read(dir.join("real.csv")).unwrap(), b"new");
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn a_replaced_file_keeps_its_mode_and_a_new_file_follows_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = scratch("mode");
+        let path = dir.join("out.csv");
+        write_atomic(path.to_str().unwrap(), b"new").unwrap();
+        let new_mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            new_mode & 0o600,
+            0o600,
+            "the owner reads and writes a new file"
+        );
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        write_atomic(path.to_str().unwrap(), b"again").unwrap();
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(fs::read(&path).unwrap(), b"again");
     }
 
     #[test]

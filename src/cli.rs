@@ -80,8 +80,9 @@ pub struct ScoreArgs {
     )]
     pub data: String,
 
-    /// Write predictions to this file (written whole or not at all) instead of standard output;
-    /// a device or FIFO (/dev/stdout) is written directly.
+    /// Write predictions to this file (written whole or not at all; a replaced file keeps its
+    /// permissions) instead of standard output; a descriptor, device or FIFO (/dev/stdout) is
+    /// written through. It may not be the same file as any input or other output.
     #[arg(long, env = "OUTPUT_PATH", hide_env_values = true, value_name = "PATH")]
     pub output: Option<String>,
 

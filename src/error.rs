@@ -180,6 +180,13 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+
+    /// The reader of an output FIFO or socket went away before the output was complete.
+    #[error("the reader of {path} went away")]
+    ReaderGone {
+        /// The output as the user named it.
+        path: String,
+    },
 }
 
 impl Error {
@@ -214,12 +221,13 @@ impl Error {
             Error::Usage(_) => EXIT_USAGE,
             Error::Data { .. } => EXIT_DATA,
             Error::Model { .. } => EXIT_MODEL,
-            Error::Io { .. } => EXIT_IO,
+            Error::Io { .. } | Error::ReaderGone { .. } => EXIT_IO,
         }
     }
 
     /// True when the error is a write to a closed pipe (`batch_inference | head`), which is
-    /// not a failure of ours: the reader simply stopped listening.
+    /// not a failure of ours: the reader simply stopped listening. Only standard output counts:
+    /// a FIFO given as `--output` whose reader goes away is [`Error::ReaderGone`].
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
     }
@@ -239,6 +247,11 @@ mod tests {
         assert_eq!(Error::data(Location::file("x"), "d").exit_code(), 3);
         assert_eq!(Error::model("x", "m").exit_code(), 4);
         assert_eq!(io.exit_code(), 5);
+        let gone = Error::ReaderGone {
+            path: "p.fifo".into(),
+        };
+        assert_eq!(gone.exit_code(), 5);
+        assert_eq!(gone.to_string(), "the reader of p.fifo went away");
         assert_eq!(signal_exit_code(2), 130);
         assert_eq!(signal_exit_code(15), 143);
     }

@@ -20,12 +20,14 @@
 
 pub mod atomic;
 pub mod cli;
+pub mod descriptor;
 pub mod error;
 pub mod estimator;
 pub mod inspect;
 pub mod log;
 pub mod model;
 pub mod output;
+pub mod paths;
 pub mod read;
 pub mod score;
 pub mod signals;

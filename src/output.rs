@@ -5,13 +5,13 @@
 //! nothing and two runs write the same bytes. The text is ryu's (`24.5`, `1e-7`, `1e16`); zmij
 //! makes it, which is faster and writes the same digits, only with `e+16` for large exponents.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::FileTypeExt;
 
 use clap::ValueEnum;
 
 use crate::atomic::AtomicFile;
+use crate::descriptor;
 use crate::error::{Error, Result};
 use crate::read::batch::Ids;
 
@@ -110,13 +110,15 @@ pub enum Sink {
     Stdout(io::StdoutLock<'static>),
     /// A file, renamed into place by [`Sink::finish`].
     File(AtomicFile),
-    /// Something that exists and is not a regular file (`/dev/stdout`, `/dev/full`, a FIFO): it
-    /// cannot be replaced by a rename, so it is written directly, as `>` would.
+    /// Something that cannot be replaced by a rename (`/dev/stdout`, `/dev/full`, a FIFO), so
+    /// it is written through, as `>` would ([`crate::descriptor`]).
     Device {
         /// The path as the user named it.
         path: String,
         /// The open device.
         writer: io::BufWriter<File>,
+        /// True when it is our standard output under another name.
+        standard_output: bool,
     },
     /// Memory, for callers that want the bytes (and for tests).
     Memory(Vec<u8>),
@@ -126,22 +128,20 @@ impl Sink {
     /// Opens the output; `None` or `-` is standard output.
     pub fn create(path: Option<&str>) -> Result<Sink> {
         let path = match path {
-            None | Some("-") => return Ok(Sink::Stdout(io::stdout().lock())),
+            None | Some("-") => {
+                descriptor::check_standard_output()?;
+                return Ok(Sink::Stdout(io::stdout().lock()));
+            }
             Some(path) => path,
         };
-        // Follows symbolic links, as `/dev/stdout` is one.
-        let regular_or_new = std::fs::metadata(path).map_or(true, |m| !is_device(&m));
-        if regular_or_new {
-            return Ok(Sink::File(AtomicFile::create(path)?));
+        match descriptor::open_write_through(path)? {
+            None => Ok(Sink::File(AtomicFile::create(path)?)),
+            Some(through) => Ok(Sink::Device {
+                path: path.to_string(),
+                writer: io::BufWriter::with_capacity(256 * 1024, through.file),
+                standard_output: through.standard_output,
+            }),
         }
-        let file = OpenOptions::new()
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io(path, "open", e))?;
-        Ok(Sink::Device {
-            path: path.to_string(),
-            writer: io::BufWriter::with_capacity(256 * 1024, file),
-        })
     }
 
     /// Writes bytes.
@@ -154,9 +154,13 @@ impl Sink {
                 let result = file.write_all(bytes);
                 result.map_err(|e| Error::io(file.display(), "write", e))
             }
-            Sink::Device { path, writer } => writer
+            Sink::Device {
+                path,
+                writer,
+                standard_output,
+            } => writer
                 .write_all(bytes)
-                .map_err(|e| Error::io(path, "write", e)),
+                .map_err(|e| device_error(path, *standard_output, e)),
             Sink::Memory(buf) => {
                 buf.extend_from_slice(bytes);
                 Ok(())
@@ -169,19 +173,27 @@ impl Sink {
         match self {
             Sink::Stdout(mut out) => out.flush().map_err(|e| Error::io("<stdout>", "write", e)),
             Sink::File(file) => file.commit(),
-            Sink::Device { path, mut writer } => {
-                writer.flush().map_err(|e| Error::io(&path, "write", e))
-            }
+            Sink::Device {
+                path,
+                mut writer,
+                standard_output,
+            } => writer
+                .flush()
+                .map_err(|e| device_error(&path, standard_output, e)),
             Sink::Memory(_) => Ok(()),
         }
     }
 }
 
-/// True for what exists but cannot be replaced by renaming a finished file over it: character
-/// and block devices, FIFOs and sockets.
-fn is_device(meta: &std::fs::Metadata) -> bool {
-    let kind = meta.file_type();
-    kind.is_char_device() || kind.is_block_device() || kind.is_fifo() || kind.is_socket()
+/// The error of a write to a device: a FIFO whose reader went away leaves the output
+/// incomplete, a failure; only standard output may be closed by its reader (`| head`).
+fn device_error(path: &str, standard_output: bool, err: io::Error) -> Error {
+    if err.kind() == io::ErrorKind::BrokenPipe && !standard_output {
+        return Error::ReaderGone {
+            path: path.to_string(),
+        };
+    }
+    Error::io(path, "write", err)
 }
 
 /// A CSV field, quoted when it holds a delimiter, a quote or a line break.

@@ -21,6 +21,7 @@ use crate::log::{utc_timestamp, Logger};
 use crate::model::linear::predict_into;
 use crate::model::summary::ModelSummary;
 use crate::model::{Algorithm, CrossValidation, FitMetrics, ModelFile, Solver};
+use crate::paths::Paths;
 use crate::read::batch::Batch;
 use crate::read::reader::BatchReader;
 use crate::read::{display_name, open_input};
@@ -379,6 +380,19 @@ struct Trained {
 /// Runs `train`.
 pub fn train(args: &TrainArgs, log: &Logger) -> Result<()> {
     let plan = Plan::new(args)?;
+    let metadata_path = Path::new(&args.out).with_file_name("metadata.json");
+    let metadata_path = metadata_path.to_string_lossy();
+    // Before anything is opened: neither output may be an input or the other output.
+    Paths::new()
+        .input("--data", args.data.as_str())
+        .input("--holdout", args.holdout.as_deref())
+        .output(
+            "--out's metadata",
+            metadata_path.as_ref(),
+            "write the model to another folder",
+        )
+        .output("--out", args.out.as_str(), "write the model elsewhere")
+        .check()?;
     log.info(&format!(
         "Loading training data from: {}",
         display_name(&args.data)
@@ -426,8 +440,6 @@ pub fn train(args: &TrainArgs, log: &Logger) -> Result<()> {
     };
     model.save_atomic(&args.out)?;
 
-    let metadata_path = Path::new(&args.out).with_file_name("metadata.json");
-    let metadata_path = metadata_path.to_string_lossy();
     let metadata = Metadata {
         summary: ModelSummary::new(&model),
         training_data: display_name(&args.data),

@@ -8,6 +8,7 @@ mod docs;
 mod errors;
 mod faults;
 mod inspect;
+mod paths;
 mod rejects;
 mod score;
 mod shard;

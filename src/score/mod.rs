@@ -17,6 +17,7 @@ use crate::error::{Outcome, Result};
 use crate::log::{Logger, Progress};
 use crate::model::ModelFile;
 use crate::output::{Encoder, Sink};
+use crate::paths::is_finished_output;
 use crate::read::block::{BlockSource, RawHeader, BLOCK_SIZE};
 use crate::read::header::Header;
 use crate::read::selection::Selection;
@@ -88,7 +89,7 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<Outcome> {
     let started = Instant::now();
     let plan = ScorePlan::new(args, BLOCK_SIZE)?;
     if let (Some(shard), Some(output)) = (plan.shard, &plan.output) {
-        if !plan.overwrite && std::path::Path::new(output).exists() {
+        if is_finished_output("--output", output)? && !plan.overwrite {
             log.info(&format!(
                 "Shard {} of {}: {output} exists and outputs appear only whole, so it is done; skipping (--overwrite redoes it)",
                 shard.index, shard.count

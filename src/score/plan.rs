@@ -6,6 +6,7 @@
 use crate::cli::{OnError, ScoreArgs};
 use crate::error::{Error, Result};
 use crate::output::Format;
+use crate::paths::Paths;
 use crate::read::shard::Shard;
 
 /// How to score, apart from what and where.
@@ -81,12 +82,29 @@ impl ScorePlan {
             ))),
             (path, _) => Ok(path.clone()),
         };
+        let output = for_shard("--output", &args.output)?;
+        let rejects = for_shard("--rejects", &args.rejects)?;
+        // Before anything is opened: no output may be an input or another output.
+        Paths::new()
+            .input("--data", args.data.as_str())
+            .input("--model", args.model.as_str())
+            .output(
+                "--output",
+                output.as_deref(),
+                "write the predictions elsewhere",
+            )
+            .output(
+                "--rejects",
+                rejects.as_deref(),
+                "write the rejected rows elsewhere",
+            )
+            .check()?;
         Ok(ScorePlan {
             data: args.data.clone(),
             model: args.model.clone(),
             shard,
-            output: for_shard("--output", &args.output)?,
-            rejects: for_shard("--rejects", &args.rejects)?,
+            output,
+            rejects,
             skip: args.on_error == OnError::Skip,
             max_errors: args.max_errors,
             overwrite: args.overwrite,
