@@ -6,7 +6,7 @@
 
 Steps: install /usr/bin/time and the Python packages when missing; build release (the binary
 and examples/gen_data.rs); take our model's weights from `batch_inference inspect --json` (the
-test fixture's weights while inspect does not work yet); joblib-dump the scikit-learn model;
+test fixture's weights if that fails); joblib-dump the scikit-learn model;
 generate each data file (seed 1) into the scratch folder and read it once so the page cache is
 warm; then run rounds that alternate the tools, rotating which goes first, timing each process
 (wall clock) under `/usr/bin/time -v` (peak RSS). After its first run each tool's output is
