@@ -467,4 +467,44 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn a_bad_row_after_lone_carriage_returns_has_its_line_however_the_input_is_cut() {
+        // Found by fuzzing: a block cut right after a lone CR has no quote left in it, so the
+        // line reader reads it, and it did not count that CR as csv-core's reader does.
+        for input in [
+            &b"id,a,b,c\r\nr0,1,2,3\rbad"[..],
+            b"id,a,b,c\rr0,1,2,3\rr1,4,5,6\rbad",
+            b"id,a,b,c\nr0,1,2,3\r\n\rr1,4,5,6\r\"r2\",7,8,9\n\rbad\r\nr3,1,1,1",
+        ] {
+            let bad_line = String::from_utf8_lossy(input)
+                .replace("\r\n", "\n")
+                .split(['\r', '\n'])
+                .position(|l| l == "bad")
+                .unwrap()
+                + 1;
+            for block_size in 1..=input.len() + 1 {
+                for threads in [1, 3] {
+                    let options = ScoreOptions {
+                        format: Format::Csv,
+                        id_column: Some("id".into()),
+                        batch_rows: 2,
+                        threads,
+                        block_size,
+                    };
+                    let mut sink = Sink::Memory(Vec::new());
+                    let progress = Logger::new(true, LogFormat::Text).progress(None);
+                    let err =
+                        score_stream("in.csv", input, &model(), &options, &mut sink, progress)
+                            .unwrap_err();
+                    assert_eq!(
+                        err.to_string(),
+                        format!("in.csv:{bad_line}: expected 4 fields as in the header, found 1"),
+                        "{:?} in blocks of {block_size}",
+                        String::from_utf8_lossy(input)
+                    );
+                }
+            }
+        }
+    }
 }
