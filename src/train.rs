@@ -72,6 +72,14 @@ impl Plan {
                  are solved exactly"
             ));
         }
+        if let Some(features) = &args.features {
+            let mut seen = std::collections::HashSet::new();
+            if let Some(twice) = features.iter().find(|f| !seen.insert(f.as_str())) {
+                return usage(format!(
+                    "--features names {twice} more than once; list each feature once"
+                ));
+            }
+        }
         let alpha = args.alpha.unwrap_or(1.0);
         if !alpha.is_finite() {
             return usage(format!("--alpha must be a finite number, got {alpha}"));

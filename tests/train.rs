@@ -186,3 +186,29 @@ fn the_target_cannot_be_a_feature() {
         "--features names the target column MEDV; a model cannot use its own target"
     );
 }
+
+#[test]
+fn a_feature_named_twice_is_a_usage_error_before_anything_is_read() {
+    let wd = Workdir::new("duplicate_features");
+    for data in ["data/train.csv", "missing.csv"] {
+        let run = wd.fails(
+            &[
+                "train",
+                "--data",
+                data,
+                "--target",
+                "MEDV",
+                "--features",
+                "RM,LSTAT,RM",
+                "--out",
+                "m.bin",
+            ],
+            2,
+        );
+        assert_eq!(
+            run.error(),
+            "--features names RM more than once; list each feature once"
+        );
+    }
+    assert!(!wd.path("m.bin").exists());
+}
