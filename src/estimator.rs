@@ -3,8 +3,9 @@
 //!
 //! | algorithm     | solver                                                           |
 //! |---------------|------------------------------------------------------------------|
-//! | `ols`         | QR least squares on `[X | 1]` (linfa-linear `LinearRegression`) |
-//! | `ols --streaming`, `ridge` | Cholesky on the centered normal equations ([`Moments`]) |
+//! | `ols`         | QR least squares on `[X | 1]` (linfa-linear `LinearRegression`) at full rank, else the SVD's minimum-norm solution |
+//! | `ols --streaming` | the centered normal equations ([`Moments`]), minimum norm by eigendecomposition and Cholesky |
+//! | `ridge`       | Cholesky on the centered normal equations ([`Moments`])          |
 //! | `lasso`, `elastic-net` | coordinate descent (linfa-elasticnet) on centered data  |
 //!
 //! Every estimator fits the intercept the way scikit-learn does: centre `X` and `y`, fit `w`
@@ -16,6 +17,8 @@ use linfa::traits::Fit as _;
 use linfa::Dataset;
 use linfa_elasticnet::ElasticNetParams;
 use linfa_linalg::cholesky::Cholesky;
+use linfa_linalg::eigh::Eigh;
+use linfa_linalg::svd::SVD;
 use linfa_linalg::triangular::{SolveTriangular, UPLO};
 use linfa_linear::LinearRegression;
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
@@ -52,12 +55,8 @@ pub fn fit(
             xy.slice_mut(s![.., ..x.ncols()]).assign(&x);
             xy.column_mut(x.ncols()).assign(&y);
             moments.add_rows(xy.view());
-            let (coefficients, intercept) = moments.solve(alpha, standardize, features)?;
-            Ok(Fit {
-                coefficients,
-                intercept,
-                solver: Solver::Cholesky { streamed: false },
-            })
+            let fit = moments.solve(alpha, standardize, features, false)?;
+            finite(fit)
         }
         Algorithm::Lasso {
             alpha,
@@ -73,29 +72,82 @@ pub fn fit(
     }
 }
 
-/// Ordinary least squares by QR (linfa-linear), which is better conditioned than the normal
-/// equations: on the raw features, as the shipped model was made, or on standardized ones.
+/// The relative cutoff below which a singular value of the centered `n × p` features counts as
+/// zero: `eps · max(n, p)`, `numpy.linalg.lstsq`'s default `rcond`. A fixed, deterministic
+/// function of the shape, so the same data always gets the same rank. (scikit-learn 1.5 leaves
+/// `scipy.linalg.lstsq`'s default, `eps`, which is below the rounding of a zero singular value
+/// in an SVD, ours included; where the two cutoffs differ, its answer is the unstable one.)
+pub fn singular_value_cutoff(rows: usize, columns: usize) -> f64 {
+    f64::EPSILON * rows.max(columns) as f64
+}
+
+/// The rank of centered features with singular values `singular` (any order) over `rows`
+/// rows: how many exceed [`singular_value_cutoff`] times the largest, and never more than
+/// `rows − 1`, which is all that centering leaves (with fewer rows than features, the one
+/// singular value that centering makes zero would otherwise be decided by rounding).
+pub fn least_squares_rank(singular: ArrayView1<f64>, rows: usize, columns: usize) -> usize {
+    let largest = singular.iter().fold(0.0_f64, |a, &b| a.max(b));
+    let cutoff = singular_value_cutoff(rows, columns) * largest;
+    let above = singular.iter().filter(|&&v| v > cutoff).count();
+    above.min(rows.saturating_sub(1))
+}
+
+/// Ordinary least squares, as scikit-learn's `LinearRegression`: the minimum-norm solution of
+/// the centered problem. The rank comes from the SVD of the centered (and, with
+/// `--standardize`, scaled) features. At full rank the solution is unique and QR (linfa-linear)
+/// on the raw or standardized features finds it, as the shipped model was made; below full
+/// rank the SVD's pseudo-inverse gives the minimum-norm one, so a constant column gets 0 and
+/// two copies of a column share its weight.
 fn fit_ols(standardize: bool, x: ArrayView2<f64>, y: ArrayView1<f64>) -> Result<Fit, FitError> {
-    let (mean, scale) = if standardize {
-        column_scales(x)
+    let (n, p) = x.dim();
+    let (mean, scale) = column_scales(x);
+    let scale = if standardize { scale } else { Array1::ones(p) };
+    let centered = (&x - &mean) / &scale;
+    let (_, singular, _) = centered
+        .svd(false, false)
+        .map_err(|e| format!("cannot fit: {e}"))?;
+    let rank = least_squares_rank(singular.view(), n, p);
+    let solver = Solver::LeastSquares { rank: rank as u32 };
+    if rank < p {
+        let y_mean = y.mean().expect("training has at least one row");
+        let y_centered = &y - y_mean;
+        let (u, singular, vt) = centered
+            .svd(true, true)
+            .map_err(|e| format!("cannot fit: {e}"))?;
+        let (u, vt) = (u.expect("asked for U"), vt.expect("asked for V'"));
+        let cutoff = singular_value_cutoff(n, p) * singular.iter().fold(0.0_f64, |a, &b| a.max(b));
+        // The `rank` largest singular values are the ones kept (the SVD is not sorted).
+        let mut order: Vec<usize> = (0..singular.len()).collect();
+        order.sort_by(|&a, &b| singular[b].total_cmp(&singular[a]));
+        let mut w = Array1::zeros(p);
+        for &i in order.iter().take(rank) {
+            if singular[i] > cutoff {
+                w.scaled_add(u.column(i).dot(&y_centered) / singular[i], &vt.row(i));
+            }
+        }
+        let coefficients = w / &scale;
+        let intercept = y_mean - mean.dot(&coefficients);
+        return finite(Fit {
+            coefficients,
+            intercept,
+            solver,
+        });
+    }
+    let (records, shift) = if standardize {
+        (centered, mean)
     } else {
-        (Array1::zeros(x.ncols()), Array1::ones(x.ncols()))
-    };
-    let records = if standardize {
-        (&x - &mean) / &scale
-    } else {
-        x.to_owned()
+        (x.to_owned(), Array1::zeros(p))
     };
     let dataset = Dataset::new(records, y.to_owned());
     let fitted = LinearRegression::new()
         .fit(&dataset)
         .map_err(|e| format!("cannot fit: {e}"))?;
     let coefficients = fitted.params() / &scale;
-    let intercept = fitted.intercept() - mean.dot(&coefficients);
+    let intercept = fitted.intercept() - shift.dot(&coefficients);
     finite(Fit {
         coefficients,
         intercept,
-        solver: Solver::Qr,
+        solver,
     })
 }
 
@@ -276,12 +328,21 @@ impl Moments {
     /// diagonal, so features of very different magnitudes (TAX in hundreds, NOX below 1) do not
     /// cost digits; a diagonal entry of the factor near zero names a feature that is (nearly)
     /// a linear combination of the ones before it.
+    ///
+    /// Least squares (`alpha = 0`) gives scikit-learn's minimum-norm answer when `Sxx` is
+    /// singular (a constant column, copies, more features than rows): the null space found by
+    /// [`Moments::rank`] is pinned to zero by solving `(Sxx + c·NNᵀ) w = Sxy` instead (`N` the
+    /// null space's orthonormal basis, `c` the largest eigenvalue). `Sxy` lies in the range of
+    /// `Sxx`, so `w` is a least-squares solution, and `Nᵀw = 0` makes it the one of least norm;
+    /// the Cholesky factorisation keeps the accuracy of the unit-diagonal scaling.
+    /// `streamed` is recorded in the [`Solver`].
     pub fn solve(
         &self,
         alpha: f64,
         standardize: bool,
         features: &[String],
-    ) -> Result<(Array1<f64>, f64), FitError> {
+        streamed: bool,
+    ) -> Result<Fit, FitError> {
         let p = self.mean.len() - 1;
         assert_eq!(features.len(), p, "one name per feature column");
         let n = self.rows as f64;
@@ -297,7 +358,17 @@ impl Moments {
         // The system in the (possibly standardized) feature scale.
         let mut a = &sxx / &scale.view().insert_axis(Axis(1)) / &scale;
         let rhs = &sxy / &scale;
-        a.diag_mut().mapv_inplace(|d| d + alpha);
+        let solver = if alpha == 0.0 {
+            let (rank, largest, null) = Moments::rank(a.view(), self.rows)?;
+            a += &(null.dot(&null.t()) * largest.max(1.0));
+            Solver::NormalEquations {
+                rank: rank as u32,
+                streamed,
+            }
+        } else {
+            a.diag_mut().mapv_inplace(|d| d + alpha);
+            Solver::Cholesky { streamed }
+        };
         // Column scaling to a unit diagonal.
         let mut unit = Array1::zeros(p);
         for j in 0..p {
@@ -330,7 +401,40 @@ impl Moments {
             .map_err(|_| collinear(features, None))?;
         let coefficients = u.column(0).to_owned() / &unit / &scale;
         let intercept = self.mean[p] - self.mean.slice(s![..p]).dot(&coefficients);
-        Ok((coefficients, intercept))
+        Ok(Fit {
+            coefficients,
+            intercept,
+            solver,
+        })
+    }
+
+    /// The rank of the centered `X'X` (`sxx`, of `rows` rows), its largest eigenvalue, and an
+    /// orthonormal basis of its null space (one column per dimension).
+    ///
+    /// The eigenvalues of `X'X` are the squared singular values of `X`, but rounding in forming
+    /// and decomposing `X'X` leaves a zero one near `eps · λ_max`, far above the square of
+    /// scikit-learn's singular value cutoff. So the cutoff is applied to the eigenvalues
+    /// directly: `λ ≤ eps · max(n, p) · λ_max` counts as zero ([`singular_value_cutoff`] on
+    /// `λ` rather than on `σ = √λ`), and, as in memory, the rank is at most `n − 1`. This is
+    /// deterministic, but coarser than in memory: a direction with `σ / σ_max` between
+    /// `eps · max(n, p)` and its square root counts as zero here and not there.
+    pub fn rank(sxx: ArrayView2<f64>, rows: u64) -> Result<(usize, f64, Array2<f64>), FitError> {
+        let p = sxx.nrows();
+        let (values, vectors) = sxx
+            .eigh()
+            .map_err(|e| format!("cannot decompose X'X: {e}"))?;
+        let largest = values.iter().fold(0.0_f64, |a, &b| a.max(b));
+        let rows = usize::try_from(rows).unwrap_or(usize::MAX);
+        let cutoff = singular_value_cutoff(rows, p) * largest;
+        let mut order: Vec<usize> = (0..p).collect();
+        order.sort_by(|&a, &b| values[b].total_cmp(&values[a]));
+        let rank = order
+            .iter()
+            .filter(|&&i| values[i] > cutoff)
+            .count()
+            .min(rows.saturating_sub(1));
+        let null = vectors.select(Axis(1), &order[rank..]);
+        Ok((rank, largest, null))
     }
 
     /// MSE and R² of `x · w + b` on these rows, from the statistics alone:
@@ -441,7 +545,18 @@ mod tests {
         ];
         let mut m = Moments::new(3);
         m.add_rows(rows.view());
-        let (w, b) = m.solve(0.0, false, &names(2)).unwrap();
+        let Fit {
+            coefficients: w,
+            intercept: b,
+            solver,
+        } = m.solve(0.0, false, &names(2), false).unwrap();
+        assert_eq!(
+            solver,
+            Solver::NormalEquations {
+                rank: 2,
+                streamed: false
+            }
+        );
         assert_near(w[0], 2.0, 1e-12);
         assert_near(w[1], -1.0, 1e-12);
         assert_near(b, 1.0, 1e-12);
@@ -456,41 +571,86 @@ mod tests {
         let rows = array![[-1.0, -2.0], [0.0, 0.0], [1.0, 2.0]];
         let mut m = Moments::new(2);
         m.add_rows(rows.view());
-        let (w, b) = m.solve(2.0, false, &names(1)).unwrap();
+        let fit = m.solve(2.0, false, &names(1), false).unwrap();
+        let (w, b) = (fit.coefficients, fit.intercept);
         assert_near(w[0], 1.0, 1e-15);
         assert_near(b, 0.0, 1e-15);
         // Standardized, the scale is s = sqrt(2/3): Szz = 2/s² = 3, Szy = 4/s, so the
         // standardized coefficient is (4/s)/(3 + 2) and w = that/s = 4/(5·s²) = 1.2.
-        let (ws, _) = m.solve(2.0, true, &names(1)).unwrap();
+        let ws = m.solve(2.0, true, &names(1), true).unwrap().coefficients;
         assert_near(ws[0], 1.2, 1e-15);
     }
 
-    #[test]
-    fn a_constant_feature_is_named_for_least_squares_but_fine_for_ridge() {
-        let rows = array![[1.0, 5.0, 1.0], [2.0, 5.0, 2.0], [3.0, 5.0, 4.0]];
-        let mut m = Moments::new(3);
-        m.add_rows(rows.view());
-        let err = m.solve(0.0, false, &names(2)).unwrap_err();
-        assert!(err.starts_with("feature x1 is constant"), "{err}");
-        let (w, _) = m.solve(1.0, false, &names(2)).unwrap();
-        assert_eq!(w[1], 0.0);
+    /// OLS in memory and from moments on `x`, `y`: each fit's coefficients, intercept and rank.
+    fn both_ols(x: &Array2<f64>, y: &Array1<f64>) -> [(Array1<f64>, f64, Option<u32>); 2] {
+        let p = x.ncols();
+        let memory = fit(Algorithm::Ols, false, x.view(), y.view(), &names(p)).unwrap();
+        let mut m = Moments::new(p + 1);
+        let mut xy = Array2::zeros((x.nrows(), p + 1));
+        xy.slice_mut(s![.., ..p]).assign(x);
+        xy.column_mut(p).assign(y);
+        m.add_rows(xy.view());
+        let streamed = m.solve(0.0, false, &names(p), true).unwrap();
+        [memory, streamed].map(|f| (f.coefficients, f.intercept, f.solver.rank()))
     }
 
     #[test]
-    fn a_copied_feature_is_named_as_collinear() {
-        let rows = array![
-            [1.0, 2.0, 1.0],
-            [2.0, 4.0, 2.0],
-            [3.0, 6.0, 4.0],
-            [5.0, 10.0, 1.0]
+    fn a_constant_feature_gets_coefficient_zero_as_in_scikit_learn() {
+        // y = x₀ + 1 exactly, beside a constant column: w = (1, 0), b = 1, rank 1.
+        let x = array![[1.0, 5.0], [2.0, 5.0], [3.0, 5.0], [7.0, 5.0]];
+        let y = array![2.0, 3.0, 4.0, 8.0];
+        for (w, b, rank) in both_ols(&x, &y) {
+            assert_near(w[0], 1.0, 1e-12);
+            assert_near(w[1], 0.0, 1e-12);
+            assert_near(b, 1.0, 1e-12);
+            assert_eq!(rank, Some(1));
+        }
+    }
+
+    #[test]
+    fn copies_of_a_feature_share_its_weight_and_a_multiple_takes_its_share_by_norm() {
+        // y = 2·a: with a copied, the minimum-norm answer is (1, 1); with the second column
+        // 3·a, it is the w minimising w₀² + w₁² subject to w₀ + 3·w₁ = 2: (0.2, 0.6).
+        let a = array![1.0, 2.0, 4.0, 3.0, 6.0];
+        let y = &a * 2.0 + 0.5;
+        for (multiple, expected) in [(1.0, [1.0, 1.0]), (3.0, [0.2, 0.6])] {
+            let mut x = Array2::zeros((5, 2));
+            x.column_mut(0).assign(&a);
+            x.column_mut(1).assign(&(&a * multiple));
+            for (w, b, rank) in both_ols(&x, &y) {
+                assert_near(w[0], expected[0], 1e-12);
+                assert_near(w[1], expected[1], 1e-12);
+                assert_near(b, 0.5, 1e-12);
+                assert_eq!(rank, Some(1));
+            }
+        }
+    }
+
+    #[test]
+    fn more_features_than_rows_fit_the_rows_exactly_with_the_least_norm() {
+        // Two rows, three features: centered, one direction d = x₁ − x₀ = (1, 2, 2) is left;
+        // w = d · (y₁ − y₀) / ‖d‖² = d · 9 / 9.
+        let x = array![[0.0, 0.0, 0.0], [1.0, 2.0, 2.0]];
+        let y = array![1.0, 10.0];
+        for (w, b, rank) in both_ols(&x, &y) {
+            for (got, want) in w.iter().zip([1.0, 2.0, 2.0]) {
+                assert_near(*got, want, 1e-12);
+            }
+            assert_near(b, 1.0, 1e-12);
+            assert_eq!(rank, Some(1));
+        }
+    }
+
+    #[test]
+    fn the_rank_cutoff_counts_singular_values_above_eps_times_the_larger_dimension() {
+        let s = array![
+            10.0,
+            10.0 * f64::EPSILON * 50.0,
+            10.0 * f64::EPSILON * 200.0
         ];
-        let mut m = Moments::new(3);
-        m.add_rows(rows.view());
-        let err = m.solve(0.0, false, &names(2)).unwrap_err();
-        assert!(
-            err.starts_with("feature x1 is (nearly) a linear combination"),
-            "{err}"
-        );
+        assert_eq!(least_squares_rank(s.view(), 100, 3), 2);
+        assert_eq!(least_squares_rank(s.view(), 2, 3), 1);
+        assert_eq!(least_squares_rank(array![0.0, 0.0].view(), 5, 2), 0);
     }
 
     #[test]

@@ -3,13 +3,30 @@
 
 use crate::cli::InspectArgs;
 use crate::error::{Error, Result};
-use crate::model::summary::{ModelSummary, Parameters};
-use crate::model::{FitMetrics, ModelFile, Solver, FORMAT_VERSION};
+use crate::model::summary::{full_rank, ModelSummary, Parameters};
+use crate::model::{FitMetrics, ModelFile, Solver};
 
 /// How `model` was fitted, in one line for people.
 fn render_solver(model: &ModelFile) -> String {
+    let p = model.features.len();
+    let streamed = ", from X'X and X'y accumulated batch by batch";
     match model.solver {
-        Solver::Qr => "least squares by QR (linfa-linear)".into(),
+        Solver::Qr => "least squares by QR (linfa-linear), rank not recorded".into(),
+        Solver::LeastSquares { rank } if full_rank(model, rank) => {
+            format!("least squares by QR (linfa-linear), rank {rank} of {p}")
+        }
+        Solver::LeastSquares { rank } => {
+            format!("minimum-norm least squares by SVD, rank {rank} of {p}")
+        }
+        Solver::NormalEquations { rank, streamed: s } => format!(
+            "{}, rank {rank} of {p}{}",
+            if full_rank(model, rank) {
+                "normal equations by Cholesky"
+            } else {
+                "minimum-norm normal equations (null space by eigendecomposition, then Cholesky)"
+            },
+            if s { streamed } else { "" }
+        ),
         Solver::Cholesky { streamed: true } => {
             "normal equations by Cholesky, from X'X and X'y accumulated batch by batch".into()
         }
@@ -32,14 +49,17 @@ fn render_solver(model: &ModelFile) -> String {
 
 /// Runs `inspect`: prints the description to standard output.
 pub fn inspect(args: &InspectArgs) -> Result<()> {
-    let model = ModelFile::load(&args.model)?;
+    let (model, version) = ModelFile::load_versioned(&args.model)?;
     let text = if args.json {
-        let mut text = serde_json::to_string_pretty(&ModelSummary::new(&model))
-            .expect("a summary always serializes");
+        let summary = ModelSummary {
+            format_version: version,
+            ..ModelSummary::new(&model)
+        };
+        let mut text = serde_json::to_string_pretty(&summary).expect("a summary always serializes");
         text.push('\n');
         text
     } else {
-        render(&args.model, &model)
+        render(&args.model, &model, version)
     };
     use std::io::Write;
     std::io::stdout()
@@ -47,8 +67,8 @@ pub fn inspect(args: &InspectArgs) -> Result<()> {
         .map_err(|e| Error::io("<stdout>", "write", e))
 }
 
-/// The text form of `inspect`.
-pub fn render(path: &str, model: &ModelFile) -> String {
+/// The text form of `inspect`, of a model read from a file of format `version`.
+pub fn render(path: &str, model: &ModelFile, version: u32) -> String {
     let width = model
         .features
         .iter()
@@ -58,7 +78,7 @@ pub fn render(path: &str, model: &ModelFile) -> String {
         .max(9);
     let mut out = String::new();
     out += &format!("model:          {path}\n");
-    out += &format!("format version: {FORMAT_VERSION}\n");
+    out += &format!("format version: {version}\n");
     out += &format!("algorithm:      {}\n", model.algorithm.name());
     out += &format!("parameters:     {}\n", Parameters::new(model).render());
     out += &format!("solver:         {}\n", render_solver(model));
@@ -105,7 +125,26 @@ mod tests {
     fn each_solver_is_described_and_convergence_follows_tol() {
         let mut model = crate::testing::model(&["a"], &[1.0], 0.0);
         let cases = [
-            (Solver::Qr, "least squares by QR (linfa-linear)"),
+            (
+                Solver::Qr,
+                "least squares by QR (linfa-linear), rank not recorded",
+            ),
+            (
+                Solver::LeastSquares { rank: 1 },
+                "least squares by QR (linfa-linear), rank 1 of 1",
+            ),
+            (
+                Solver::LeastSquares { rank: 0 },
+                "minimum-norm least squares by SVD, rank 0 of 1",
+            ),
+            (
+                Solver::NormalEquations {
+                    rank: 0,
+                    streamed: true,
+                },
+                "minimum-norm normal equations (null space by eigendecomposition, then \
+                 Cholesky), rank 0 of 1, from X'X and X'y accumulated batch by batch",
+            ),
             (
                 Solver::Cholesky { streamed: false },
                 "normal equations by Cholesky",

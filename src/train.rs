@@ -75,6 +75,14 @@ impl Plan {
                  are solved exactly"
             ));
         }
+        if let Some(features) = &args.features {
+            let mut seen = std::collections::HashSet::new();
+            if let Some(twice) = features.iter().find(|f| !seen.insert(f.as_str())) {
+                return usage(format!(
+                    "--features names {twice} more than once; list each feature once"
+                ));
+            }
+        }
         let alpha = args.alpha.unwrap_or(1.0);
         if !alpha.is_finite() {
             return usage(format!("--alpha must be a finite number, got {alpha}"));
@@ -136,11 +144,6 @@ impl Plan {
             folds,
             streaming: args.streaming,
         })
-    }
-
-    /// True when the fit needs more rows than features: no penalty makes it unique otherwise.
-    fn needs_full_rank(&self) -> bool {
-        self.algorithm.alpha().is_none_or(|a| a == 0.0)
     }
 
     /// The estimator and its parameters, for the log.
@@ -420,6 +423,7 @@ pub fn train(args: &TrainArgs, log: &Logger) -> Result<()> {
     } else {
         train_in_memory(&plan, args, source, log)?
     };
+    log_rank(&fit, features.len(), log);
     let holdout = match holdout {
         Some(source) => Some(holdout_metrics(source, &fit.coefficients, fit.intercept)?),
         None => None,
@@ -465,47 +469,46 @@ pub fn train(args: &TrainArgs, log: &Logger) -> Result<()> {
     Ok(())
 }
 
-/// Checks that `rows` training rows can fit the plan's model of `features` features.
-fn check_rows(plan: &Plan, path: &str, rows: usize, features: usize, what: &str) -> Result<()> {
-    let needed = if plan.needs_full_rank() {
-        features + 1
-    } else {
-        1
-    };
-    if rows >= needed {
-        return Ok(());
+/// Logs the rank of the least-squares problem; below full rank, as a warning that says what
+/// the fit did about it.
+fn log_rank(fit: &Fit, features: usize, log: &Logger) {
+    match fit.solver.rank() {
+        Some(rank) if rank as usize == features => {
+            log.info(&format!(
+                "Rank of the centered features: {rank} of {features}"
+            ));
+        }
+        Some(rank) => log.warn(&format!(
+            "the centered features have rank {rank} of {features} (constant columns, copies, \
+             combinations of others, or fewer rows than features): the fit is the \
+             minimum-norm least-squares solution, as scikit-learn's, so constant features get \
+             0 and copies share a weight; leave redundant features out with --features"
+        )),
+        None => {}
     }
+}
+
+/// Checks that there are training rows. Any number fits every model: with no more rows than
+/// features, least squares takes the minimum-norm solution, as scikit-learn does.
+fn check_rows(path: &str, rows: usize) -> Result<()> {
     if rows == 0 {
         return Err(Error::data(
             Location::file(display_name(path)),
             "the training file has no rows",
         ));
     }
-    Err(Error::data(
-        Location::file(display_name(path)),
-        format!(
-            "{rows} rows{what} are too few to fit {features} features and an intercept; \
-             need at least {needed}"
-        ),
-    ))
+    Ok(())
 }
 
-/// Checks that `rows` rows make `k` folds, each leaving enough rows to fit.
-fn check_folds(plan: &Plan, path: &str, rows: usize, k: usize, features: usize) -> Result<()> {
+/// Checks that `rows` rows make `k` folds (each then leaves at least one row to fit on).
+fn check_folds(path: &str, rows: usize, k: usize) -> Result<()> {
     if rows < k {
         return Err(Error::data(
             Location::file(display_name(path)),
             format!("{rows} rows cannot make {k} folds; use --cv {rows} or fewer"),
         ));
     }
-    let smallest_training = rows - rows.div_ceil(k);
-    check_rows(
-        plan,
-        path,
-        smallest_training,
-        features,
-        &format!(" (those left out of one of {k} folds)"),
-    )
+    Ok(())
 }
 
 /// Fits the plan on `x`, `y`, turning a failure into a data error about `path`.
@@ -551,9 +554,9 @@ fn warn_unless_converged(plan: &Plan, fit: &Fit, context: &str, log: &Logger) {
 fn train_in_memory(plan: &Plan, args: &TrainArgs, source: Source, log: &Logger) -> Result<Trained> {
     let (features, table) = read_table(source)?;
     let rows = table.y.len();
-    check_rows(plan, &args.data, rows, features.len(), "")?;
+    check_rows(&args.data, rows)?;
     if let Some(k) = plan.folds {
-        check_folds(plan, &args.data, rows, k, features.len())?;
+        check_folds(&args.data, rows, k)?;
     }
     log.info(&format!(
         "Fitting {} on {rows} rows, {} features...",
@@ -633,7 +636,7 @@ fn train_streaming(
                 }
                 rows += n;
             }
-            check_folds(plan, &args.data, rows, k, counting.features.len())?;
+            check_folds(&args.data, rows, k)?;
             fold_bounds(rows, k)
         }
         None => vec![(0, usize::MAX)],
@@ -667,7 +670,7 @@ fn train_streaming(
     for part in &parts {
         all.merge(part);
     }
-    check_rows(plan, &args.data, seen, features.len(), "")?;
+    check_rows(&args.data, seen)?;
     log.info(&format!(
         "Fitting {} on {seen} rows, {} features...",
         plan.describe(),
@@ -675,7 +678,7 @@ fn train_streaming(
     ));
     let solve = |moments: &Moments, context: &str| {
         moments
-            .solve(alpha, plan.standardize, &features)
+            .solve(alpha, plan.standardize, &features, true)
             .map_err(|m| {
                 Error::data(
                     Location::file(display_name(&args.data)),
@@ -683,8 +686,8 @@ fn train_streaming(
                 )
             })
     };
-    let (coefficients, intercept) = solve(&all, "")?;
-    let train = all.metrics(&coefficients, intercept);
+    let fit = solve(&all, "")?;
+    let train = all.metrics(&fit.coefficients, fit.intercept);
     let cv = match plan.folds {
         Some(k) => {
             log.info(&format!("Cross-validating with {k} folds..."));
@@ -697,8 +700,8 @@ fn train_streaming(
                     }
                 }
                 let context = format!("cross-validation fold {} of {k}: ", i + 1);
-                let (w, b) = solve(&others, &context)?;
-                folds.push(part.metrics(&w, b));
+                let fold_fit = solve(&others, &context)?;
+                folds.push(part.metrics(&fold_fit.coefficients, fold_fit.intercept));
             }
             Some(cross_validation(folds))
         }
@@ -706,11 +709,7 @@ fn train_streaming(
     };
     Ok(Trained {
         features,
-        fit: Fit {
-            coefficients,
-            intercept,
-            solver: Solver::Cholesky { streamed: true },
-        },
+        fit,
         train,
         cv,
         sha256,

@@ -1,7 +1,8 @@
 //! Training algorithms: parity with scikit-learn for each estimator and for K-fold CV,
 //! streaming against in-memory fits, parameters in `inspect`, and usage errors.
 //!
-//! Fixture: tests/fixtures/sklearn_models.json, made by
+//! Fixtures: tests/fixtures/sklearn_models.json and the rank-deficient data sets in
+//! tests/fixtures/rank/, made by
 //! `python3 tests/fixtures/make_sklearn_models.py` (scikit-learn 1.5.2).
 
 use serde_json::Value;
@@ -509,42 +510,30 @@ fn a_training_file_without_rows_is_a_data_error_streamed_or_not() {
 }
 
 #[test]
-fn a_constant_feature_is_named_by_the_streaming_fit() {
+fn a_constant_feature_gets_coefficient_zero_and_a_warning_streamed_or_not() {
     let wd = Workdir::new("streaming_constant");
     wd.create("c.csv", "a,b,y\n1,5,1\n2,5,2\n3,5,4\n4,5,3\n");
-    let run = wd.fails(
-        &[
-            "train",
-            "--data",
-            "c.csv",
-            "--target",
-            "y",
-            "--streaming",
-            "--out",
-            "m.bin",
-        ],
-        3,
-    );
-    assert_eq!(
-        run.error(),
-        "c.csv: feature b is constant, so least squares cannot tell its coefficient from the \
-         intercept; leave it out with --features, or use ridge"
-    );
-    // Ridge's penalty makes the same problem well posed, streamed or not.
-    for streaming in [&["--streaming"][..], &[]] {
-        let mut args = vec![
-            "train",
-            "--data",
-            "c.csv",
-            "--target",
-            "y",
-            "--algorithm",
-            "ridge",
-            "--out",
-            "m.bin",
-        ];
-        args.extend(streaming);
-        wd.ok(&args);
+    for algorithm in ["ols", "ridge"] {
+        for streaming in [&["--streaming"][..], &[]] {
+            let mut args = vec![
+                "train",
+                "--data",
+                "c.csv",
+                "--target",
+                "y",
+                "--algorithm",
+                algorithm,
+                "--out",
+                "m.bin",
+            ];
+            args.extend(streaming);
+            let run = wd.ok(&args);
+            assert_eq!(wd.inspect_json(Some("m.bin"))["coefficients"][1], 0.0);
+            let warned = run.stderr().contains(
+                "warning: the centered features have rank 1 of 2 (constant columns, copies",
+            );
+            assert_eq!(warned, algorithm == "ols", "{}", run.stderr());
+        }
     }
 }
 
@@ -561,5 +550,101 @@ fn train_help_says_which_algorithms_stream() {
         "KFold(K)",
     ] {
         assert!(help.contains(text), "{text:?} missing from:\n{help}");
+    }
+}
+
+/// Trains ols on rank-deficient data set `name` of the fixture's `rank_cases`, in memory and
+/// with `--streaming`, and checks test-set predictions against scikit-learn's within 1e-9
+/// relative, and the rank in `inspect --json` and `metadata.json` against its `rank_`.
+fn check_rank_case(name: &str, methods: [&str; 2]) {
+    let fixture = fixture();
+    let case = fixture["rank_cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap();
+    let train = repo().join(case["train"].as_str().unwrap());
+    let test = repo().join(case["test"].as_str().unwrap());
+    let wd = Workdir::new(&format!("rank_{name}"));
+    wd.mkdir("out");
+    for (streaming, method) in [(&[][..], methods[0]), (&["--streaming"][..], methods[1])] {
+        let mut args = vec![
+            "train",
+            "--data",
+            train.to_str().unwrap(),
+            "--target",
+            "MEDV",
+            "--out",
+            "out/model.bin",
+        ];
+        args.extend(streaming);
+        wd.ok(&args);
+        let summary = wd.inspect_json(Some("out/model.bin"));
+        assert_eq!(summary["features"], case["features"]);
+        assert_eq!(summary["solver"]["method"], method, "{streaming:?}");
+        assert_eq!(summary["solver"]["rank"], case["rank"], "{streaming:?}");
+        let metadata: Value = serde_json::from_str(&wd.read("out/metadata.json")).unwrap();
+        assert_eq!(metadata["solver"], summary["solver"]);
+        let ours = predictions(
+            &wd.ok(&["--model", "out/model.bin", "--data", test.to_str().unwrap()])
+                .stdout(),
+        );
+        eprintln!("{name} {streaming:?}");
+        assert_close(&ours, &floats(&case["predictions"]), 1e-9);
+    }
+}
+
+#[test]
+fn a_constant_column_gives_scikit_learns_predictions_streamed_or_not() {
+    check_rank_case("constant", ["svd", "eigh-cholesky"]);
+}
+
+#[test]
+fn a_duplicated_column_gives_scikit_learns_predictions_streamed_or_not() {
+    check_rank_case("duplicate", ["svd", "eigh-cholesky"]);
+}
+
+#[test]
+fn a_column_that_is_a_multiple_of_another_gives_scikit_learns_predictions_streamed_or_not() {
+    check_rank_case("multiple", ["svd", "eigh-cholesky"]);
+}
+
+#[test]
+fn more_features_than_rows_give_scikit_learns_predictions_streamed_or_not() {
+    check_rank_case("wide", ["svd", "eigh-cholesky"]);
+}
+
+#[test]
+fn a_constant_column_gets_coefficient_zero_and_copies_share_a_weight() {
+    let fixture = fixture();
+    let wd = Workdir::new("rank_coefficients");
+    for case in fixture["rank_cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        if name != "constant" && name != "duplicate" {
+            continue;
+        }
+        let train = repo().join(case["train"].as_str().unwrap());
+        wd.ok(&[
+            "train",
+            "--data",
+            train.to_str().unwrap(),
+            "--target",
+            "MEDV",
+            "--out",
+            "m.bin",
+        ]);
+        let ours = floats(&wd.inspect_json(Some("m.bin"))["coefficients"]);
+        let theirs = floats(&case["coefficients"]);
+        if name == "constant" {
+            // CONST, last: scikit-learn's is exactly 0.
+            assert_eq!(theirs[13], 0.0);
+            assert!(ours[13].abs() < 1e-12, "{}", ours[13]);
+            assert_close(&ours[..13], &theirs[..13], 1e-9);
+        } else {
+            // RM (index 5) and RM_COPY (last) each take half of RM's weight.
+            assert_close(&[ours[5], ours[13]], &[theirs[5], theirs[13]], 1e-9);
+            assert!((ours[5] - ours[13]).abs() < 1e-9 * ours[5].abs());
+        }
     }
 }

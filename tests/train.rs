@@ -74,8 +74,12 @@ fn metadata_records_what_was_trained_on_what() {
     cmd.env("SOURCE_DATE_EPOCH", "1795830000");
     wd.output(&mut cmd).assert_code(0);
     let meta: serde_json::Value = serde_json::from_str(&wd.read("model/metadata.json")).unwrap();
-    assert_eq!(meta["format_version"], 1);
+    assert_eq!(meta["format_version"], 2);
     assert_eq!(meta["algorithm"], "ols");
+    assert_eq!(
+        meta["solver"],
+        serde_json::json!({"method": "qr", "rank": 13})
+    );
     assert_eq!(meta["target"], "MEDV");
     assert_eq!(meta["features"], sklearn_coefficients()["features"]);
     assert_eq!(meta["train"]["rows"], 455);
@@ -141,20 +145,25 @@ fn a_missing_target_column_is_a_data_error() {
 }
 
 #[test]
-fn too_few_rows_to_fit_is_a_data_error() {
+fn fewer_rows_than_features_fit_with_a_warning_about_the_rank() {
+    // Centered, the two rows leave one direction, d = (3, 3): w = d·(6 − 3)/‖d‖² = (0.5, 0.5).
     let wd = Workdir::new("too_few_rows");
     wd.create("tiny.csv", "a,b,y\n1,2,3\n4,5,6\n");
-    let run = wd.fails(
-        &[
-            "train", "--data", "tiny.csv", "--target", "y", "--out", "m.bin",
-        ],
-        3,
+    let run = wd.ok(&[
+        "train", "--data", "tiny.csv", "--target", "y", "--out", "m.bin",
+    ]);
+    assert!(
+        run.stderr()
+            .contains("warning: the centered features have rank 1 of 2 (constant columns"),
+        "{}",
+        run.stderr()
     );
+    let summary = wd.inspect_json(Some("m.bin"));
+    assert_close(&floats(&summary["coefficients"]), &[0.5, 0.5], 1e-12);
     assert_eq!(
-        run.error(),
-        "tiny.csv: 2 rows are too few to fit 2 features and an intercept; need at least 3"
+        summary["solver"],
+        serde_json::json!({"method": "svd", "rank": 1})
     );
-    assert!(!wd.path("m.bin").exists());
 }
 
 #[test]
@@ -176,4 +185,30 @@ fn the_target_cannot_be_a_feature() {
         run.error(),
         "--features names the target column MEDV; a model cannot use its own target"
     );
+}
+
+#[test]
+fn a_feature_named_twice_is_a_usage_error_before_anything_is_read() {
+    let wd = Workdir::new("duplicate_features");
+    for data in ["data/train.csv", "missing.csv"] {
+        let run = wd.fails(
+            &[
+                "train",
+                "--data",
+                data,
+                "--target",
+                "MEDV",
+                "--features",
+                "RM,LSTAT,RM",
+                "--out",
+                "m.bin",
+            ],
+            2,
+        );
+        assert_eq!(
+            run.error(),
+            "--features names RM more than once; list each feature once"
+        );
+    }
+    assert!(!wd.path("m.bin").exists());
 }

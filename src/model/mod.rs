@@ -5,7 +5,7 @@
 //! | offset | size | field                                            |
 //! |--------|------|--------------------------------------------------|
 //! | 0      | 8    | magic `\x89BIM\r\n\x1a\n` (catches text-mode mangling, like PNG's) |
-//! | 8      | 4    | format version (u32), currently 1                |
+//! | 8      | 4    | format version (u32), currently 2 (1 is still read) |
 //! | 12     | 8    | payload length in bytes (u64)                    |
 //! | 20     | 32   | SHA-256 of the payload                           |
 //! | 52     | n    | payload: bincode 2 (standard config) of [`ModelFile`] |
@@ -13,6 +13,10 @@
 //! The payload is our own struct built from linfa's fitted model (coefficients and intercept),
 //! so linfa's internal layout never becomes our file format. Every size is checked before
 //! anything is allocated, so a truncated, corrupt, foreign or hostile file is a clear error.
+//!
+//! Version 2 added the [`Solver`] variants that record the rank of the least-squares problem
+//! ([`Solver::LeastSquares`], [`Solver::NormalEquations`]), after the others, so a version 1
+//! payload decodes as the same struct; a version 1 file that names one of them is refused.
 
 pub mod linear;
 pub mod summary;
@@ -28,8 +32,8 @@ use crate::error::{Error, Result};
 
 /// The first eight bytes of every model file.
 pub const MAGIC: [u8; 8] = *b"\x89BIM\r\n\x1a\n";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this build writes, and the newest it reads.
+pub const FORMAT_VERSION: u32 = 2;
 /// Bytes before the payload.
 pub const HEADER_LEN: usize = 52;
 /// The largest payload we accept: ample for a million features, small enough to allocate.
@@ -142,9 +146,11 @@ impl Algorithm {
 }
 
 /// How the coefficients were computed: what `inspect` reports so a reader can judge them.
+/// New variants go last, so that older files keep their bincode variant indices.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Solver {
-    /// Least squares by QR on the rows in memory (linfa-linear).
+    /// Least squares by QR on the rows in memory (linfa-linear), as format version 1 wrote it:
+    /// the rank was not checked.
     Qr,
     /// The normal equations of the centered data, `(X'X + alpha·I) w = X'y`, by Cholesky after
     /// scaling the columns to a unit diagonal.
@@ -160,9 +166,33 @@ pub enum Solver {
         /// `tol`.
         duality_gap: f64,
     },
+    /// Least squares on the rows in memory, the minimum-norm solution as scikit-learn's
+    /// `LinearRegression`: QR (linfa-linear) when the centered features have full rank, the
+    /// SVD's pseudo-inverse when they do not.
+    LeastSquares {
+        /// The rank of the centered features (see `estimator::least_squares_rank`).
+        rank: u32,
+    },
+    /// Least squares from the centered normal equations `X'X w = X'y` (`--streaming`, or ridge
+    /// with alpha 0), the minimum-norm solution: Cholesky, after pinning the null space of
+    /// `X'X` (from its eigendecomposition) to zero when it has one.
+    NormalEquations {
+        /// The rank of `X'X` (see `estimator::Moments::rank`).
+        rank: u32,
+        /// True when `X'X` and `X'y` were accumulated batch by batch (`--streaming`).
+        streamed: bool,
+    },
 }
 
 impl Solver {
+    /// The rank of the least-squares problem, for the solvers that record it.
+    pub fn rank(self) -> Option<u32> {
+        match self {
+            Solver::LeastSquares { rank } | Solver::NormalEquations { rank, .. } => Some(rank),
+            _ => None,
+        }
+    }
+
     /// Whether an iterative solver got its duality gap below `algorithm`'s `tol`; `None` for
     /// the direct solvers, and for an algorithm with no `tol`.
     pub fn converged(self, algorithm: Algorithm) -> Option<bool> {
@@ -229,6 +259,11 @@ pub struct ModelFile {
 impl ModelFile {
     /// Reads and checks the model file at `path`.
     pub fn load(path: &str) -> Result<ModelFile> {
+        ModelFile::load_versioned(path).map(|(model, _)| model)
+    }
+
+    /// Reads and checks the model file at `path`; also returns its format version.
+    pub fn load_versioned(path: &str) -> Result<(ModelFile, u32)> {
         let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
         let meta = file.metadata().map_err(|e| Error::io(path, "read", e))?;
         if meta.is_dir() {
@@ -249,11 +284,16 @@ impl ModelFile {
             .take((HEADER_LEN + payload_len) as u64)
             .read_to_end(&mut bytes)
             .map_err(|e| Error::io(path, "read", e))?;
-        ModelFile::from_bytes(path, &bytes)
+        ModelFile::from_bytes_versioned(path, &bytes)
     }
 
     /// Decodes and checks a whole model file held in memory; `path` is for messages.
     pub fn from_bytes(path: &str, bytes: &[u8]) -> Result<ModelFile> {
+        ModelFile::from_bytes_versioned(path, bytes).map(|(model, _)| model)
+    }
+
+    /// Decodes and checks a whole model file held in memory; also returns its format version.
+    pub fn from_bytes_versioned(path: &str, bytes: &[u8]) -> Result<(ModelFile, u32)> {
         let payload_len = check_header(path, bytes, bytes.len() as u64)?;
         let payload = &bytes[HEADER_LEN..HEADER_LEN + payload_len];
         if Sha256::digest(payload).as_slice() != &bytes[20..HEADER_LEN] {
@@ -279,7 +319,15 @@ impl ModelFile {
             ));
         }
         model.validate().map_err(|m| Error::model(path, m))?;
-        Ok(model)
+        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+        if version == 1 && model.solver.rank().is_some() {
+            return Err(Error::model(
+                path,
+                "format version 1 cannot hold a solver with a rank: the header or payload is \
+                 corrupt (retrain)",
+            ));
+        }
+        Ok((model, version))
     }
 
     /// Encodes the model with its header.
@@ -517,8 +565,27 @@ mod tests {
     #[test]
     fn a_future_version_asks_for_an_upgrade() {
         let mut bytes = model().to_bytes();
-        bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
-        assert!(message(&bytes).contains("format version 2 is newer than this program reads (1)"));
+        bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
+        assert!(message(&bytes).contains("format version 3 is newer than this program reads (2)"));
+    }
+
+    #[test]
+    fn a_version_1_file_decodes_unless_it_names_a_version_2_solver() {
+        let mut m = model();
+        let mut bytes = m.to_bytes();
+        bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+        assert_eq!(
+            ModelFile::from_bytes_versioned("m.bin", &bytes).unwrap(),
+            (m.clone(), 1)
+        );
+        m.solver = Solver::LeastSquares { rank: 2 };
+        let mut bytes = m.to_bytes();
+        assert_eq!(
+            ModelFile::from_bytes_versioned("m.bin", &bytes).unwrap(),
+            (m, 2)
+        );
+        bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+        assert!(message(&bytes).ends_with("format version 1 cannot hold a solver with a rank: the header or payload is corrupt (retrain)"));
     }
 
     #[test]

@@ -107,12 +107,16 @@ impl Parameters {
     }
 }
 
-/// How the coefficients were computed, for tools: `method` is `qr`, `cholesky` or
+/// How the coefficients were computed, for tools: `method` is `qr`, `svd` (ols below full
+/// rank), `cholesky`, `eigh-cholesky` (least squares from X'X below full rank) or
 /// `coordinate-descent`.
 #[derive(Debug, Serialize)]
 pub struct SolverSummary {
     /// The method.
     pub method: &'static str,
+    /// Least squares: the rank of the centered features (absent from format version 1 files).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rank: Option<u32>,
     /// Cholesky: whether the statistics were accumulated batch by batch.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub streamed: Option<bool>,
@@ -132,6 +136,7 @@ impl SolverSummary {
     pub fn new(model: &ModelFile) -> SolverSummary {
         let none = SolverSummary {
             method: "qr",
+            rank: model.solver.rank(),
             streamed: None,
             iterations: None,
             duality_gap: None,
@@ -139,6 +144,19 @@ impl SolverSummary {
         };
         match model.solver {
             Solver::Qr => none,
+            Solver::LeastSquares { rank } => SolverSummary {
+                method: if full_rank(model, rank) { "qr" } else { "svd" },
+                ..none
+            },
+            Solver::NormalEquations { rank, streamed } => SolverSummary {
+                method: if full_rank(model, rank) {
+                    "cholesky"
+                } else {
+                    "eigh-cholesky"
+                },
+                streamed: Some(streamed),
+                ..none
+            },
             Solver::Cholesky { streamed } => SolverSummary {
                 method: "cholesky",
                 streamed: Some(streamed),
@@ -156,4 +174,9 @@ impl SolverSummary {
             },
         }
     }
+}
+
+/// Whether a least-squares `rank` is that of `model`'s features.
+pub fn full_rank(model: &ModelFile, rank: u32) -> bool {
+    rank as usize == model.features.len()
 }
