@@ -7,6 +7,7 @@ mod algorithms;
 mod docs;
 mod errors;
 mod faults;
+mod global;
 mod inspect;
 mod rejects;
 mod score;
