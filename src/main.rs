@@ -10,7 +10,7 @@ fn main() {
     // clap prints its own usage errors and exits with 2, the code error.rs gives usage errors.
     let cli = Cli::parse_args();
     let log = Logger::new(cli.log.quiet, cli.log.log_format);
-    // SIGTERM or SIGINT: remove the files being written and exit at once, from the signal
+    // SIGTERM, SIGINT, SIGHUP or SIGQUIT: remove the files being written and exit at once, from the signal
     // thread, whatever the other threads are doing (even waiting for standard input).
     let handled = signals::on_termination(move |signal| {
         atomic::remove_temp_files_then(|| {
