@@ -9,6 +9,7 @@ mod errors;
 mod faults;
 mod global;
 mod inspect;
+mod memory;
 mod rejects;
 mod score;
 mod shard;

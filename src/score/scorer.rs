@@ -24,7 +24,8 @@ pub(crate) struct Scorer {
     pub(crate) intercept: f64,
     /// Turns predictions into output bytes.
     pub(crate) encoder: Encoder,
-    /// Rows per batch.
+    /// Rows per batch asked for; a batch holds fewer when they would pass the memory budget
+    /// ([`crate::read::batch::BATCH_BYTES`]).
     pub(crate) batch_rows: usize,
     /// Whether bad rows are set aside rather than fail the block.
     pub(crate) skip: bool,
@@ -70,10 +71,11 @@ pub(crate) enum Failure {
 impl Scorer {
     /// A worker's buffers, sized for this scorer.
     pub(crate) fn work(&self) -> Work {
+        let batch = Batch::new(self.batch_rows, self.selection.width());
         Work {
             cursor: Cursor::default(),
-            batch: Batch::new(self.batch_rows, self.selection.width()),
-            predictions: Array1::zeros(self.batch_rows.max(1)),
+            predictions: Array1::zeros(batch.capacity()),
+            batch,
         }
     }
 
