@@ -134,7 +134,7 @@ fn sighup_and_sigquit_mid_run_over_a_large_file_leave_no_file() {
             "--threads",
             "2",
         ];
-        let mut child = wd
+        let child = wd
             .command(&args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
