@@ -10,6 +10,7 @@ mod faults;
 mod global;
 mod inspect;
 mod memory;
+mod pipes;
 mod rejects;
 mod score;
 mod shard;
