@@ -1,7 +1,8 @@
 //! Bounded memory: a batch never takes more than its budget (4 MiB), whatever `--batch-rows`
 //! and the model's width, and the output is the same bytes for every batch size. The runs are
 //! made under `ulimit -v` (2 GB of address space), so that an allocation beyond the budget
-//! fails, and aborts, on every machine rather than only on one without overcommit.
+//! fails, and aborts, on every machine rather than only on one without overcommit. In-memory
+//! training, whose memory grows with the rows, runs out as an error (exit 5), not an abort.
 
 use std::process::Command;
 
@@ -9,9 +10,15 @@ use crate::util::{floats, Workdir};
 
 /// The binary under a 2 GB address-space limit, with `args`.
 fn limited(wd: &Workdir, args: &[&str]) -> Command {
+    limited_to(wd, "2000000", args)
+}
+
+/// The binary under an address-space limit of `kib` KiB, with `args`.
+fn limited_to(wd: &Workdir, kib: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new("bash");
+    let script = format!(r#"ulimit -v {kib} && exec "$0" "$@""#);
     cmd.current_dir(wd.path("."))
-        .args(["-c", r#"ulimit -v 2000000 && exec "$0" "$@""#])
+        .args(["-c", &script])
         .arg(env!("CARGO_BIN_EXE_batch_inference"))
         .args(args);
     crate::util::without_our_environment(&mut cmd);
@@ -120,4 +127,37 @@ fn a_narrow_model_with_a_million_batch_rows_scores_as_with_the_default() {
         run.assert_code(0);
         assert_eq!(run.output.stdout, expected, "--threads {threads}");
     }
+}
+
+#[test]
+fn in_memory_training_on_more_rows_than_fit_is_an_error_that_suggests_streaming() {
+    // 1.5 million rows of 11 values are 132 MB as f64, under a 100 MB address-space limit.
+    let wd = Workdir::empty("train_out_of_memory");
+    let names: Vec<String> = (0..10).map(|j| format!("f{j}")).collect();
+    let row = "1,".repeat(10) + "2\n";
+    wd.create("big.csv", names.join(",") + ",y\n" + &row.repeat(1_500_000));
+    let args = [
+        "train",
+        "--data",
+        "big.csv",
+        "--target",
+        "y",
+        "--out",
+        "m.bin",
+        "--algorithm",
+        "ridge",
+    ];
+    let run = wd.output(&mut limited_to(&wd, "100000", &args));
+    run.assert_code(5);
+    // How many rows fit depends on the machine; the rest of the message does not.
+    let error = run.error();
+    assert!(
+        error.starts_with("big.csv: cannot hold the training rows in memory: ")
+            && error.ends_with(
+                " rows of 10 features need more memory than there is; --streaming fits ols and \
+                 ridge in constant memory"
+            ),
+        "{error}"
+    );
+    assert!(!wd.path("m.bin").exists());
 }
