@@ -308,6 +308,33 @@ fn reserve_rows(
     })
 }
 
+/// Checks that `matrices` matrices of `columns`² values (X'X and X'y, whose size the header
+/// decides, not the rows) fit in memory before the first is made: a file with tens of
+/// thousands of columns is an out-of-memory error (exit 5) naming the fix, not an abort. The
+/// room is reserved and given back at once, so what is checked is what the allocator would
+/// grant.
+fn reserve_moments(path: &str, columns: usize, matrices: usize) -> Result<()> {
+    let bytes = columns
+        .checked_mul(columns)
+        .and_then(|values| values.checked_mul(std::mem::size_of::<f64>()))
+        .and_then(|one| one.checked_mul(matrices));
+    let fits = bytes.is_some_and(|bytes| Vec::<u8>::new().try_reserve_exact(bytes).is_ok());
+    if fits {
+        return Ok(());
+    }
+    Err(Error::io(
+        path,
+        "hold X'X in memory",
+        io::Error::new(
+            io::ErrorKind::OutOfMemory,
+            format!(
+                "{matrices} matrices of {columns} x {columns} values need more memory than there \
+                 is; choose fewer columns with --features"
+            ),
+        ),
+    ))
+}
+
 /// Mean squared error and R² of `coefficients`/`intercept` on rows `x` with target `y`, as
 /// scikit-learn's `mean_squared_error` and `r2_score`.
 fn metrics(
@@ -661,6 +688,8 @@ fn train_streaming(
         None => vec![(0, usize::MAX)],
     };
     let columns = source.features.len() + 1;
+    // One matrix per fold, the whole, a batch's and the solver's copy.
+    reserve_moments(&source.path, columns, bounds.len() + 3)?;
     log.info(&format!(
         "Accumulating X'X and X'y of {} features in batches of {} rows...",
         columns - 1,
@@ -786,6 +815,18 @@ mod tests {
         assert_eq!(values, [1.0]);
         reserve_rows(&mut values, 10, 11, 3, "t.csv").unwrap();
         assert!(values.capacity() >= 11);
+    }
+
+    #[test]
+    fn matrices_that_cannot_fit_are_an_error_that_suggests_fewer_features() {
+        reserve_moments("t.csv", 14, 8).unwrap();
+        let err = reserve_moments("t.csv", 1 << 33, 4).unwrap_err();
+        assert_eq!(err.exit_code(), 5);
+        assert_eq!(
+            err.to_string(),
+            "t.csv: cannot hold X'X in memory: 4 matrices of 8589934592 x 8589934592 values need \
+             more memory than there is; choose fewer columns with --features"
+        );
     }
 
     #[test]

@@ -161,3 +161,32 @@ fn in_memory_training_on_more_rows_than_fit_is_an_error_that_suggests_streaming(
     );
     assert!(!wd.path("m.bin").exists());
 }
+
+#[test]
+fn streaming_training_on_a_very_wide_file_is_an_error_that_suggests_fewer_features() {
+    // 20,000 features: X'X alone is 3.2 GB, over a 2 GB address-space limit.
+    let wd = Workdir::empty("train_streaming_too_wide");
+    let names: Vec<String> = (0..20_000).map(|j| format!("f{j}")).collect();
+    let row = "1,".repeat(20_000) + "2\n";
+    wd.create("wide.csv", names.join(",") + ",y\n" + &row.repeat(2));
+    let args = [
+        "train",
+        "--data",
+        "wide.csv",
+        "--target",
+        "y",
+        "--out",
+        "m.bin",
+        "--algorithm",
+        "ridge",
+        "--streaming",
+    ];
+    let run = wd.output(&mut limited(&wd, &args));
+    run.assert_code(5);
+    assert_eq!(
+        run.error(),
+        "wide.csv: cannot hold X'X in memory: 4 matrices of 20001 x 20001 values need more \
+         memory than there is; choose fewer columns with --features"
+    );
+    assert!(!wd.path("m.bin").exists());
+}
