@@ -1,7 +1,11 @@
 //! The command line, as clap derive types only; the doc comments are the `--help` text.
 //! Checks that clap cannot express live with the code that uses the values.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
+
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::error::EXIT_CODES;
 use crate::log::LogFormat;
@@ -26,7 +30,6 @@ fn after_help() -> String {
     name = "batch_inference",
     version,
     after_help = after_help(),
-    args_conflicts_with_subcommands = true,
     max_term_width = 100
 )]
 pub struct Cli {
@@ -41,6 +44,46 @@ pub struct Cli {
     /// Logging options.
     #[command(flatten)]
     pub log: LogArgs,
+}
+
+impl Cli {
+    /// Parses the process's arguments; on a usage error clap prints it and exits with 2, the
+    /// code error.rs gives usage errors.
+    pub fn parse_args() -> Cli {
+        Cli::try_parse_args(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// Parses `args` (the program name first). The global options (`--quiet`, `--log-format`)
+    /// go before or after a subcommand; the default command's own options only without one.
+    /// clap's `args_conflicts_with_subcommands` would say the second but also refuse the first,
+    /// so the conflict is checked here, on what the command line itself gave.
+    pub fn try_parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let mut command = Cli::command();
+        let matches = command.try_get_matches_from_mut(args)?;
+        if let Some((name, _)) = matches.subcommand() {
+            let scoring_flag = command
+                .get_arguments()
+                .filter(|arg| !arg.is_global_set())
+                .find(|arg| {
+                    matches.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine)
+                })
+                .map(|arg| format!("--{}", arg.get_long().unwrap_or(arg.get_id().as_str())));
+            if let Some(flag) = scoring_flag {
+                return Err(command.error(
+                    ErrorKind::ArgumentConflict,
+                    format!(
+                        "the subcommand '{name}' cannot be used with '{flag}', an option of the \
+                         default command; put options after the subcommand"
+                    ),
+                ));
+            }
+        }
+        Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))
+    }
 }
 
 /// The subcommands.
@@ -255,7 +298,6 @@ pub struct LogArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_command_line_definition_is_consistent() {
@@ -271,8 +313,35 @@ mod tests {
     }
 
     #[test]
+    fn global_options_go_before_or_after_a_subcommand() {
+        for args in [
+            ["batch_inference", "-q", "--log-format", "json", "inspect"],
+            ["batch_inference", "inspect", "-q", "--log-format", "json"],
+        ] {
+            let cli = Cli::try_parse_args(args).unwrap();
+            assert!(matches!(cli.command, Some(Command::Inspect(_))), "{args:?}");
+            assert!(cli.log.quiet, "{args:?}");
+            assert_eq!(cli.log.log_format, LogFormat::Json, "{args:?}");
+        }
+        let cli = Cli::try_parse_args(["batch_inference", "-q"]).unwrap();
+        assert!(cli.command.is_none() && cli.log.quiet);
+    }
+
+    #[test]
+    fn scoring_options_before_a_subcommand_are_a_usage_error() {
+        let err =
+            Cli::try_parse_args(["batch_inference", "--data", "x.csv", "inspect"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ArgumentConflict);
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().starts_with(
+            "error: the subcommand 'inspect' cannot be used with '--data', an option of the \
+             default command; put options after the subcommand"
+        ));
+    }
+
+    #[test]
     fn features_are_split_on_commas() {
-        let cli = Cli::try_parse_from([
+        let cli = Cli::try_parse_args([
             "batch_inference",
             "train",
             "--data",

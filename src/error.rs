@@ -32,7 +32,7 @@ pub struct ExitCodeRow {
 
 /// Every exit code, in order: the one table (`--help` prints it, and a test checks that the
 /// README's table says the same).
-pub const EXIT_CODES: [ExitCodeRow; 7] = [
+pub const EXIT_CODES: [ExitCodeRow; 8] = [
     ExitCodeRow {
         codes: &[EXIT_OK],
         meaning: "success (also when the reader of standard output goes away, as with `| head`)",
@@ -62,6 +62,10 @@ pub const EXIT_CODES: [ExitCodeRow; 7] = [
         codes: &[128 + 2, 128 + 15],
         meaning: "stopped by SIGINT or SIGTERM (128 + the signal); temporary files are removed",
     },
+    ExitCodeRow {
+        codes: &[128 + 1, 128 + 3],
+        meaning: "stopped by SIGHUP or SIGQUIT (128 + the signal), likewise; no core dump",
+    },
 ];
 
 /// How a run that did not fail ended.
@@ -84,7 +88,8 @@ impl Outcome {
 }
 
 /// Exit code for a run stopped by signal number `signal`: 128 + the number, as a shell
-/// reports a process killed by it (130 for SIGINT, 143 for SIGTERM). We exit with it rather
+/// reports a process killed by it (129 for SIGHUP, 130 for SIGINT, 131 for SIGQUIT, 143 for
+/// SIGTERM). We exit with it rather
 /// than die by the signal because PID 1 in a container cannot die by a signal it handles.
 pub fn signal_exit_code(signal: i32) -> i32 {
     128 + signal

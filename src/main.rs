@@ -1,8 +1,6 @@
 //! The `batch_inference` binary: parse the command line, run, and turn the outcome into an
 //! exit code. This is the only place that exits.
 
-use clap::Parser;
-
 use batch_inference::cli::Cli;
 use batch_inference::error::{signal_exit_code, EXIT_OK};
 use batch_inference::log::Logger;
@@ -10,9 +8,9 @@ use batch_inference::{atomic, signals};
 
 fn main() {
     // clap prints its own usage errors and exits with 2, the code error.rs gives usage errors.
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     let log = Logger::new(cli.log.quiet, cli.log.log_format);
-    // SIGTERM or SIGINT: remove the files being written and exit at once, from the signal
+    // SIGTERM, SIGINT, SIGHUP or SIGQUIT: remove the files being written and exit at once, from the signal
     // thread, whatever the other threads are doing (even waiting for standard input).
     let handled = signals::on_termination(move |signal| {
         atomic::remove_temp_files_then(|| {

@@ -54,7 +54,15 @@ impl Encoder {
         out
     }
 
+    /// Whether the output can carry `id` as it is: CSV writes any bytes, JSON Lines only UTF-8
+    /// (replacing the rest with U+FFFD would write an id that matches no input row).
+    pub fn carries(&self, id: &[u8]) -> bool {
+        self.format == Format::Csv || std::str::from_utf8(id).is_ok()
+    }
+
     /// Appends one line per prediction to `out`, with the rows' ids when an id column was chosen.
+    /// Every prediction must be finite and every id one the encoder [carries](Self::carries):
+    /// the scorer sets the other rows aside first.
     pub fn encode(&self, predictions: &[f64], ids: Option<&Ids>, out: &mut Vec<u8>) {
         let mut float = zmij::Buffer::new();
         let mut large = [0u8; 32];
@@ -77,9 +85,9 @@ impl Encoder {
                     if let (Some(key), Some(ids)) = (&self.id_key, ids) {
                         out.extend_from_slice(key);
                         out.push(b':');
-                        let id = String::from_utf8_lossy(ids.get(i));
-                        serde_json::to_writer(&mut *out, id.as_ref())
-                            .expect("writing to a Vec cannot fail");
+                        let id = std::str::from_utf8(ids.get(i))
+                            .expect("ids JSON Lines cannot carry are set aside before encoding");
+                        serde_json::to_writer(&mut *out, id).expect("writing to a Vec cannot fail");
                         out.push(b',');
                     }
                     out.extend_from_slice(b"\"prediction\":");
@@ -240,6 +248,20 @@ mod tests {
         let mut out = Vec::new();
         Encoder::new(Format::Jsonl, None).encode(&[24.0], None, &mut out);
         assert_eq!(out, b"{\"prediction\":24.0}\n");
+    }
+
+    #[test]
+    fn only_csv_carries_an_id_that_is_not_utf8() {
+        let (csv, jsonl) = (
+            Encoder::new(Format::Csv, Some("id")),
+            Encoder::new(Format::Jsonl, Some("id")),
+        );
+        for id in [&b"r1"[..], "é".as_bytes(), b""] {
+            assert!(csv.carries(id) && jsonl.carries(id), "{id:?}");
+        }
+        for id in [&b"\xff"[..], b"caf\xe9", b"\xc3"] {
+            assert!(csv.carries(id) && !jsonl.carries(id), "{id:?}");
+        }
     }
 
     #[test]

@@ -26,7 +26,8 @@ use crate::read::batch::Batch;
 use crate::read::reader::BatchReader;
 use crate::read::{display_name, open_input};
 
-/// Rows per batch while reading training and holdout data.
+/// Rows per batch while reading training and holdout data (fewer for files wide enough that
+/// these would pass the batch memory budget).
 const BATCH_ROWS: usize = 4096;
 /// Coordinate descent's default tolerance: tight enough that the fit is the optimum to about
 /// 1e-10 relative, where scikit-learn's default 1e-4 stops up to 4e-3 away on our data.
@@ -252,29 +253,89 @@ struct Table {
     sha256: String,
 }
 
-/// Reads a source's feature and target columns whole.
+/// Reads a source's feature and target columns whole. Memory grows with the file, so each
+/// batch's room is reserved with `try_reserve`: a file larger than memory is an error (exit 5)
+/// that points at `--streaming`, not an abort.
 fn read_table(mut source: Source) -> Result<(Vec<String>, Table)> {
-    let columns = source.features.len() + 1;
-    let mut values: Vec<f64> = Vec::new();
+    let p = source.features.len();
+    let path = source.path.clone();
+    let mut x: Vec<f64> = Vec::new();
+    let mut y: Vec<f64> = Vec::new();
     loop {
-        let rows = source.next_rows()?;
-        if rows.is_empty() {
+        let batch = source.next_rows()?;
+        if batch.is_empty() {
             break;
         }
-        values.extend(rows.iter());
+        let rows = y.len() + batch.nrows();
+        reserve_rows(&mut x, batch.nrows() * p, rows, p, &path)?;
+        reserve_rows(&mut y, batch.nrows(), rows, p, &path)?;
+        for row in batch.rows() {
+            x.extend(row.iter().take(p));
+            y.push(row[p]);
+        }
     }
-    let rows = values.len() / columns;
-    let all = Array2::from_shape_vec((rows, columns), values).expect("rows × columns values");
-    let (x, y) = all.view().split_at(Axis(1), columns - 1);
-    let (x, y) = (x.to_owned(), y.column(0).to_owned());
+    let rows = y.len();
+    let x = Array2::from_shape_vec((rows, p), x).expect("rows × features values");
     let features = std::mem::take(&mut source.features);
     Ok((
         features,
         Table {
             x,
-            y,
+            y: Array1::from(y),
             sha256: source.finish(),
         },
+    ))
+}
+
+/// Makes room for `additional` more values in `values`, which will then hold `rows` rows of
+/// `features` features (or their targets): an out-of-memory error naming `path` when there is
+/// none.
+fn reserve_rows(
+    values: &mut Vec<f64>,
+    additional: usize,
+    rows: usize,
+    features: usize,
+    path: &str,
+) -> Result<()> {
+    values.try_reserve(additional).map_err(|_| {
+        Error::io(
+            path,
+            "hold the training rows in memory",
+            io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                format!(
+                    "{rows} rows of {features} features need more memory than there is; \
+                     --streaming fits ols and ridge in constant memory"
+                ),
+            ),
+        )
+    })
+}
+
+/// Checks that `matrices` matrices of `columns`² values (X'X and X'y, whose size the header
+/// decides, not the rows) fit in memory before the first is made: a file with tens of
+/// thousands of columns is an out-of-memory error (exit 5) naming the fix, not an abort. The
+/// room is reserved and given back at once, so what is checked is what the allocator would
+/// grant.
+fn reserve_moments(path: &str, columns: usize, matrices: usize) -> Result<()> {
+    let bytes = columns
+        .checked_mul(columns)
+        .and_then(|values| values.checked_mul(std::mem::size_of::<f64>()))
+        .and_then(|one| one.checked_mul(matrices));
+    let fits = bytes.is_some_and(|bytes| Vec::<u8>::new().try_reserve_exact(bytes).is_ok());
+    if fits {
+        return Ok(());
+    }
+    Err(Error::io(
+        path,
+        "hold X'X in memory",
+        io::Error::new(
+            io::ErrorKind::OutOfMemory,
+            format!(
+                "{matrices} matrices of {columns} x {columns} values need more memory than there \
+                 is; choose fewer columns with --features"
+            ),
+        ),
     ))
 }
 
@@ -310,7 +371,7 @@ fn holdout_metrics(
     intercept: f64,
 ) -> Result<(FitMetrics, String)> {
     let p = source.features.len();
-    let mut predictions = Array1::zeros(BATCH_ROWS);
+    let mut predictions = Array1::zeros(source.batch.capacity());
     let mut target_moments = Moments::new(1);
     let mut ss_res = 0.0;
     loop {
@@ -642,9 +703,12 @@ fn train_streaming(
         None => vec![(0, usize::MAX)],
     };
     let columns = source.features.len() + 1;
+    // One matrix per fold, the whole, a batch's and the solver's copy.
+    reserve_moments(&source.path, columns, bounds.len() + 3)?;
     log.info(&format!(
-        "Accumulating X'X and X'y of {} features in batches of {BATCH_ROWS} rows...",
-        columns - 1
+        "Accumulating X'X and X'y of {} features in batches of {} rows...",
+        columns - 1,
+        source.batch.capacity()
     ));
     let mut parts = vec![Moments::new(columns); bounds.len()];
     let mut seen = 0;
@@ -744,6 +808,37 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
     use ndarray::array;
+
+    #[test]
+    fn rows_that_do_not_fit_in_memory_are_an_error_that_suggests_streaming() {
+        let mut values = vec![1.0];
+        let err =
+            reserve_rows(&mut values, usize::MAX / 4, usize::MAX / 4, 3, "t.csv").unwrap_err();
+        assert_eq!(err.exit_code(), 5);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "t.csv: cannot hold the training rows in memory: {} rows of 3 features need more \
+                 memory than there is; --streaming fits ols and ridge in constant memory",
+                usize::MAX / 4
+            )
+        );
+        assert_eq!(values, [1.0]);
+        reserve_rows(&mut values, 10, 11, 3, "t.csv").unwrap();
+        assert!(values.capacity() >= 11);
+    }
+
+    #[test]
+    fn matrices_that_cannot_fit_are_an_error_that_suggests_fewer_features() {
+        reserve_moments("t.csv", 14, 8).unwrap();
+        let err = reserve_moments("t.csv", 1 << 33, 4).unwrap_err();
+        assert_eq!(err.exit_code(), 5);
+        assert_eq!(
+            err.to_string(),
+            "t.csv: cannot hold X'X in memory: 4 matrices of 8589934592 x 8589934592 values need \
+             more memory than there is; choose fewer columns with --features"
+        );
+    }
 
     #[test]
     fn r2_follows_scikit_learn_for_perfect_and_constant_fits() {

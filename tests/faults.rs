@@ -1,4 +1,4 @@
-//! Faults from outside: SIGTERM and SIGINT mid-run, a full disk, a reader that goes away.
+//! Faults from outside: SIGTERM, SIGINT, SIGHUP and SIGQUIT mid-run, a full disk, a reader that goes away.
 //! Each run ends with its documented exit code and message, and leaves no output file.
 
 use std::io::{BufRead, BufReader, Write};
@@ -104,6 +104,57 @@ fn sigint_mid_run_exits_130_and_leaves_no_file() {
     let (code, stderr) = signal_mid_score("sigint_score", "INT", "4");
     assert_eq!(code, Some(130));
     assert_eq!(stderr, "batch_inference: error: stopped by SIGINT\n");
+}
+
+#[test]
+fn sighup_mid_run_exits_129_and_leaves_no_file() {
+    let (code, stderr) = signal_mid_score("sighup_score", "HUP", "1");
+    assert_eq!(code, Some(129));
+    assert_eq!(stderr, "batch_inference: error: stopped by SIGHUP\n");
+}
+
+#[test]
+fn sigquit_mid_run_exits_131_and_leaves_no_file() {
+    let (code, stderr) = signal_mid_score("sigquit_score", "QUIT", "4");
+    assert_eq!(code, Some(131));
+    assert_eq!(stderr, "batch_inference: error: stopped by SIGQUIT\n");
+}
+
+#[test]
+fn sighup_and_sigquit_mid_run_over_a_large_file_leave_no_file() {
+    let wd = Workdir::new("sighup_large");
+    wd.create("big.csv", repeated_rows("data/test.csv", 400_000));
+    wd.mkdir("out");
+    for (signal, code) in [("HUP", 129), ("QUIT", 131)] {
+        let args = [
+            "--data",
+            "big.csv",
+            "--output",
+            "out/p.csv",
+            "--threads",
+            "2",
+        ];
+        let child = wd
+            .command(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Waits until the temporary file exists: the run is writing.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while wd.list("out").is_empty() {
+            assert!(Instant::now() < deadline, "no temporary file within 20 s");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let (status, _, _) = stop(child, signal);
+        // A run that finished first would exit 0 and leave p.csv: the file must be large enough.
+        assert_eq!(status, Some(code), "SIG{signal}");
+        assert!(
+            wd.list("out").is_empty(),
+            "SIG{signal} left: {:?}",
+            wd.list("out")
+        );
+    }
 }
 
 #[test]

@@ -222,3 +222,202 @@ fn an_overflowing_row_takes_its_id_with_it() {
         format!("{}\n{}\n{}\n", good[0], good[1], good[3])
     );
 }
+
+/// data/test.csv with an `id` column first (`r1`, `r2`, … for its rows) as raw lines, and
+/// the id on file line `n` (the header is line 1) replaced by bytes where `bad_ids` has `(n, id)`.
+fn with_ids(wd: &Workdir, bad_ids: &[(usize, &[u8])]) -> Vec<Vec<u8>> {
+    let text = wd.read("data/test.csv");
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let id = match i {
+            0 => b"id".to_vec(),
+            _ => bad_ids
+                .iter()
+                .find(|(line, _)| *line == i + 1)
+                .map_or_else(|| format!("r{i}").into_bytes(), |(_, id)| id.to_vec()),
+        };
+        lines.push([&id[..], b",", line.as_bytes()].concat());
+    }
+    lines
+}
+
+/// Writes `lines`, each ended by `\n`, to `rel`.
+fn create_raw_lines(wd: &Workdir, rel: &str, lines: &[Vec<u8>]) {
+    let mut bytes = Vec::new();
+    for line in lines {
+        bytes.extend_from_slice(line);
+        bytes.push(b'\n');
+    }
+    wd.create(rel, bytes);
+}
+
+const NOT_UTF8: &str = "column id: not valid UTF-8, which JSON Lines output cannot carry; use \
+                        --format csv";
+
+#[test]
+fn an_id_that_is_not_utf8_fails_json_lines_output_with_its_line() {
+    let wd = Workdir::new("jsonl_id_not_utf8");
+    create_raw_lines(&wd, "bad.csv", &with_ids(&wd, &[(3, b"r\xff3")]));
+    let jsonl = [
+        "--data",
+        "bad.csv",
+        "--id-column",
+        "id",
+        "--format",
+        "jsonl",
+    ];
+    for (threads, batch_rows) in [("1", "1"), ("3", "2"), ("2", "4096")] {
+        let mut args = jsonl.to_vec();
+        args.extend(["--threads", threads, "--batch-rows", batch_rows]);
+        args.extend(["--output", "p.jsonl"]);
+        let run = wd.fails(&args, 3);
+        assert_eq!(run.error(), format!("bad.csv:3:1: {NOT_UTF8}"));
+        assert!(!wd.path("p.jsonl").exists());
+    }
+    // A Latin-1 `café` and a lone UTF-8 lead byte, on the last line.
+    for id in [&b"caf\xe9"[..], b"\xc3"] {
+        create_raw_lines(&wd, "bad.csv", &with_ids(&wd, &[(52, id)]));
+        assert_eq!(
+            wd.fails(&jsonl, 3).error(),
+            format!("bad.csv:52:1: {NOT_UTF8}")
+        );
+    }
+}
+
+#[test]
+fn csv_output_keeps_an_id_that_is_not_utf8_as_its_bytes() {
+    let wd = Workdir::new("csv_id_not_utf8");
+    create_raw_lines(&wd, "bad.csv", &with_ids(&wd, &[(3, b"r\xff3")]));
+    let run = wd.ok(&["--data", "bad.csv", "--id-column", "id", "-q"]);
+    let lines: Vec<&[u8]> = run.output.stdout.split(|&b| b == b'\n').collect();
+    assert_eq!(lines[0], b"id,prediction");
+    // File line 3 is output line 3 (from 1), under the header.
+    assert!(lines[2].starts_with(b"r\xff3,"), "{:?}", lines[2]);
+    assert_eq!(lines.len(), 53);
+}
+
+#[test]
+fn an_id_that_is_utf8_but_not_ascii_is_written_to_json_lines() {
+    let wd = Workdir::new("jsonl_id_utf8");
+    create_raw_lines(
+        &wd,
+        "ids.csv",
+        &with_ids(&wd, &[(2, "café \"1\"".as_bytes())]),
+    );
+    let run = wd.ok(&[
+        "--data",
+        "ids.csv",
+        "--id-column",
+        "id",
+        "--format",
+        "jsonl",
+        "-q",
+    ]);
+    let first = run.stdout().lines().next().unwrap().to_string();
+    assert!(
+        first.starts_with("{\"id\":\"café \\\"1\\\"\",\"prediction\":"),
+        "{first}"
+    );
+}
+
+#[test]
+fn under_skip_an_id_that_is_not_utf8_is_rejected_in_line_order_with_the_others() {
+    let wd = Workdir::new("jsonl_id_not_utf8_skip");
+    let good = with_ids(&wd, &[]);
+    create_raw_lines(&wd, "good.csv", &good);
+    let all = wd
+        .ok(&[
+            "--data",
+            "good.csv",
+            "--id-column",
+            "id",
+            "--format",
+            "jsonl",
+            "-q",
+        ])
+        .stdout();
+    // Line 3: an id that is not UTF-8; line 4: a bad cell; line 6: an id that is not UTF-8
+    // and a prediction beyond f64 (the overflow is named); line 8: an overflow alone.
+    let mut lines = with_ids(&wd, &[(3, b"r\xff3"), (6, b"\xfe")]);
+    let cell = |line: &mut Vec<u8>, field: usize, value: &str| {
+        let mut fields: Vec<Vec<u8>> = line.split(|&b| b == b',').map(<[u8]>::to_vec).collect();
+        fields[field] = value.as_bytes().to_vec();
+        *line = fields.join(&b","[..]);
+    };
+    cell(&mut lines[3], 3, "abc");
+    cell(&mut lines[5], 5, "1e308");
+    cell(&mut lines[7], 5, "-1e308");
+    create_raw_lines(&wd, "bad.csv", &lines);
+    let overflow = "the prediction is beyond the range of f64; are the values in the right units?";
+    let mut expected = b"line,reason,record\n".to_vec();
+    for (line, reason) in [
+        (3, NOT_UTF8.to_string()),
+        (
+            4,
+            "\"column INDUS: expected a number, found \"\"abc\"\"\"".to_string(),
+        ),
+        (6, overflow.to_string()),
+        (8, overflow.to_string()),
+    ] {
+        let reason = if reason.contains(',') && !reason.starts_with('"') {
+            format!("\"{reason}\"")
+        } else {
+            reason
+        };
+        expected.extend(format!("{line},{reason},\"").into_bytes());
+        expected.extend(&lines[line - 1]);
+        expected.extend(b"\"\n");
+    }
+    // JSON Lines has no header: file line n is output line n - 2 (from 0).
+    let kept = without_lines(&all, &[1, 2, 4, 6]);
+    for (threads, batch_rows) in [("1", "1"), ("2", "2"), ("3", "3"), ("4", "4096")] {
+        let args = [
+            "--data",
+            "bad.csv",
+            "--id-column",
+            "id",
+            "--format",
+            "jsonl",
+            "--on-error",
+            "skip",
+            "--rejects",
+            "rejects.csv",
+            "--output",
+            "p.jsonl",
+            "--threads",
+            threads,
+            "--batch-rows",
+            batch_rows,
+        ];
+        wd.fails(&args, 6);
+        assert_eq!(wd.read("p.jsonl"), kept, "{threads} {batch_rows}");
+        let rejects = std::fs::read(wd.path("rejects.csv")).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&rejects),
+            String::from_utf8_lossy(&expected),
+            "{threads} {batch_rows}"
+        );
+        assert_eq!(rejects, expected);
+    }
+    // Without a rejects file, the warning names the line and the column.
+    let run = wd.fails(
+        &[
+            "--data",
+            "bad.csv",
+            "--id-column",
+            "id",
+            "--format",
+            "jsonl",
+            "--on-error",
+            "skip",
+        ],
+        6,
+    );
+    assert!(
+        run.stderr().contains(&format!(
+            "batch_inference: warning: rejected bad.csv:3:1: {NOT_UTF8}\n"
+        )),
+        "{}",
+        run.stderr()
+    );
+}

@@ -22,7 +22,7 @@ pub mod linear;
 pub mod summary;
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{self, Read};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -257,33 +257,42 @@ pub struct ModelFile {
 }
 
 impl ModelFile {
-    /// Reads and checks the model file at `path`.
+    /// Reads and checks the model file at `path`: a file, or a pipe such as a FIFO or a
+    /// process substitution (`--model <(cat model.bin)`, which names `/dev/fd/63`). The sizes
+    /// come from the header rather than the file's metadata, which a pipe does not have, and
+    /// nothing beyond the header and the payload it announces (within [`MAX_PAYLOAD`]) is held.
     pub fn load(path: &str) -> Result<ModelFile> {
         ModelFile::load_versioned(path).map(|(model, _)| model)
     }
 
-    /// Reads and checks the model file at `path`; also returns its format version.
+    /// Reads and checks the model file at `path` as [`ModelFile::load`] does; also returns its
+    /// format version.
     pub fn load_versioned(path: &str) -> Result<(ModelFile, u32)> {
-        let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
-        let meta = file.metadata().map_err(|e| Error::io(path, "read", e))?;
-        if meta.is_dir() {
-            return Err(Error::io(
-                path,
-                "read",
-                std::io::Error::from(std::io::ErrorKind::IsADirectory),
-            ));
-        }
-        let mut header = Vec::with_capacity(HEADER_LEN);
-        file.take(HEADER_LEN as u64)
-            .read_to_end(&mut header)
-            .map_err(|e| Error::io(path, "read", e))?;
-        let payload_len = check_header(path, &header, meta.len())?;
+        let read_error = |e| Error::io(path, "read", e);
         let mut file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
-        let mut bytes = Vec::with_capacity(HEADER_LEN + payload_len);
+        let meta = file.metadata().map_err(read_error)?;
+        if meta.is_dir() {
+            return Err(read_error(io::Error::from(io::ErrorKind::IsADirectory)));
+        }
+        let mut bytes = Vec::with_capacity(HEADER_LEN);
         (&mut file)
-            .take((HEADER_LEN + payload_len) as u64)
+            .take(HEADER_LEN as u64)
             .read_to_end(&mut bytes)
-            .map_err(|e| Error::io(path, "read", e))?;
+            .map_err(read_error)?;
+        let payload_len = check_header(path, &bytes)?;
+        bytes.reserve_exact(payload_len);
+        (&mut file)
+            .take(payload_len as u64)
+            .read_to_end(&mut bytes)
+            .map_err(read_error)?;
+        // Bytes after the payload are counted, not kept: a file's by its length, a pipe's by
+        // reading them.
+        let after = if meta.is_file() {
+            meta.len().saturating_sub(bytes.len() as u64)
+        } else {
+            io::copy(&mut file, &mut io::sink()).map_err(read_error)?
+        };
+        check_length(path, payload_len, (bytes.len() - HEADER_LEN) as u64 + after)?;
         ModelFile::from_bytes_versioned(path, &bytes)
     }
 
@@ -294,7 +303,8 @@ impl ModelFile {
 
     /// Decodes and checks a whole model file held in memory; also returns its format version.
     pub fn from_bytes_versioned(path: &str, bytes: &[u8]) -> Result<(ModelFile, u32)> {
-        let payload_len = check_header(path, bytes, bytes.len() as u64)?;
+        let payload_len = check_header(path, bytes)?;
+        check_length(path, payload_len, (bytes.len() - HEADER_LEN) as u64)?;
         let payload = &bytes[HEADER_LEN..HEADER_LEN + payload_len];
         if Sha256::digest(payload).as_slice() != &bytes[20..HEADER_LEN] {
             return Err(Error::model(
@@ -405,10 +415,10 @@ fn decode_problem(err: &bincode::error::DecodeError) -> String {
     }
 }
 
-/// Checks magic, version and sizes; returns the payload length. `file_len` is the whole file's
-/// length, of which `header` holds the first bytes (at most [`HEADER_LEN`]).
-fn check_header(path: &str, header: &[u8], file_len: u64) -> Result<usize> {
-    if file_len == 0 {
+/// Checks magic, version and the payload's announced size; returns the payload length. `header`
+/// holds the file's first bytes: all of them, or at least [`HEADER_LEN`].
+fn check_header(path: &str, header: &[u8]) -> Result<usize> {
+    if header.is_empty() {
         return Err(Error::model(path, "the file is empty"));
     }
     let magic_len = header.len().min(MAGIC.len());
@@ -449,7 +459,13 @@ fn check_header(path: &str, header: &[u8], file_len: u64) -> Result<usize> {
             ),
         ));
     }
-    let actual = file_len - HEADER_LEN as u64;
+    Ok(payload_len as usize)
+}
+
+/// Checks that the file holds the `payload_len` bytes its header announced, and no more:
+/// `actual` bytes follow the header.
+fn check_length(path: &str, payload_len: usize, actual: u64) -> Result<()> {
+    let payload_len = payload_len as u64;
     if actual < payload_len {
         return Err(Error::model(
             path,
@@ -467,7 +483,7 @@ fn check_header(path: &str, header: &[u8], file_len: u64) -> Result<usize> {
             ),
         ));
     }
-    Ok(payload_len as usize)
+    Ok(())
 }
 
 #[cfg(test)]

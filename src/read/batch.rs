@@ -3,6 +3,20 @@
 
 use ndarray::Array2;
 
+/// The most bytes a batch's values take, whatever `--batch-rows` and the model's width: 4 MiB.
+/// A batch is one matrix-vector product, and a few MiB already amortise its call and keep it
+/// within the caches; beyond, memory grows with no gain (`--batch-rows 1048576` with a
+/// 1,000-feature model would ask for 8 GB at once, and abort). A row always fits, however wide:
+/// the model file's size limit bounds the width.
+pub const BATCH_BYTES: usize = 4 * 1024 * 1024;
+
+/// The rows a batch of `columns` values per row holds when `requested` are asked for: as many,
+/// but no more than fit in [`BATCH_BYTES`], and at least one. Batch size never changes output.
+pub fn rows_within_budget(requested: usize, columns: usize) -> usize {
+    let row_bytes = columns.max(1).saturating_mul(std::mem::size_of::<f64>());
+    requested.min(BATCH_BYTES / row_bytes).max(1)
+}
+
 /// The identifiers of the rows of one batch, copied from the id column, in one reused buffer.
 #[derive(Debug, Default)]
 pub struct Ids {
@@ -47,10 +61,11 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// A batch of up to `capacity` rows of `columns` values.
+    /// A batch of up to `capacity` rows of `columns` values, fewer when that many would take
+    /// more than [`BATCH_BYTES`] (see [`rows_within_budget`]).
     pub fn new(capacity: usize, columns: usize) -> Batch {
         Batch {
-            x: Array2::zeros((capacity.max(1), columns)),
+            x: Array2::zeros((rows_within_budget(capacity, columns), columns)),
             rows: 0,
             ids: Ids::default(),
         }
@@ -62,8 +77,34 @@ impl Batch {
         self.ids.clear();
     }
 
+    /// The most rows the batch holds.
+    pub fn capacity(&self) -> usize {
+        self.x.nrows()
+    }
+
     /// True when no more rows fit.
     pub fn is_full(&self) -> bool {
         self.rows == self.x.nrows()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_holds_the_rows_asked_for_within_the_budget() {
+        assert_eq!(rows_within_budget(4096, 13), 4096);
+        // 524 rows of 1,000 values are 4,192,000 bytes; 525 would pass 4 MiB (4,194,304).
+        assert_eq!(rows_within_budget(1_048_576, 1000), 524);
+        assert_eq!(Batch::new(1_048_576, 1000).capacity(), 524);
+    }
+
+    #[test]
+    fn a_batch_holds_at_least_one_row_however_wide() {
+        assert_eq!(rows_within_budget(4096, 10_000_000), 1);
+        assert_eq!(rows_within_budget(0, 3), 1);
+        assert_eq!(rows_within_budget(usize::MAX, usize::MAX), 1);
+        assert_eq!(rows_within_budget(usize::MAX, 0), BATCH_BYTES / 8);
     }
 }

@@ -16,6 +16,8 @@ pub struct Columns<'a> {
     pub field_count: usize,
     /// The batch columns' names, in batch order.
     pub names: &'a [String],
+    /// The id column's name, when one is carried.
+    pub id: Option<&'a str>,
 }
 
 /// What is wrong with one row.
@@ -41,6 +43,11 @@ pub enum RowProblem {
     },
     /// The row's prediction is not a finite `f64`.
     Overflow,
+    /// The row's id, in field `field`, is not UTF-8, which JSON Lines output cannot carry.
+    IdNotUtf8 {
+        /// The id column's index in the row.
+        field: usize,
+    },
     /// The input's last record has the wrong number of fields and a quote that is never
     /// closed, in field `field` (the last): the rest of the file was read into it.
     UnclosedQuote {
@@ -91,6 +98,14 @@ impl RowError {
                 Location::line(path, line),
                 "the prediction is beyond the range of f64; are the values in the right units?"
                     .to_string(),
+            ),
+            RowProblem::IdNotUtf8 { field } => (
+                Location::cell(path, line, field + 1),
+                format!(
+                    "column {}: not valid UTF-8, which JSON Lines output cannot carry; \
+                     use --format csv",
+                    columns.id.unwrap_or("id")
+                ),
             ),
             RowProblem::UnclosedQuote { field } => (
                 Location::cell(path, line, field + 1),

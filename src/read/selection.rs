@@ -14,6 +14,8 @@ use crate::read::vector::Lines;
 pub struct Selection {
     path: String,
     names: Vec<String>,
+    /// The id column's name, if any.
+    id_name: Option<String>,
     /// For each field of a row, the batch column it fills, if any.
     pub(crate) slot_of_field: Vec<Option<usize>>,
     /// The field copied as each row's id, if any.
@@ -47,6 +49,7 @@ impl Selection {
         Ok(Selection {
             path: header.path().to_string(),
             names: names.to_vec(),
+            id_name: id_column.map(String::from),
             slot_of_field,
             id_field,
             field_count,
@@ -77,6 +80,7 @@ impl Selection {
             path: &self.path,
             field_count: self.field_count,
             names: &self.names,
+            id: self.id_name.as_deref(),
         }
     }
 

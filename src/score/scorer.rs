@@ -24,7 +24,8 @@ pub(crate) struct Scorer {
     pub(crate) intercept: f64,
     /// Turns predictions into output bytes.
     pub(crate) encoder: Encoder,
-    /// Rows per batch.
+    /// Rows per batch asked for; a batch holds fewer when they would pass the memory budget
+    /// ([`crate::read::batch::BATCH_BYTES`]).
     pub(crate) batch_rows: usize,
     /// Whether bad rows are set aside rather than fail the block.
     pub(crate) skip: bool,
@@ -70,10 +71,11 @@ pub(crate) enum Failure {
 impl Scorer {
     /// A worker's buffers, sized for this scorer.
     pub(crate) fn work(&self) -> Work {
+        let batch = Batch::new(self.batch_rows, self.selection.width());
         Work {
             cursor: Cursor::default(),
-            batch: Batch::new(self.batch_rows, self.selection.width()),
-            predictions: Array1::zeros(self.batch_rows.max(1)),
+            predictions: Array1::zeros(batch.capacity()),
+            batch,
         }
     }
 
@@ -115,21 +117,22 @@ impl Scorer {
                 .into_slice()
                 .expect("a slice of an Array1 is contiguous");
             let ids = self.selection.has_id().then_some(&work.batch.ids);
-            match predictions.iter().position(|p| !p.is_finite()) {
+            let problem = |i: usize| self.problem(predictions[i], ids, i);
+            match (0..n).find(|&i| problem(i).is_some()) {
                 None => {
                     self.encoder.encode(predictions, ids, &mut out);
                     rows += n as u64;
                 }
                 // Only the first is reported: the batch is read again up to it, no further.
                 Some(first) if !self.skip => {
-                    let mut overflow = self.overflows(block, batch_start, &predictions[..=first]);
-                    return Err(Failure::Row(overflow.remove(0).error));
+                    let mut unwritable = self.unwritable(block, batch_start, first + 1, problem);
+                    return Err(Failure::Row(unwritable.remove(0).error));
                 }
                 Some(_) => {
-                    rejects.extend(self.overflows(block, batch_start, predictions));
+                    rejects.extend(self.unwritable(block, batch_start, n, problem));
                     // The batch's unreadable rows were set aside as it was read: keep line order.
                     rejects.sort_by_key(|r| r.error.line_in_block);
-                    let (kept, kept_ids) = finite_rows(predictions, ids);
+                    let (kept, kept_ids) = writable_rows(predictions, ids, problem);
                     self.encoder.encode(&kept, kept_ids.as_ref(), &mut out);
                     rows += kept.len() as u64;
                 }
@@ -147,16 +150,38 @@ impl Scorer {
         })
     }
 
-    /// The rows of the batch read from `start` (byte position and line breaks before it) in
-    /// `block` whose prediction is not finite, as rejects with their line and text. Rare, so
-    /// the rows are found again by reading the batch a second time, one row at a time, rather
-    /// than by recording every row's place as it is read.
-    fn overflows(&self, block: &Block, start: (usize, u64), predictions: &[f64]) -> Vec<Reject> {
+    /// Why row `i` of a batch, with prediction `prediction` and the batch's `ids`, cannot be
+    /// written, if it cannot: a prediction beyond `f64` has no number to write, and JSON Lines
+    /// cannot carry an id that is not UTF-8 (CSV writes its bytes as they are).
+    fn problem(&self, prediction: f64, ids: Option<&Ids>, i: usize) -> Option<RowProblem> {
+        if !prediction.is_finite() {
+            return Some(RowProblem::Overflow);
+        }
+        match (ids, self.selection.id_field) {
+            (Some(ids), Some(field)) if !self.encoder.carries(ids.get(i)) => {
+                Some(RowProblem::IdNotUtf8 { field })
+            }
+            _ => None,
+        }
+    }
+
+    /// The first `rows` rows of the batch read from `start` (byte position and line breaks
+    /// before it) in `block` that `problem` (of the row's index) says cannot be written, as
+    /// rejects with their line and text. Rare, so the rows are found again by reading the batch
+    /// a second time, one row at a time, rather than by recording every row's place as it is
+    /// read.
+    fn unwritable(
+        &self,
+        block: &Block,
+        start: (usize, u64),
+        rows: usize,
+        problem: impl Fn(usize) -> Option<RowProblem>,
+    ) -> Vec<Reject> {
         let mut cursor = Cursor::at(start.0, start.1);
         let mut one = Batch::new(1, self.selection.width());
         let mut set_aside = Vec::new();
-        let mut overflows = Vec::new();
-        for &p in predictions {
+        let mut unwritable = Vec::new();
+        for i in 0..rows {
             one.clear();
             let read = fill_batch(
                 &self.selection,
@@ -169,31 +194,35 @@ impl Scorer {
                 read.is_ok() && one.rows == 1,
                 "the batch was read once already"
             );
-            if p.is_finite() {
+            let Some(problem) = problem(i) else {
                 continue;
-            }
+            };
             let (line_in_block, text) = cursor.last_row(&block.data);
-            overflows.push(Reject {
+            unwritable.push(Reject {
                 error: RowError {
                     line_in_block,
-                    problem: RowProblem::Overflow,
+                    problem,
                 },
                 text: text.to_vec(),
             });
         }
-        overflows
+        unwritable
     }
 }
 
-/// The finite predictions of a batch, and their rows' ids when it has ids.
-fn finite_rows(predictions: &[f64], ids: Option<&Ids>) -> (Vec<f64>, Option<Ids>) {
+/// The predictions of a batch's rows that can be written (`problem` of their index is `None`),
+/// and their ids when the batch has ids.
+fn writable_rows(
+    predictions: &[f64],
+    ids: Option<&Ids>,
+    problem: impl Fn(usize) -> Option<RowProblem>,
+) -> (Vec<f64>, Option<Ids>) {
     let mut kept = Vec::with_capacity(predictions.len());
     let mut kept_ids = ids.map(|_| Ids::default());
-    for (i, &p) in predictions
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.is_finite())
-    {
+    for (i, &p) in predictions.iter().enumerate() {
+        if problem(i).is_some() {
+            continue;
+        }
         kept.push(p);
         if let (Some(kept_ids), Some(ids)) = (&mut kept_ids, ids) {
             kept_ids.push(ids.get(i));
