@@ -106,7 +106,12 @@ impl<R: Read> BlockSource<R> {
             self.fill(&mut buf, &mut filled, target)
                 .map_err(CutError::Io)?;
             let bytes = &buf[..filled];
-            let scanned = needs_csv_core(bytes);
+            // A CR that ends what was read so far may be half of a CRLF: the next read says.
+            let unsplit = match bytes.strip_suffix(b"\r") {
+                Some(head) if !self.eof => head,
+                _ => bytes,
+            };
+            let scanned = needs_csv_core(unsplit);
             if self.eof {
                 break (filled, scanned);
             }
@@ -227,11 +232,13 @@ impl<R: Read> BlockSource<R> {
 
 /// Whether `buf` needs csv-core rather than the line splitter: it holds a quote (a quoted
 /// field may hold a line break) or a carriage return that is not part of a CRLF (csv-core, as
-/// every CSV reader, ends a record there, old Mac style; the line splitter would not). Either
-/// way every block parses the same, however the input was cut.
+/// every CSV reader, ends a record there, old Mac style; the line splitter would not). A CR
+/// that ends `buf` counts as one: a block cut just after a lone CR must not go to the line
+/// splitter, which would read the CR into the row's last field. Either way every block parses
+/// the same, however the input was cut.
 fn needs_csv_core(buf: &[u8]) -> bool {
     memchr::memchr(b'"', buf).is_some()
-        || memchr::memchr_iter(b'\r', buf).any(|i| buf.get(i + 1).is_some_and(|&b| b != b'\n'))
+        || memchr::memchr_iter(b'\r', buf).any(|i| buf.get(i + 1) != Some(&b'\n'))
 }
 
 /// A csv-core reader for what follows the byte order mark we strip at the start of the file.

@@ -107,10 +107,7 @@ fn fill_plain_with(
                 &rest[..i]
             }
             None => {
-                // A CR that ends the block ends a line (a block is never cut inside a CRLF),
-                // as the csv-core reader counts it.
                 cur.pos = data.len();
-                cur.newlines += u64::from(rest.ends_with(b"\r"));
                 rest
             }
         };
