@@ -71,7 +71,8 @@ impl<'a> Paths<'a> {
     }
 
     /// Refuses (a usage error, exit 2) an output that is the same file as an input or as an
-    /// output listed before it. Reads only the paths' metadata.
+    /// output listed before it, and (an I/O error, exit 5) an output whose folder does not
+    /// exist. Reads only the paths' metadata.
     pub fn check(&self) -> Result<()> {
         let inputs: Vec<_> = self
             .inputs
@@ -81,6 +82,11 @@ impl<'a> Paths<'a> {
         let mut earlier: Vec<(&Named, Option<Identity>)> = Vec::new();
         for (output, fix) in &self.outputs {
             let id = identity(output.path);
+            if matches!(id, Some(Identity::New(_))) && !folder_exists(output.path) {
+                // Said now, not after a long run has nothing to show for it.
+                let missing = io::Error::from_raw_os_error(libc::ENOENT);
+                return Err(Error::io(output.path, "create", missing));
+            }
             if let Some(id) = &id {
                 if let Some((input, _)) = inputs.iter().find(|(_, i)| i.as_ref() == Some(id)) {
                     return Err(same_file(output, input, "it would be destroyed", fix));
@@ -117,6 +123,14 @@ fn identity(path: &str) -> Option<Identity> {
         Ok(meta) if meta.is_file() => Some(Identity::Inode(meta.dev(), meta.ino())),
         Ok(_) => None,
         Err(_) => Some(Identity::New(canonical_new(Path::new(path)))),
+    }
+}
+
+/// Whether the folder a new file at `path` would be created in exists.
+fn folder_exists(path: &str) -> bool {
+    match Path::new(path).parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder.is_dir(),
+        _ => true,
     }
 }
 

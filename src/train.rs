@@ -446,16 +446,23 @@ pub fn train(args: &TrainArgs, log: &Logger) -> Result<()> {
     let plan = Plan::new(args)?;
     let metadata_path = Path::new(&args.out).with_file_name("metadata.json");
     let metadata_path = metadata_path.to_string_lossy();
+    if Path::new(&args.out).file_name() == Some("metadata.json".as_ref()) {
+        return Err(Error::Usage(format!(
+            "--out {}: metadata.json is the name of the metadata written beside the model; \
+             name the model otherwise, such as model.bin",
+            args.out
+        )));
+    }
     // Before anything is opened: neither output may be an input or the other output.
     Paths::new()
         .input("--data", args.data.as_str())
         .input("--holdout", args.holdout.as_deref())
+        .output("--out", args.out.as_str(), "write the model elsewhere")
         .output(
             "--out's metadata",
             metadata_path.as_ref(),
             "write the model to another folder",
         )
-        .output("--out", args.out.as_str(), "write the model elsewhere")
         .check()?;
     log.info(&format!(
         "Loading training data from: {}",

@@ -206,7 +206,7 @@ fn a_model_named_metadata_json_is_refused() {
             "--out",
             "model/metadata.json",
         ],
-        "--out model/metadata.json is the same file as --out's metadata model/metadata.json: one would overwrite the other; write the model elsewhere",
+        "--out model/metadata.json: metadata.json is the name of the metadata written beside the model; name the model otherwise, such as model.bin",
         &["data/train.csv"],
     );
     assert!(snapshot(&wd, &["model/model.bin", "model/metadata.json"]) == model);
@@ -498,4 +498,28 @@ fn a_retrained_model_and_its_metadata_keep_their_modes() {
     assert_eq!(mode(&wd, "model/model.bin"), 0o600);
     assert_eq!(mode(&wd, "model/metadata.json"), 0o640);
     assert_eq!(wd.list("model"), ["metadata.json", "model.bin"]);
+}
+
+#[test]
+fn an_output_folder_that_does_not_exist_is_reported_before_anything_is_read() {
+    let wd = Workdir::new("missing_output_folder");
+    let args = [
+        "train",
+        "--data",
+        "data/train.csv",
+        "--target",
+        "MEDV",
+        "--out",
+        "none/model.bin",
+    ];
+    let run = wd.fails(&args, 5);
+    assert_eq!(
+        run.stderr(),
+        "batch_inference: error: none/model.bin: cannot create: No such file or directory (os error 2)\n"
+    );
+    let run = wd.fails(&["--output", "none/p.csv"], 5);
+    assert_eq!(
+        run.stderr(),
+        "batch_inference: error: none/p.csv: cannot create: No such file or directory (os error 2)\n"
+    );
 }
