@@ -294,7 +294,13 @@ mod tests {
         (text.into_bytes(), rows)
     }
 
-    fn run(input: &[u8], threads: usize, batch_rows: usize, block_size: usize) -> Vec<u8> {
+    /// Scores `input` (with ids) cut in one way: the output bytes, or the error.
+    fn scored(
+        input: &[u8],
+        threads: usize,
+        batch_rows: usize,
+        block_size: usize,
+    ) -> Result<Vec<u8>> {
         let options = ScoreOptions {
             format: Format::Csv,
             id_column: Some("id".into()),
@@ -304,11 +310,15 @@ mod tests {
         };
         let mut sink = Sink::Memory(Vec::new());
         let progress = Logger::new(true, LogFormat::Text).progress(None);
-        score_stream("in.csv", input, &model(), &options, &mut sink, progress).unwrap();
+        score_stream("in.csv", input, &model(), &options, &mut sink, progress)?;
         match sink {
-            Sink::Memory(bytes) => bytes,
+            Sink::Memory(bytes) => Ok(bytes),
             _ => unreachable!("a memory sink stays one"),
         }
+    }
+
+    fn run(input: &[u8], threads: usize, batch_rows: usize, block_size: usize) -> Vec<u8> {
+        scored(input, threads, batch_rows, block_size).unwrap()
     }
 
     #[test]
@@ -318,25 +328,9 @@ mod tests {
         // starting with these bytes read them as nothing (found by fuzzing).
         let input = b"id,a,b,c\r\n\xef\xbb\xbf\n\"r\",4,5,6\n";
         let score = |threads, block_size| {
-            let options = ScoreOptions {
-                format: Format::Csv,
-                id_column: Some("id".into()),
-                batch_rows: 2,
-                threads,
-                block_size,
-            };
-            let mut sink = Sink::Memory(Vec::new());
-            let progress = Logger::new(true, LogFormat::Text).progress(None);
-            score_stream(
-                "in.csv",
-                &input[..],
-                &model(),
-                &options,
-                &mut sink,
-                progress,
-            )
-            .unwrap_err()
-            .to_string()
+            scored(input, threads, 2, block_size)
+                .unwrap_err()
+                .to_string()
         };
         for block_size in 1..=input.len() + 1 {
             for threads in [1, 3] {
@@ -487,18 +481,7 @@ mod tests {
                 + 1;
             for block_size in 1..=input.len() + 1 {
                 for threads in [1, 3] {
-                    let options = ScoreOptions {
-                        format: Format::Csv,
-                        id_column: Some("id".into()),
-                        batch_rows: 2,
-                        threads,
-                        block_size,
-                    };
-                    let mut sink = Sink::Memory(Vec::new());
-                    let progress = Logger::new(true, LogFormat::Text).progress(None);
-                    let err =
-                        score_stream("in.csv", input, &model(), &options, &mut sink, progress)
-                            .unwrap_err();
+                    let err = scored(input, threads, 2, block_size).unwrap_err();
                     assert_eq!(
                         err.to_string(),
                         format!(
