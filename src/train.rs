@@ -646,33 +646,26 @@ fn train_in_memory(plan: &Plan, args: &TrainArgs, source: Source, log: &Logger) 
         &fit.coefficients,
         fit.intercept,
     );
-    let cv = match plan.folds {
-        Some(k) => {
-            log.info(&format!("Cross-validating with {k} folds..."));
-            let mut folds = Vec::with_capacity(k);
-            for (i, &(start, end)) in fold_bounds(rows, k).iter().enumerate() {
-                let kept: Vec<usize> = (0..start).chain(end..rows).collect();
-                let context = format!("cross-validation fold {} of {k}: ", i + 1);
-                let fold_fit = fit_rows(
-                    plan,
-                    &args.data,
-                    table.x.select(Axis(0), &kept).view(),
-                    table.y.select(Axis(0), &kept).view(),
-                    &features,
-                    &context,
-                    log,
-                )?;
-                folds.push(metrics(
-                    table.x.slice(s![start..end, ..]),
-                    table.y.slice(s![start..end]),
-                    &fold_fit.coefficients,
-                    fold_fit.intercept,
-                ));
-            }
-            Some(cross_validation(folds))
-        }
-        None => None,
-    };
+    let bounds = plan.folds.map(|k| fold_bounds(rows, k));
+    let cv = cross_validate(plan.folds, log, |i, context| {
+        let (start, end) = bounds.as_ref().expect("folds were asked for")[i];
+        let kept: Vec<usize> = (0..start).chain(end..rows).collect();
+        let fold_fit = fit_rows(
+            plan,
+            &args.data,
+            table.x.select(Axis(0), &kept).view(),
+            table.y.select(Axis(0), &kept).view(),
+            &features,
+            context,
+            log,
+        )?;
+        Ok(metrics(
+            table.x.slice(s![start..end, ..]),
+            table.y.slice(s![start..end]),
+            &fold_fit.coefficients,
+            fold_fit.intercept,
+        ))
+    })?;
     Ok(Trained {
         features,
         fit,
@@ -759,25 +752,16 @@ fn train_streaming(
     };
     let fit = solve(&all, "")?;
     let train = all.metrics(&fit.coefficients, fit.intercept);
-    let cv = match plan.folds {
-        Some(k) => {
-            log.info(&format!("Cross-validating with {k} folds..."));
-            let mut folds = Vec::with_capacity(k);
-            for (i, part) in parts.iter().enumerate() {
-                let mut others = Moments::new(columns);
-                for (j, other) in parts.iter().enumerate() {
-                    if j != i {
-                        others.merge(other);
-                    }
-                }
-                let context = format!("cross-validation fold {} of {k}: ", i + 1);
-                let fold_fit = solve(&others, &context)?;
-                folds.push(part.metrics(&fold_fit.coefficients, fold_fit.intercept));
+    let cv = cross_validate(plan.folds, log, |i, context| {
+        let mut others = Moments::new(columns);
+        for (j, other) in parts.iter().enumerate() {
+            if j != i {
+                others.merge(other);
             }
-            Some(cross_validation(folds))
         }
-        None => None,
-    };
+        let fold_fit = solve(&others, context)?;
+        Ok(parts[i].metrics(&fold_fit.coefficients, fold_fit.intercept))
+    })?;
     Ok(Trained {
         features,
         fit,
@@ -785,6 +769,23 @@ fn train_streaming(
         cv,
         sha256,
     })
+}
+
+/// Cross-validates with `folds` folds when asked: `fold(i, context)` fits on every fold but
+/// `i` and gives its metrics on fold `i`; `context` starts its error messages.
+fn cross_validate(
+    folds: Option<usize>,
+    log: &Logger,
+    mut fold: impl FnMut(usize, &str) -> Result<FitMetrics>,
+) -> Result<Option<CrossValidation>> {
+    let Some(k) = folds else {
+        return Ok(None);
+    };
+    log.info(&format!("Cross-validating with {k} folds..."));
+    let metrics = (0..k)
+        .map(|i| fold(i, &format!("cross-validation fold {} of {k}: ", i + 1)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(cross_validation(metrics)))
 }
 
 /// The folds' metrics and their means, as `cross_val_score(...).mean()` reports them.
