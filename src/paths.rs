@@ -31,6 +31,8 @@ pub struct Paths<'a> {
     inputs: Vec<Named<'a>>,
     /// Each output with the fix its message suggests ("write the predictions elsewhere").
     outputs: Vec<(Named<'a>, &'a str)>,
+    /// Whether the run writes to standard output.
+    stdout: bool,
 }
 
 /// What a path resolves to, for comparing two paths.
@@ -70,6 +72,13 @@ impl<'a> Paths<'a> {
         self
     }
 
+    /// Standard output, when the run writes there (`used`): when it is a regular file, as with
+    /// `> d.csv` or `>> d.csv`, it must not be an input either.
+    pub fn standard_output(mut self, used: bool) -> Paths<'a> {
+        self.stdout = used;
+        self
+    }
+
     /// Refuses (a usage error, exit 2) an output that is the same file as an input or as an
     /// output listed before it, and (an I/O error, exit 5) an output whose folder does not
     /// exist. Reads only the paths' metadata.
@@ -79,6 +88,19 @@ impl<'a> Paths<'a> {
             .iter()
             .map(|named| (named, identity(named.path)))
             .collect();
+        if self.stdout {
+            // Where descriptor 1 leads, when that is a regular file.
+            if let Some(meta) = fs::metadata("/proc/self/fd/1").ok().filter(|m| m.is_file()) {
+                let id = Identity::Inode(meta.dev(), meta.ino());
+                if let Some((input, _)) = inputs.iter().find(|(_, i)| i.as_ref() == Some(&id)) {
+                    return Err(Error::Usage(format!(
+                        "standard output is the same file as {} {}: the output would be written \
+                         into the file being read; redirect it to another file",
+                        input.flag, input.path
+                    )));
+                }
+            }
+        }
         let mut earlier: Vec<(&Named, Option<Identity>)> = Vec::new();
         for (output, fix) in &self.outputs {
             let id = identity(output.path);

@@ -523,3 +523,25 @@ fn an_output_folder_that_does_not_exist_is_reported_before_anything_is_read() {
         "batch_inference: error: none/p.csv: cannot create: No such file or directory (os error 2)\n"
     );
 }
+
+#[test]
+fn standard_output_appended_to_the_data_is_refused() {
+    let wd = Workdir::new("alias_stdout");
+    let data = snapshot(&wd, &["data/test.csv"]);
+    let run = sh(&wd, "\"$0\" --data data/test.csv >> data/test.csv");
+    run.assert_code(2);
+    assert_eq!(
+        run.error(),
+        "standard output is the same file as --data data/test.csv: the output would be written \
+         into the file being read; redirect it to another file"
+    );
+    assert_eq!(snapshot(&wd, &["data/test.csv"]), data);
+    // Rejects on standard output count too; a file given to --output frees standard output.
+    let run = sh(
+        &wd,
+        "\"$0\" --on-error skip --rejects - --output p.csv >> data/test.csv",
+    );
+    run.assert_code(2);
+    assert_eq!(snapshot(&wd, &["data/test.csv"]), data);
+    sh(&wd, "\"$0\" --output p.csv >> log.txt").assert_code(0);
+}

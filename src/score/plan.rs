@@ -86,6 +86,7 @@ impl ScorePlan {
         let rejects = for_shard("--rejects", &args.rejects)?;
         // Before anything is opened: no output may be an input or another output.
         Paths::new()
+            .standard_output(to_stdout || rejects.as_deref() == Some("-"))
             .input("--data", args.data.as_str())
             .input("--model", args.model.as_str())
             .output(
