@@ -35,6 +35,7 @@ pub fn import(args: &ImportArgs, log: &Logger) -> Result<()> {
         .graph
         .as_ref()
         .ok_or_else(|| Error::model(&args.path, "the ONNX model has no graph"))?;
+    check_opsets(&model, graph).map_err(|m| Error::model(&args.path, m))?;
     let folded = linear::fold(graph).map_err(|m| Error::model(&args.path, m))?;
     let features = feature_names(args, &folded)?;
     let source = Source {
@@ -111,6 +112,25 @@ fn decode(path: &str, bytes: &[u8]) -> Result<onnx::ModelProto> {
             format!("not an ONNX model, or a truncated one: the protobuf does not decode ({e})"),
         )
     })
+}
+
+/// Refuses a node whose domain the model imports no operator set of: the file is truncated or
+/// not what it claims, and the operators' meaning is unknown.
+fn check_opsets(
+    model: &onnx::ModelProto,
+    graph: &onnx::GraphProto,
+) -> std::result::Result<(), String> {
+    for (index, node) in graph.node.iter().enumerate() {
+        if !model.opset_import.iter().any(|o| o.domain == node.domain) {
+            let domain = linear::domain_name(&node.domain);
+            return Err(format!(
+                "node {index} ({}, domain {domain}): the model imports no operator set of \
+                 domain {domain}; the file is truncated or malformed",
+                node.op_type
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The model's feature names: `--features`, one per column of the graph's input.
