@@ -415,3 +415,185 @@ fn elements(tensor: &TensorProto) -> Result<Vec<f64>, String> {
     }
     Ok(values)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::onnx::{
+        Dimension, TensorShapeProto, TypeProto, TypeProtoTensor, ValueInfoProto,
+    };
+
+    fn value(name: &str, columns: Option<i64>) -> ValueInfoProto {
+        let dim = |d: Option<i64>| Dimension {
+            dim_value: d,
+            dim_param: None,
+        };
+        ValueInfoProto {
+            name: name.into(),
+            r#type: Some(TypeProto {
+                tensor_type: Some(TypeProtoTensor {
+                    elem_type: DOUBLE,
+                    shape: Some(TensorShapeProto {
+                        dim: vec![dim(None), dim(columns)],
+                    }),
+                }),
+            }),
+        }
+    }
+
+    fn node(op: &str, domain: &str, inputs: &[&str], output: &str) -> NodeProto {
+        NodeProto {
+            input: inputs.iter().map(|i| i.to_string()).collect(),
+            output: vec![output.into()],
+            op_type: op.into(),
+            domain: domain.into(),
+            ..NodeProto::default()
+        }
+    }
+
+    fn doubles(name: &str, dims: &[i64], values: &[f64]) -> TensorProto {
+        TensorProto {
+            name: name.into(),
+            dims: dims.to_vec(),
+            data_type: DOUBLE,
+            double_data: values.to_vec(),
+            ..TensorProto::default()
+        }
+    }
+
+    fn floats(name: &str, values: &[f32]) -> AttributeProto {
+        AttributeProto {
+            name: name.into(),
+            r#type: 6,
+            floats: values.to_vec(),
+            ..AttributeProto::default()
+        }
+    }
+
+    /// `((x - [1, 2]) / [2, 4]) · [6, 8] + 0.5`, through an Identity, with raw-byte weights.
+    fn scaled_graph() -> GraphProto {
+        let mut coef = doubles("coef", &[2, 1], &[]);
+        coef.raw_data = [6f64, 8.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+        GraphProto {
+            node: vec![
+                node("Sub", "", &["X", "mean"], "a"),
+                node("Div", "", &["a", "std"], "b"),
+                node("Identity", "", &["b"], "c"),
+                node("MatMul", "", &["c", "coef"], "d"),
+                node("Add", "", &["d", "b0"], "y"),
+            ],
+            initializer: vec![
+                doubles("mean", &[2], &[1.0, 2.0]),
+                doubles("std", &[2], &[2.0, 4.0]),
+                coef,
+                doubles("b0", &[1], &[0.5]),
+            ],
+            input: vec![value("X", Some(2))],
+            output: vec![value("y", Some(1))],
+            ..GraphProto::default()
+        }
+    }
+
+    #[test]
+    fn a_scaler_and_a_matmul_fold_into_weights_and_an_intercept() {
+        let folded = fold(&scaled_graph()).unwrap();
+        // 6/2 = 3, 8/4 = 2; 0.5 - 1·3 - 2·2 = -6.5.
+        assert_eq!(folded.weights, [3.0, 2.0]);
+        assert_eq!(folded.intercept, -6.5);
+        assert_eq!((folded.input.as_str(), folded.output.as_str()), ("X", "y"));
+        assert_eq!(folded.operators[2], "ai.onnx.Identity");
+    }
+
+    #[test]
+    fn the_float_operators_fold_the_same_way() {
+        let mut scaler = node("Scaler", "ai.onnx.ml", &["X"], "a");
+        scaler.attribute = vec![floats("offset", &[1.0, 2.0]), floats("scale", &[0.5, 0.25])];
+        let mut regressor = node("LinearRegressor", "ai.onnx.ml", &["a"], "y");
+        regressor.attribute = vec![
+            floats("coefficients", &[6.0, 8.0]),
+            floats("intercepts", &[0.5]),
+        ];
+        let graph = GraphProto {
+            node: vec![scaler, regressor],
+            input: vec![value("X", Some(2))],
+            output: vec![value("y", Some(1))],
+            ..GraphProto::default()
+        };
+        let folded = fold(&graph).unwrap();
+        assert_eq!(folded.weights, [3.0, 2.0]);
+        assert_eq!(folded.intercept, -6.5);
+    }
+
+    #[test]
+    fn a_post_transform_or_a_second_target_is_refused() {
+        let mut regressor = node("LinearRegressor", "ai.onnx.ml", &["X"], "y");
+        regressor.attribute = vec![
+            floats("coefficients", &[1.0]),
+            AttributeProto {
+                name: "post_transform".into(),
+                s: b"PROBIT".to_vec(),
+                ..AttributeProto::default()
+            },
+        ];
+        let mut graph = GraphProto {
+            node: vec![regressor],
+            input: vec![value("X", Some(1))],
+            output: vec![value("y", Some(1))],
+            ..GraphProto::default()
+        };
+        assert_eq!(
+            fold(&graph).unwrap_err(),
+            "node 0 (LinearRegressor, domain ai.onnx.ml): post_transform is PROBIT; only NONE \
+             is supported"
+        );
+        graph.node[0].attribute[1] = AttributeProto {
+            name: "targets".into(),
+            i: 2,
+            ..AttributeProto::default()
+        };
+        assert_eq!(
+            fold(&graph).unwrap_err(),
+            "node 0 (LinearRegressor, domain ai.onnx.ml): targets is 2; one target is supported"
+        );
+    }
+
+    #[test]
+    fn a_graph_that_is_not_a_chain_of_constants_is_refused() {
+        let mut graph = scaled_graph();
+        graph.node[1].input[1] = "X".into();
+        assert_eq!(
+            fold(&graph).unwrap_err(),
+            "node 1 (Div, domain ai.onnx): input X is not an initializer; only constants are \
+             supported there"
+        );
+        let mut graph = scaled_graph();
+        graph.node[3].input[0] = "a".into();
+        assert_eq!(
+            fold(&graph).unwrap_err(),
+            "node 3 (MatMul, domain ai.onnx): its first input is not c, the value the graph \
+             computed last; import supports a chain of operators"
+        );
+        let mut graph = scaled_graph();
+        graph.node.truncate(2);
+        graph.output[0].name = "b".into();
+        assert!(fold(&graph)
+            .unwrap_err()
+            .starts_with("the graph output b is not a regressor's prediction"));
+        let mut graph = scaled_graph();
+        graph.input[0] = value("X", None);
+        assert_eq!(
+            fold(&graph).unwrap_err(),
+            "the graph input X is not of shape [N, p] with a known p > 0"
+        );
+    }
+
+    #[test]
+    fn a_tensor_whose_elements_do_not_fill_its_shape_is_refused() {
+        let mut graph = scaled_graph();
+        graph.initializer[1] = doubles("std", &[3], &[2.0, 4.0]);
+        assert_eq!(
+            fold(&graph).unwrap_err(),
+            "node 1 (Div, domain ai.onnx): initializer std: shape [3] but 2 elements"
+        );
+    }
+}
