@@ -160,7 +160,11 @@ fn the_output_may_not_be_the_onnx_file() {
         ],
         2,
     );
-    assert!(run.error().starts_with("--out ols.onnx"), "{}", run.error());
+    assert_eq!(
+        run.error(),
+        "--out ols.onnx is the same file as the ONNX file ols.onnx: it would be destroyed; \
+         write the model elsewhere"
+    );
     assert_eq!(
         fixture("ols_double"),
         std::fs::read(wd.path("ols.onnx")).unwrap()

@@ -26,7 +26,7 @@ use crate::paths::Paths;
 pub fn import(args: &ImportArgs, log: &Logger) -> Result<()> {
     // Before anything is opened: the output may not be the input.
     Paths::new()
-        .input("PATH", args.path.as_str())
+        .input("the ONNX file", args.path.as_str())
         .output("--out", args.out.as_str(), "write the model elsewhere")
         .check()?;
     let bytes = read_limited(&args.path)?;
