@@ -99,6 +99,10 @@ pub enum Command {
     /// Show what a model file holds: version, features, coefficients, metrics.
     #[command(after_help = after_help())]
     Inspect(InspectArgs),
+    /// Convert a linear regressor in an ONNX file (LinearRegression, Ridge, Lasso or
+    /// ElasticNet as skl2onnx exports it, optionally after a StandardScaler) into a model file.
+    #[command(after_help = after_help())]
+    Import(ImportArgs),
 }
 
 /// Options of the scoring command.
@@ -264,6 +268,23 @@ pub enum AlgorithmName {
     Lasso,
     /// Least squares with L1 and L2 penalties.
     ElasticNet,
+}
+
+/// Options of the import command.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The ONNX file.
+    #[arg(value_name = "PATH")]
+    pub path: String,
+
+    /// Where to write the model file.
+    #[arg(long, value_name = "PATH")]
+    pub out: String,
+
+    /// Names of the columns of the ONNX input, comma-separated, in its column order; these
+    /// are the CSV columns scoring reads. Needed, since an input of shape [N, p] has none.
+    #[arg(long, value_delimiter = ',', value_name = "A,B,C")]
+    pub features: Option<Vec<String>>,
 }
 
 /// Options of the inspect command.

@@ -69,6 +69,7 @@ pub fn fit(
             tol,
             max_iter,
         } => fit_elastic_net(alpha, l1_ratio, tol, max_iter, standardize, x, y),
+        Algorithm::Imported => Err("an imported model is not fitted here; import it again".into()),
     }
 }
 

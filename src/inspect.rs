@@ -4,13 +4,16 @@
 use crate::cli::InspectArgs;
 use crate::error::{Error, Result};
 use crate::model::summary::{full_rank, ModelSummary, Parameters};
-use crate::model::{FitMetrics, ModelFile, Solver};
+use crate::model::{FitMetrics, ModelFile, Solver, Source};
 
 /// How `model` was fitted, in one line for people.
 fn render_solver(model: &ModelFile) -> String {
     let p = model.features.len();
     let streamed = ", from X'X and X'y accumulated batch by batch";
     match model.solver {
+        Solver::Folded => {
+            "not fitted here: weights and intercept folded in f64 from the imported graph".into()
+        }
         Solver::Qr => "least squares by QR (linfa-linear), rank not recorded".into(),
         Solver::LeastSquares { rank } if full_rank(model, rank) => {
             format!("least squares by QR (linfa-linear), rank {rank} of {p}")
@@ -45,6 +48,23 @@ fn render_solver(model: &ModelFile) -> String {
             )
         }
     }
+}
+
+/// Where an imported model came from, as lines of `inspect`.
+fn render_source(source: &Source) -> String {
+    let opsets: Vec<String> = source
+        .opsets
+        .iter()
+        .map(|o| format!("{} {}", o.domain, o.version))
+        .collect();
+    let mut out = format!(
+        "imported from:  {}, written by {} {}\n",
+        source.format, source.producer_name, source.producer_version
+    );
+    out += &format!("opsets:         {}\n", opsets.join(", "));
+    out += &format!("graph:          {}\n", source.operators.join(" -> "));
+    out += &format!("{} file:      sha256 {}\n", source.format, source.sha256);
+    out
 }
 
 /// Runs `inspect`: prints the description to standard output.
@@ -83,12 +103,19 @@ pub fn render(path: &str, model: &ModelFile, version: u32) -> String {
     out += &format!("parameters:     {}\n", Parameters::new(model).render());
     out += &format!("solver:         {}\n", render_solver(model));
     out += &format!("target:         {}\n", model.target);
-    out += &format!("training data:  sha256 {}\n", model.training_sha256);
+    match &model.source {
+        Some(source) => out += &render_source(source),
+        None => out += &format!("training data:  sha256 {}\n", model.training_sha256),
+    }
     out += &format!("features:       {}\n", model.features.len());
     for (name, coef) in model.features.iter().zip(&model.coefficients) {
         out += &format!("  {name:<width$}  {coef:>24}\n");
     }
     out += &format!("  {:<width$}  {:>24}\n", "intercept", model.intercept);
+    if model.source.is_some() {
+        out += "metrics:        none (imported, not fitted here)\n";
+        return out;
+    }
     out += "metrics:\n";
     let line = |label: &str, m: &FitMetrics| {
         format!(

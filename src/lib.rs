@@ -11,8 +11,8 @@
 //!   writes the predictions in input order through [`output`] (encoders and sinks; files
 //!   appear whole or not at all, by [`atomic`]).
 //! - [`train`] fits the estimators of [`estimator`] on batches from the same readers, and
-//!   [`inspect`] shows a model file; the commands share these folders and never import each
-//!   other.
+//!   [`inspect`] shows a model file; [`import`] turns an ONNX linear regressor into one. The
+//!   commands share these folders and never import each other.
 //!
 //! Around them: [`cli`] (the command line), [`error`] (the one error type and exit-code
 //! table), [`log`] and [`signals`]. The library never prints results of its own accord nor
@@ -23,6 +23,7 @@ pub mod cli;
 pub mod descriptor;
 pub mod error;
 pub mod estimator;
+pub mod import;
 pub mod inspect;
 pub mod log;
 pub mod model;
@@ -48,5 +49,6 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Some(Command::Score(args)) => score::score(args, &log),
         Some(Command::Train(args)) => train::train(args, &log).map(|()| Outcome::Success),
         Some(Command::Inspect(args)) => inspect::inspect(args).map(|()| Outcome::Success),
+        Some(Command::Import(args)) => import::import(args, &log).map(|()| Outcome::Success),
     }
 }

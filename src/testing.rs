@@ -44,6 +44,7 @@ pub fn model(features: &[&str], coefficients: &[f64], intercept: f64) -> ModelFi
         holdout: None,
         cv: None,
         training_sha256: "00".into(),
+        source: None,
     }
 }
 

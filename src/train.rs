@@ -509,6 +509,7 @@ pub fn train(args: &TrainArgs, log: &Logger) -> Result<()> {
         holdout: holdout.as_ref().map(|(m, _)| *m),
         cv,
         training_sha256: sha256,
+        source: None,
     };
     model.save_atomic(&args.out)?;
 

@@ -32,6 +32,17 @@ fn run_page(name: &str, page: &str) {
     let examples = examples(&markdown);
     assert!(!examples.is_empty(), "no console examples in {page}");
     let wd = Workdir::new(name);
+    // The import example reads a committed ONNX fixture by its path in the repository.
+    for entry in std::fs::read_dir(repo().join("tests/fixtures/onnx")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension() == Some("onnx".as_ref()) {
+            let name = path.file_name().unwrap().to_str().unwrap();
+            wd.create(
+                &format!("tests/fixtures/onnx/{name}"),
+                std::fs::read(&path).unwrap(),
+            );
+        }
+    }
     for (command, shown) in examples {
         let mut words: Vec<&str> = command.split_whitespace().collect();
         // `cargo run --release [-- ARGS]` is the binary with ARGS.

@@ -8,7 +8,7 @@ fn inspect_lists_version_algorithm_features_and_metrics() {
     let text = wd.ok(&["inspect"]).stdout();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "model:          model/model.bin");
-    assert_eq!(lines[1], "format version: 2");
+    assert_eq!(lines[1], "format version: 3");
     assert_eq!(lines[2], "algorithm:      ols");
     assert_eq!(lines[3], "parameters:     standardize false");
     assert_eq!(

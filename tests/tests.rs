@@ -8,6 +8,7 @@ mod docs;
 mod errors;
 mod faults;
 mod global;
+mod import;
 mod inspect;
 mod memory;
 mod paths;

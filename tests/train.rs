@@ -74,7 +74,7 @@ fn metadata_records_what_was_trained_on_what() {
     cmd.env("SOURCE_DATE_EPOCH", "1795830000");
     wd.output(&mut cmd).assert_code(0);
     let meta: serde_json::Value = serde_json::from_str(&wd.read("model/metadata.json")).unwrap();
-    assert_eq!(meta["format_version"], 2);
+    assert_eq!(meta["format_version"], 3);
     assert_eq!(meta["algorithm"], "ols");
     assert_eq!(
         meta["solver"],

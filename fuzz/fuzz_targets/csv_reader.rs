@@ -40,6 +40,7 @@ fn model() -> ModelFile {
         holdout: None,
         cv: None,
         training_sha256: String::new(),
+        source: None,
     }
 }
 

@@ -5,7 +5,7 @@
 //! | offset | size | field                                            |
 //! |--------|------|--------------------------------------------------|
 //! | 0      | 8    | magic `\x89BIM\r\n\x1a\n` (catches text-mode mangling, like PNG's) |
-//! | 8      | 4    | format version (u32), currently 2 (1 is still read) |
+//! | 8      | 4    | format version (u32), currently 3 (1 and 2 are still read) |
 //! | 12     | 8    | payload length in bytes (u64)                    |
 //! | 20     | 32   | SHA-256 of the payload                           |
 //! | 52     | n    | payload: bincode 2 (standard config) of [`ModelFile`] |
@@ -17,6 +17,9 @@
 //! Version 2 added the [`Solver`] variants that record the rank of the least-squares problem
 //! ([`Solver::LeastSquares`], [`Solver::NormalEquations`]), after the others, so a version 1
 //! payload decodes as the same struct; a version 1 file that names one of them is refused.
+//! Version 3 added [`Algorithm::Imported`], [`Solver::Folded`] (again last) and, at the end of
+//! [`ModelFile`], the [`Source`] of an imported model; a version 1 or 2 payload is decoded as
+//! the struct without it ([`ModelFileV2`]) and has no source.
 
 pub mod linear;
 pub mod summary;
@@ -33,7 +36,7 @@ use crate::error::{Error, Result};
 /// The first eight bytes of every model file.
 pub const MAGIC: [u8; 8] = *b"\x89BIM\r\n\x1a\n";
 /// The format version this build writes, and the newest it reads.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// Bytes before the payload.
 pub const HEADER_LEN: usize = 52;
 /// The largest payload we accept: ample for a million features, small enough to allocate.
@@ -57,7 +60,7 @@ const BINCODE: bincode::config::Configuration<
 /// | `Lasso`      | `1/(2n)·‖y − Xw − b‖² + alpha·‖w‖₁`                                     |
 /// | `ElasticNet` | `1/(2n)·‖y − Xw − b‖² + alpha·l1_ratio·‖w‖₁ + alpha·(1 − l1_ratio)/2·‖w‖²` |
 ///
-/// `Ols` stays first so that its bincode variant index stays 0.
+/// `Ols` stays first so that its bincode variant index stays 0; new variants go last.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Algorithm {
     /// Ordinary least squares with intercept.
@@ -87,6 +90,10 @@ pub enum Algorithm {
         /// The most passes over the features, as scikit-learn's `max_iter`.
         max_iter: u32,
     },
+    /// A linear model made elsewhere and imported (`batch_inference import`); its
+    /// [`ModelFile::source`] says where from. Which estimator fitted it is not recorded in an
+    /// ONNX file, so it is not known.
+    Imported,
 }
 
 impl Algorithm {
@@ -97,13 +104,14 @@ impl Algorithm {
             Algorithm::Ridge { .. } => "ridge",
             Algorithm::Lasso { .. } => "lasso",
             Algorithm::ElasticNet { .. } => "elastic-net",
+            Algorithm::Imported => "imported",
         }
     }
 
     /// The penalty weight, for every algorithm but OLS.
     pub fn alpha(self) -> Option<f64> {
         match self {
-            Algorithm::Ols => None,
+            Algorithm::Ols | Algorithm::Imported => None,
             Algorithm::Ridge { alpha }
             | Algorithm::Lasso { alpha, .. }
             | Algorithm::ElasticNet { alpha, .. } => Some(alpha),
@@ -182,6 +190,9 @@ pub enum Solver {
         /// True when `X'X` and `X'y` were accumulated batch by batch (`--streaming`).
         streamed: bool,
     },
+    /// Not fitted here: the weights and intercept were folded, in f64, from an imported graph
+    /// of linear operators (a scaler's shift and scale into the weights).
+    Folded,
 }
 
 impl Solver {
@@ -228,6 +239,32 @@ pub struct CrossValidation {
     pub r2: f64,
 }
 
+/// An operator set a graph imports: a domain (`ai.onnx`, `ai.onnx.ml`) at a version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Opset {
+    /// The domain, `ai.onnx` for the default (empty) one.
+    pub domain: String,
+    /// The operator set version.
+    pub version: i64,
+}
+
+/// Where an imported model came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    /// The file format it was imported from: `onnx`.
+    pub format: String,
+    /// The tool that wrote the file, as it names itself (`skl2onnx`).
+    pub producer_name: String,
+    /// That tool's version.
+    pub producer_version: String,
+    /// The operator sets the graph imports, in file order.
+    pub opsets: Vec<Opset>,
+    /// The graph's operators, in order, each as `domain.op_type` (`ai.onnx.MatMul`).
+    pub operators: Vec<String>,
+    /// SHA-256 (hex) of the imported file's bytes.
+    pub sha256: String,
+}
+
 /// What a model file holds: everything scoring needs, and how the model came to be.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelFile {
@@ -252,8 +289,67 @@ pub struct ModelFile {
     pub holdout: Option<FitMetrics>,
     /// Cross-validation metrics, when asked for.
     pub cv: Option<CrossValidation>,
-    /// SHA-256 (hex) of the training file's bytes.
+    /// SHA-256 (hex) of the training file's bytes; empty for an imported model.
     pub training_sha256: String,
+    /// Where an imported model came from; `None` for a model `train` fitted. Last, since
+    /// format version 3 appended it.
+    pub source: Option<Source>,
+}
+
+/// [`ModelFile`] as format versions 1 and 2 wrote it: without `source`.
+#[derive(Deserialize)]
+struct ModelFileV2 {
+    algorithm: Algorithm,
+    standardize: bool,
+    solver: Solver,
+    target: String,
+    features: Vec<String>,
+    coefficients: Vec<f64>,
+    intercept: f64,
+    train: FitMetrics,
+    holdout: Option<FitMetrics>,
+    cv: Option<CrossValidation>,
+    training_sha256: String,
+}
+
+impl From<ModelFileV2> for ModelFile {
+    fn from(old: ModelFileV2) -> ModelFile {
+        ModelFile {
+            algorithm: old.algorithm,
+            standardize: old.standardize,
+            solver: old.solver,
+            target: old.target,
+            features: old.features,
+            coefficients: old.coefficients,
+            intercept: old.intercept,
+            train: old.train,
+            holdout: old.holdout,
+            cv: old.cv,
+            training_sha256: old.training_sha256,
+            source: None,
+        }
+    }
+}
+
+/// Decodes a payload as `T`, which must use all of it.
+fn decode_payload<T: serde::de::DeserializeOwned>(path: &str, payload: &[u8]) -> Result<T> {
+    let (value, used): (T, usize) =
+        bincode::serde::decode_from_slice(payload, BINCODE).map_err(|e| {
+            Error::model(
+                path,
+                format!("cannot decode payload: {}", decode_problem(&e)),
+            )
+        })?;
+    if used != payload.len() {
+        return Err(Error::model(
+            path,
+            format!(
+                "{} unexpected bytes after the payload",
+                payload.len() - used
+            ),
+        ));
+    }
+    Ok(value)
 }
 
 impl ModelFile {
@@ -312,24 +408,13 @@ impl ModelFile {
                 "checksum mismatch: the file is corrupt (retrain or copy it again)",
             ));
         }
-        let (model, used): (ModelFile, usize) = bincode::serde::decode_from_slice(payload, BINCODE)
-            .map_err(|e| {
-                Error::model(
-                    path,
-                    format!("cannot decode payload: {}", decode_problem(&e)),
-                )
-            })?;
-        if used != payload.len() {
-            return Err(Error::model(
-                path,
-                format!(
-                    "{} unexpected bytes after the payload",
-                    payload.len() - used
-                ),
-            ));
-        }
-        model.validate().map_err(|m| Error::model(path, m))?;
         let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+        let model = if version < 3 {
+            decode_payload::<ModelFileV2>(path, payload)?.into()
+        } else {
+            decode_payload::<ModelFile>(path, payload)?
+        };
+        model.validate().map_err(|m| Error::model(path, m))?;
         if version == 1 && model.solver.rank().is_some() {
             return Err(Error::model(
                 path,
@@ -362,6 +447,17 @@ impl ModelFile {
     /// The checks every model must pass before it scores anything.
     fn validate(&self) -> std::result::Result<(), String> {
         self.algorithm.validate()?;
+        let imported = [
+            self.algorithm == Algorithm::Imported,
+            self.solver == Solver::Folded,
+            self.source.is_some(),
+        ];
+        if imported.contains(&true) && imported.contains(&false) {
+            return Err(
+                "an imported model needs all of algorithm imported, solver folded and a source"
+                    .into(),
+            );
+        }
         if let Some(cv) = &self.cv {
             if cv.folds.len() < 2 {
                 return Err(format!(
@@ -581,27 +677,75 @@ mod tests {
     #[test]
     fn a_future_version_asks_for_an_upgrade() {
         let mut bytes = model().to_bytes();
-        bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
-        assert!(message(&bytes).contains("format version 3 is newer than this program reads (2)"));
+        bytes[8..12].copy_from_slice(&4u32.to_le_bytes());
+        assert!(message(&bytes).contains("format version 4 is newer than this program reads (3)"));
+    }
+
+    /// `m` (a trained model) as format `version` 1 or 2 wrote it: a version 3 payload of a
+    /// trained model is the older payload and one 0 (`source: None`).
+    fn as_version(m: &ModelFile, version: u32) -> Vec<u8> {
+        let mut bytes = m.to_bytes();
+        assert_eq!(bytes.pop(), Some(0));
+        let payload_len = (bytes.len() - HEADER_LEN) as u64;
+        bytes[8..12].copy_from_slice(&version.to_le_bytes());
+        bytes[12..20].copy_from_slice(&payload_len.to_le_bytes());
+        let digest = Sha256::digest(&bytes[HEADER_LEN..]);
+        bytes[20..HEADER_LEN].copy_from_slice(&digest);
+        bytes
     }
 
     #[test]
     fn a_version_1_file_decodes_unless_it_names_a_version_2_solver() {
         let mut m = model();
-        let mut bytes = m.to_bytes();
-        bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+        let bytes = as_version(&m, 1);
         assert_eq!(
             ModelFile::from_bytes_versioned("m.bin", &bytes).unwrap(),
             (m.clone(), 1)
         );
         m.solver = Solver::LeastSquares { rank: 2 };
-        let mut bytes = m.to_bytes();
+        let bytes = as_version(&m, 2);
         assert_eq!(
             ModelFile::from_bytes_versioned("m.bin", &bytes).unwrap(),
-            (m, 2)
+            (m.clone(), 2)
         );
-        bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+        let bytes = as_version(&m, 1);
         assert!(message(&bytes).ends_with("format version 1 cannot hold a solver with a rank: the header or payload is corrupt (retrain)"));
+    }
+
+    #[test]
+    fn an_imported_model_keeps_its_source_and_needs_all_three_marks() {
+        let mut m = model();
+        m.algorithm = Algorithm::Imported;
+        m.solver = Solver::Folded;
+        m.source = Some(Source {
+            format: "onnx".into(),
+            producer_name: "skl2onnx".into(),
+            producer_version: "1.20.0".into(),
+            opsets: vec![Opset {
+                domain: "ai.onnx".into(),
+                version: 13,
+            }],
+            operators: vec!["ai.onnx.MatMul".into(), "ai.onnx.Add".into()],
+            sha256: "ab".into(),
+        });
+        assert_eq!(ModelFile::from_bytes("m.bin", &m.to_bytes()).unwrap(), m);
+        m.source = None;
+        assert!(message(&m.to_bytes()).ends_with(
+            "an imported model needs all of algorithm imported, solver folded and a source"
+        ));
+    }
+
+    #[test]
+    fn a_version_2_payload_has_no_source_field() {
+        let m = model();
+        assert_eq!(
+            ModelFile::from_bytes_versioned("m.bin", &as_version(&m, 2)).unwrap(),
+            (m.clone(), 2)
+        );
+        assert_eq!(
+            message(&as_version(&m, 3)),
+            "m.bin: invalid model file: cannot decode payload: it ends in the middle of a value"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::model::{CrossValidation, FitMetrics, ModelFile, Solver, FORMAT_VERSION};
+use crate::model::{CrossValidation, FitMetrics, ModelFile, Solver, Source, FORMAT_VERSION};
 
 /// A model file described for people and tools.
 #[derive(Debug, Serialize)]
@@ -30,8 +30,11 @@ pub struct ModelSummary<'a> {
     pub holdout: Option<FitMetrics>,
     /// Cross-validation metrics, if asked for.
     pub cv: Option<&'a CrossValidation>,
-    /// SHA-256 (hex) of the training file.
+    /// SHA-256 (hex) of the training file; empty for an imported model.
     pub training_sha256: &'a str,
+    /// Where an imported model came from; absent for a model `train` fitted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<&'a Source>,
 }
 
 impl<'a> ModelSummary<'a> {
@@ -50,6 +53,7 @@ impl<'a> ModelSummary<'a> {
             holdout: model.holdout,
             cv: model.cv.as_ref(),
             training_sha256: &model.training_sha256,
+            source: model.source.as_ref(),
         }
     }
 }
@@ -108,8 +112,8 @@ impl Parameters {
 }
 
 /// How the coefficients were computed, for tools: `method` is `qr`, `svd` (ols below full
-/// rank), `cholesky`, `eigh-cholesky` (least squares from X'X below full rank) or
-/// `coordinate-descent`.
+/// rank), `cholesky`, `eigh-cholesky` (least squares from X'X below full rank),
+/// `coordinate-descent` or `folded` (an imported graph).
 #[derive(Debug, Serialize)]
 pub struct SolverSummary {
     /// The method.
@@ -144,6 +148,10 @@ impl SolverSummary {
         };
         match model.solver {
             Solver::Qr => none,
+            Solver::Folded => SolverSummary {
+                method: "folded",
+                ..none
+            },
             Solver::LeastSquares { rank } => SolverSummary {
                 method: if full_rank(model, rank) { "qr" } else { "svd" },
                 ..none
