@@ -3,7 +3,7 @@
 //!
 //! The data path reads top to bottom, and so do the folders:
 //! - [`read`]: bytes to batches. An input is opened (a file, a shard's byte range of one, or
-//!   standard input), cut into blocks of whole records, its header checked and the model's
+//!   standard input, decompressed by [`compression`] when it is gzip or zstd), cut into blocks of whole records, its header checked and the model's
 //!   columns found in it; each block's rows are parsed into reused `f64` batches.
 //! - [`model`]: the model file (versioned, checksummed), the prediction kernel `x · w + b`
 //!   ([`model::linear`]) and the summary that `inspect` and `train` show.
@@ -20,6 +20,7 @@
 
 pub mod atomic;
 pub mod cli;
+pub mod compression;
 pub mod descriptor;
 pub mod error;
 pub mod estimator;

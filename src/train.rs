@@ -194,7 +194,7 @@ impl Source {
     /// Opens `path`; `features` defaults to every column but the target.
     fn open(path: &str, features: Option<&[String]>, target: &str) -> Result<Source> {
         let input = HashingReader {
-            inner: open_input(path)?,
+            inner: open_input(path)?.reader,
             hasher: Sha256::new(),
         };
         let mut reader = BatchReader::new(path, input)?;

@@ -8,6 +8,7 @@
 
 use std::io::Read;
 
+use crate::compression;
 use crate::error::{Error, Result};
 use crate::read::cursor::line_breaks;
 
@@ -163,7 +164,7 @@ impl<R: Read> BlockSource<R> {
                 Ok(0) => self.eof = true,
                 Ok(n) => *filled += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::io(&self.path, "read", e)),
+                Err(e) => return Err(compression::read_error(&self.path, e)),
             }
         }
         Ok(())
@@ -221,7 +222,7 @@ impl<R: Read> BlockSource<R> {
                 other => break other,
             }
         };
-        let n = read.map_err(|e| Error::io(&self.path, "read", e));
+        let n = read.map_err(|e| compression::read_error(&self.path, e));
         buf.truncate(old + *n.as_ref().unwrap_or(&0));
         if n? == 0 {
             self.eof = true;

@@ -14,6 +14,7 @@
 use std::fs::File;
 use std::io::{self, Read};
 
+use crate::compression::{self, Compression};
 use crate::error::{Error, Result};
 use crate::read::batch::Batch;
 use crate::read::block::Block;
@@ -38,17 +39,34 @@ pub mod vector;
 /// The display name of standard input.
 pub const STDIN: &str = "<stdin>";
 
-/// Opens `path` for reading, `-` meaning standard input.
-pub fn open_input(path: &str) -> Result<Box<dyn Read + Send>> {
-    if path == "-" {
-        return Ok(Box::new(io::stdin()));
-    }
-    let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
-    let meta = file.metadata().map_err(|e| Error::io(path, "read", e))?;
-    if meta.is_dir() {
-        return Err(Error::io(path, "read", io::ErrorKind::IsADirectory.into()));
-    }
-    Ok(Box::new(file))
+/// An opened input: its text, decompressed when the file is compressed.
+pub struct Input {
+    /// The text of the input.
+    pub reader: Box<dyn Read + Send>,
+    /// The compression it was read through, if any.
+    pub compression: Option<Compression>,
+}
+
+/// Opens `path` for reading, `-` meaning standard input; a gzip or zstd file (by its magic
+/// bytes or its extension) is read decompressed.
+pub fn open_input(path: &str) -> Result<Input> {
+    let mut raw: Box<dyn Read + Send> = if path == "-" {
+        Box::new(io::stdin())
+    } else {
+        let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+        let meta = file.metadata().map_err(|e| Error::io(path, "read", e))?;
+        if meta.is_dir() {
+            return Err(Error::io(path, "read", io::ErrorKind::IsADirectory.into()));
+        }
+        Box::new(file)
+    };
+    let name = display_name(path);
+    let start = compression::read_start(name, &mut raw)?;
+    let (reader, compression) = compression::decompressed(name, start, raw)?;
+    Ok(Input {
+        reader,
+        compression,
+    })
 }
 
 /// The name of an input in messages: the path as given, or `<stdin>` for `-`.

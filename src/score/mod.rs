@@ -100,8 +100,10 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<Outcome> {
     log.info("Running inference...");
     log.info("Loading data...");
     let name = display_name(&plan.data);
-    let input = open_input(&plan.data)?;
-    let total_bytes = if plan.data == "-" {
+    let opened = open_input(&plan.data)?;
+    let input = opened.reader;
+    // A compressed file's size says nothing of how much text it holds, so there is no total.
+    let total_bytes = if plan.data == "-" || opened.compression.is_some() {
         None
     } else {
         std::fs::metadata(&plan.data).ok().map(|m| m.len())
