@@ -4,6 +4,7 @@
 //! how to treat bad rows.
 
 use crate::cli::{OnError, ScoreArgs};
+use crate::compression::Compression;
 use crate::error::{Error, Result};
 use crate::output::Format;
 use crate::paths::Paths;
@@ -161,6 +162,15 @@ fn shard_of(args: &ScoreArgs) -> Result<Option<Shard>> {
         return Err(Error::Usage(
             "sharding cuts a file by byte ranges: --data must be a file, not standard input".into(),
         ));
+    }
+    if let Some(format) = Compression::of_file(&args.data) {
+        return Err(Error::Usage(format!(
+            "--shard-count cuts --data by byte ranges, but {} is {} compressed and cannot be cut: \
+             shard by file instead (one compressed file per shard, each scored without --shard-count), \
+             or decompress it first",
+            args.data,
+            format.name()
+        )));
     }
     let paths = [
         ("--output", &args.output, "out/part-{index:05}.csv"),
