@@ -1,5 +1,6 @@
 //! Prediction output: an [`Encoder`] turns predictions into CSV or JSON Lines bytes (on any
-//! thread), a [`Sink`] puts those bytes on standard output or in a file that appears whole.
+//! thread), a [`Sink`] puts those bytes on standard output or in a file that appears whole
+//! (compressed when its name ends in `.gz` or `.zst`; standard output never is).
 //!
 //! Floats are written in the shortest form that reads back as the same `f64`, so the text loses
 //! nothing and two runs write the same bytes. The text is ryu's (`24.5`, `1e-7`, `1e16`); zmij
@@ -11,6 +12,7 @@ use std::io::{self, Write};
 use clap::ValueEnum;
 
 use crate::atomic::AtomicFile;
+use crate::compression::{Compression, Compressor};
 use crate::descriptor;
 use crate::error::{Error, Result};
 use crate::read::batch::Ids;
@@ -118,6 +120,9 @@ pub enum Sink {
     Stdout(io::StdoutLock<'static>),
     /// A file, renamed into place by [`Sink::finish`].
     File(AtomicFile),
+    /// A file named `.gz` or `.zst`, compressed; the stream is ended, then the file renamed
+    /// into place, by [`Sink::finish`].
+    Compressed(Box<Compressor<AtomicFile>>),
     /// Something that cannot be replaced by a rename (`/dev/stdout`, `/dev/full`, a FIFO), so
     /// it is written through, as `>` would ([`crate::descriptor`]).
     Device {
@@ -143,7 +148,15 @@ impl Sink {
             Some(path) => path,
         };
         match descriptor::open_write_through(path)? {
-            None => Ok(Sink::File(AtomicFile::create(path)?)),
+            None => {
+                let file = AtomicFile::create(path)?;
+                match Compression::of_path(path) {
+                    None => Ok(Sink::File(file)),
+                    Some(format) => Compressor::new(format, file)
+                        .map(|stream| Sink::Compressed(Box::new(stream)))
+                        .map_err(|e| Error::io(path, "write", e)),
+                }
+            }
             Some(through) => Ok(Sink::Device {
                 path: path.to_string(),
                 writer: io::BufWriter::with_capacity(256 * 1024, through.file),
@@ -161,6 +174,10 @@ impl Sink {
             Sink::File(file) => {
                 let result = file.write_all(bytes);
                 result.map_err(|e| Error::io(file.display(), "write", e))
+            }
+            Sink::Compressed(stream) => {
+                let result = stream.write_all(bytes);
+                result.map_err(|e| Error::io(stream.get_ref().display(), "write", e))
             }
             Sink::Device {
                 path,
@@ -181,6 +198,11 @@ impl Sink {
         match self {
             Sink::Stdout(mut out) => out.flush().map_err(|e| Error::io("<stdout>", "write", e)),
             Sink::File(file) => file.commit(),
+            Sink::Compressed(stream) => {
+                let path = stream.get_ref().display().to_string();
+                let file = stream.finish().map_err(|e| Error::io(&path, "write", e))?;
+                file.commit()
+            }
             Sink::Device {
                 path,
                 mut writer,
