@@ -4,6 +4,7 @@
 mod util;
 
 mod algorithms;
+mod compressed;
 mod docs;
 mod errors;
 mod faults;
