@@ -118,7 +118,8 @@ pub struct ScoreArgs {
     pub model: String,
 
     /// CSV of observations with a header naming the model's features (any order; extra
-    /// columns are ignored); `-` reads standard input.
+    /// columns are ignored); `-` reads standard input. Gzip and zstd (by name, .gz or .zst, or
+    /// by content) are read decompressed.
     #[arg(
         long,
         env = "DATA_PATH",
@@ -129,7 +130,8 @@ pub struct ScoreArgs {
 
     /// Write predictions to this file (written whole or not at all; a replaced file keeps its
     /// permissions) instead of standard output; a descriptor, device or FIFO (/dev/stdout) is
-    /// written through. It may not be the same file as any input or other output.
+    /// written through. It may not be the same file as any input or other output. A name
+    /// ending in .gz or .zst is written compressed.
     #[arg(long, env = "OUTPUT_PATH", hide_env_values = true, value_name = "PATH")]
     pub output: Option<String>,
 
@@ -158,7 +160,8 @@ pub struct ScoreArgs {
     #[arg(long, value_name = "I")]
     pub shard_index: Option<u64>,
 
-    /// How many shards the input is split into; needs a file, not standard input.
+    /// How many shards the input is split into; needs an uncompressed file, not standard
+    /// input.
     #[arg(long, env = "SHARD_COUNT", hide_env_values = true, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub shard_count: Option<u64>,
@@ -195,7 +198,8 @@ pub enum OnError {
 /// Options of the train command.
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
-    /// Training CSV with a header; `-` reads standard input.
+    /// Training CSV with a header; `-` reads standard input. Gzip and zstd are read
+    /// decompressed.
     #[arg(long, value_name = "PATH")]
     pub data: String,
 
@@ -211,7 +215,8 @@ pub struct TrainArgs {
     #[arg(long, value_delimiter = ',', value_name = "A,B,C")]
     pub features: Option<Vec<String>>,
 
-    /// A second CSV, with the same columns, for holdout metrics.
+    /// A second CSV, with the same columns, for holdout metrics; gzip and zstd are read
+    /// decompressed.
     #[arg(long, value_name = "PATH")]
     pub holdout: Option<String>,
 
