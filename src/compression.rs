@@ -47,14 +47,18 @@ impl Compression {
     }
 
     /// The format of a file: by its first bytes, else by its extension; `None` when it is
-    /// neither or cannot be read (opening it later reports why).
+    /// neither or cannot be read (opening it later reports why). Only a regular file's bytes
+    /// are looked at: reading a FIFO's would take them from the reader that comes after.
     pub fn of_file(path: &str) -> Option<Compression> {
         let mut start = Vec::with_capacity(MAGIC_LEN);
-        let read = std::fs::File::open(path)
-            .and_then(|file| file.take(MAGIC_LEN as u64).read_to_end(&mut start));
-        read.ok()
-            .and_then(|_| Compression::of_magic(&start))
-            .or_else(|| Compression::of_path(path))
+        if std::fs::metadata(path).is_ok_and(|meta| meta.is_file()) {
+            let read = std::fs::File::open(path)
+                .and_then(|file| file.take(MAGIC_LEN as u64).read_to_end(&mut start));
+            if read.is_err() {
+                start.clear();
+            }
+        }
+        Compression::of_magic(&start).or_else(|| Compression::of_path(path))
     }
 
     /// The format's name in messages.

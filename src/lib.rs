@@ -3,8 +3,9 @@
 //!
 //! The data path reads top to bottom, and so do the folders:
 //! - [`read`]: bytes to batches. An input is opened (a file, a shard's byte range of one, or
-//!   standard input, decompressed by [`compression`] when it is gzip or zstd), cut into blocks of whole records, its header checked and the model's
-//!   columns found in it; each block's rows are parsed into reused `f64` batches.
+//!   standard input; decompressed by [`compression`] when it is gzip or zstd), cut into blocks
+//!   of whole records, its header checked and the model's columns found in it; each block's
+//!   rows are parsed into reused `f64` batches.
 //! - [`model`]: the model file (versioned, checksummed), the prediction kernel `x · w + b`
 //!   ([`model::linear`]) and the summary that `inspect` and `train` show.
 //! - [`score`]: the default command, plan -> open -> pipeline of workers -> collector, which

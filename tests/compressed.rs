@@ -117,7 +117,8 @@ fn training_on_compressed_data_and_holdout_gives_the_same_model_and_the_text_s_c
     assert_eq!(packed["coefficients"], plain["coefficients"]);
     assert_eq!(packed["intercept"], plain["intercept"]);
     assert_eq!(packed_meta["holdout"]["r2"], plain_meta["holdout"]["r2"]);
-    // The checksum is of the text read, so a file compressed or not has one: sha256sum data/train.csv
+    // The checksum is of the text read, so a file has one compressed or not:
+    // sha256sum data/train.csv
     assert_eq!(
         packed_meta["training_sha256"],
         "85aef8b12a3af3879322c635178ebe758d4fb6023c8a02f3eba7fff16fbf1ad1"

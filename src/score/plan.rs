@@ -165,11 +165,11 @@ fn shard_of(args: &ScoreArgs) -> Result<Option<Shard>> {
     }
     if let Some(format) = Compression::of_file(&args.data) {
         return Err(Error::Usage(format!(
-            "--shard-count cuts --data by byte ranges, but {} is {} compressed and cannot be cut: \
-             shard by file instead (one compressed file per shard, each scored without --shard-count), \
-             or decompress it first",
-            args.data,
-            format.name()
+            "--shard-count cuts --data by byte ranges, but {data} is {format} compressed and \
+             cannot be cut: shard by file instead (one compressed file per shard, each scored \
+             without --shard-count), or decompress it first",
+            data = args.data,
+            format = format.name()
         )));
     }
     let paths = [
