@@ -136,14 +136,17 @@ fn same_file(output: &Named, other: &Named, harm: &str, fix: &str) -> Error {
 }
 
 /// The file `path` names, or `None` for what aliases nothing: standard input or output,
-/// a device, FIFO, socket, open descriptor or folder (each fails or streams on its own terms).
+/// a device, FIFO, socket, folder, or a descriptor that leads to none of the files (each fails
+/// or streams on its own terms). A descriptor that leads to a regular file (`/dev/stdout` of
+/// `>> d.csv`) is written through, not replaced, but it is still that file.
 fn identity(path: &str) -> Option<Identity> {
-    if path == "-" || descriptor::is_descriptor(Path::new(path)) {
+    if path == "-" {
         return None;
     }
     match fs::metadata(path) {
         Ok(meta) if meta.is_file() => Some(Identity::Inode(meta.dev(), meta.ino())),
         Ok(_) => None,
+        Err(_) if descriptor::is_descriptor(Path::new(path)) => None,
         Err(_) => Some(Identity::New(canonical_new(Path::new(path)))),
     }
 }

@@ -544,4 +544,13 @@ fn standard_output_appended_to_the_data_is_refused() {
     run.assert_code(2);
     assert_eq!(snapshot(&wd, &["data/test.csv"]), data);
     sh(&wd, "\"$0\" --output p.csv >> log.txt").assert_code(0);
+    // Standard output named as a path leads to the same file.
+    let run = sh(&wd, "\"$0\" --output /dev/stdout >> data/test.csv");
+    run.assert_code(2);
+    assert_eq!(
+        run.error(),
+        "--output /dev/stdout is the same file as --data data/test.csv: it would be destroyed; \
+         write the predictions elsewhere"
+    );
+    assert_eq!(snapshot(&wd, &["data/test.csv"]), data);
 }
