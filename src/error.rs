@@ -59,11 +59,11 @@ pub const EXIT_CODES: [ExitCodeRow; 8] = [
         meaning: "finished, but `--on-error skip` rejected rows: the output holds the others",
     },
     ExitCodeRow {
-        codes: &[128 + 2, 128 + 15],
+        codes: &[signal_exit_code(2), signal_exit_code(15)],
         meaning: "stopped by SIGINT or SIGTERM (128 + the signal); temporary files are removed",
     },
     ExitCodeRow {
-        codes: &[128 + 1, 128 + 3],
+        codes: &[signal_exit_code(1), signal_exit_code(3)],
         meaning: "stopped by SIGHUP or SIGQUIT (128 + the signal), likewise; no core dump",
     },
 ];
@@ -91,7 +91,7 @@ impl Outcome {
 /// reports a process killed by it (129 for SIGHUP, 130 for SIGINT, 131 for SIGQUIT, 143 for
 /// SIGTERM). We exit with it rather
 /// than die by the signal because PID 1 in a container cannot die by a signal it handles.
-pub fn signal_exit_code(signal: i32) -> i32 {
+pub const fn signal_exit_code(signal: i32) -> i32 {
     128 + signal
 }
 

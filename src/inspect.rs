@@ -71,10 +71,7 @@ fn render_source(source: &Source) -> String {
 pub fn inspect(args: &InspectArgs) -> Result<()> {
     let (model, version) = ModelFile::load_versioned(&args.model)?;
     let text = if args.json {
-        let summary = ModelSummary {
-            format_version: version,
-            ..ModelSummary::new(&model)
-        };
+        let summary = ModelSummary::new(&model, version);
         let mut text = serde_json::to_string_pretty(&summary).expect("a summary always serializes");
         text.push('\n');
         text

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::model::{CrossValidation, FitMetrics, ModelFile, Solver, Source, FORMAT_VERSION};
+use crate::model::{CrossValidation, FitMetrics, ModelFile, Solver, Source};
 
 /// A model file described for people and tools.
 #[derive(Debug, Serialize)]
@@ -38,10 +38,10 @@ pub struct ModelSummary<'a> {
 }
 
 impl<'a> ModelSummary<'a> {
-    /// Describes `model`.
-    pub fn new(model: &'a ModelFile) -> ModelSummary<'a> {
+    /// Describes `model`, read from (or to be written in) a file of format `version`.
+    pub fn new(model: &'a ModelFile, version: u32) -> ModelSummary<'a> {
         ModelSummary {
-            format_version: FORMAT_VERSION,
+            format_version: version,
             algorithm: model.algorithm.name(),
             parameters: Parameters::new(model),
             solver: SolverSummary::new(model),
