@@ -56,6 +56,11 @@ impl Encoder {
         out
     }
 
+    /// Whether the output can carry any id as it is (CSV can; JSON Lines only UTF-8 ones).
+    pub fn carries_any_id(&self) -> bool {
+        self.format == Format::Csv
+    }
+
     /// Whether the output can carry `id` as it is: CSV writes any bytes, JSON Lines only UTF-8
     /// (replacing the rest with U+FFFD would write an id that matches no input row).
     pub fn carries(&self, id: &[u8]) -> bool {

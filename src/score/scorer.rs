@@ -118,7 +118,12 @@ impl Scorer {
                 .expect("a slice of an Array1 is contiguous");
             let ids = self.selection.has_id().then_some(&work.batch.ids);
             let problem = |i: usize| self.problem(predictions[i], ids, i);
-            match (0..n).find(|&i| problem(i).is_some()) {
+            // Only JSON Lines can refuse an id: otherwise one scan of the predictions will do.
+            let first = match ids {
+                Some(_) if !self.encoder.carries_any_id() => (0..n).find(|&i| problem(i).is_some()),
+                _ => predictions.iter().position(|p| !p.is_finite()),
+            };
+            match first {
                 None => {
                     self.encoder.encode(predictions, ids, &mut out);
                     rows += n as u64;
