@@ -729,6 +729,18 @@ fn train_streaming(
         }
         seen += n;
     }
+    // Rows past the count would fall in no fold, and out of the whole fit with them.
+    if let (Some(_), Some(&(_, counted))) = (plan.folds, bounds.last()) {
+        if counted != seen {
+            return Err(Error::data(
+                Location::file(display_name(&args.data)),
+                format!(
+                    "the file changed while it was read: {counted} rows when counted for the \
+                     folds, {seen} when fitted; train again on a file that stays put"
+                ),
+            ));
+        }
+    }
     let features = std::mem::take(&mut source.features);
     let sha256 = source.finish();
     let mut all = Moments::new(columns);
