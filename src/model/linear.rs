@@ -1,13 +1,15 @@
 //! The linear model's kernel: `x · w + b` for a whole batch, one matrix-vector product. Scoring
 //! and training's metrics both predict through it, so they agree to the last bit.
 
-use ndarray::{Array1, ArrayView2, ArrayViewMut1};
+use ndarray::{ArrayBase, ArrayView1, ArrayView2, ArrayViewMut1, Data, Ix1};
+
+use crate::model::ModelFile;
 
 /// Predicts every row of `x` into `out`: one matrix-vector product, then the intercept, in the
 /// order scikit-learn's `X @ coef_ + intercept_` uses.
-pub fn predict_into(
+pub fn predict_into<S: Data<Elem = f64>>(
     x: ArrayView2<f64>,
-    weights: &Array1<f64>,
+    weights: &ArrayBase<S, Ix1>,
     intercept: f64,
     mut out: ArrayViewMut1<f64>,
 ) {
@@ -15,10 +17,29 @@ pub fn predict_into(
     out += intercept;
 }
 
+impl ModelFile {
+    /// Predicts every row of `x` (one column per feature, in [`ModelFile::features`] order)
+    /// into `out`: the one entry through which every command (score, serve) predicts, whatever
+    /// the kind of model.
+    pub fn predict_into(&self, x: ArrayView2<f64>, out: ArrayViewMut1<f64>) {
+        predict_into(
+            x,
+            &ArrayView1::from(&self.coefficients),
+            self.intercept,
+            out,
+        );
+    }
+
+    /// The kind of model, as `inspect` and `/metrics` name it.
+    pub fn kind(&self) -> &'static str {
+        "linear"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::array;
+    use ndarray::{array, Array1};
 
     #[test]
     fn a_prediction_is_the_dot_product_plus_the_intercept() {

@@ -10,8 +10,6 @@
 use std::io::Read;
 use std::time::Instant;
 
-use ndarray::Array1;
-
 use crate::cli::ScoreArgs;
 use crate::error::{Outcome, Result};
 use crate::log::{Logger, Progress};
@@ -218,8 +216,7 @@ pub fn score_source<R: Read + Send>(
     }
     let scorer = Scorer {
         selection,
-        weights: Array1::from(model.coefficients.clone()),
-        intercept: model.intercept,
+        model,
         encoder,
         batch_rows: options.batch_rows,
         skip: rejects.is_some(),

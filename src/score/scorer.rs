@@ -5,7 +5,7 @@
 
 use ndarray::{s, Array1};
 
-use crate::model::linear::predict_into;
+use crate::model::ModelFile;
 use crate::output::Encoder;
 use crate::read::batch::{Batch, Ids};
 use crate::read::block::{Block, CutError};
@@ -15,13 +15,11 @@ use crate::read::problem::{Reject, RowError, RowProblem};
 use crate::read::selection::Selection;
 
 /// Everything a worker needs to turn a block into output bytes.
-pub(crate) struct Scorer {
-    /// The columns to read.
+pub(crate) struct Scorer<'m> {
+    /// The columns to read, the model's features in its order.
     pub(crate) selection: Selection,
-    /// The model's coefficients, in selection order.
-    pub(crate) weights: Array1<f64>,
-    /// The model's intercept.
-    pub(crate) intercept: f64,
+    /// The model, which predicts through [`ModelFile::predict_into`].
+    pub(crate) model: &'m ModelFile,
     /// Turns predictions into output bytes.
     pub(crate) encoder: Encoder,
     /// Rows per batch asked for; a batch holds fewer when they would pass the memory budget
@@ -68,7 +66,7 @@ pub(crate) enum Failure {
     Cut(CutError),
 }
 
-impl Scorer {
+impl Scorer<'_> {
     /// A worker's buffers, sized for this scorer.
     pub(crate) fn work(&self) -> Work {
         let batch = Batch::new(self.batch_rows, self.selection.width());
@@ -107,12 +105,8 @@ impl Scorer {
                 break;
             }
             let mut predictions = work.predictions.slice_mut(s![..n]);
-            predict_into(
-                work.batch.x.slice(s![..n, ..]),
-                &self.weights,
-                self.intercept,
-                predictions.view_mut(),
-            );
+            self.model
+                .predict_into(work.batch.x.slice(s![..n, ..]), predictions.view_mut());
             let predictions = predictions
                 .into_slice()
                 .expect("a slice of an Array1 is contiguous");
