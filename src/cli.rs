@@ -103,6 +103,11 @@ pub enum Command {
     /// ElasticNet as skl2onnx exports it, optionally after a StandardScaler) into a model file.
     #[command(after_help = after_help())]
     Import(ImportArgs),
+    /// Serve the model over HTTP: the Open Inference Protocol (KServe V2) under /v2, POST
+    /// /predict (a CSV in, the scoring command's output out) and /metrics. SIGHUP reloads the
+    /// model; SIGTERM drains and exits 0.
+    #[command(after_help = after_help())]
+    Serve(ServeArgs),
 }
 
 /// Options of the scoring command.
@@ -307,6 +312,49 @@ pub struct InspectArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Options of the serve command.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Model file to serve; read again on SIGHUP or when it changes.
+    #[arg(
+        long,
+        env = "MODEL_PATH",
+        default_value = "model/model.bin",
+        value_name = "PATH"
+    )]
+    pub model: String,
+
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0", value_name = "ADDR")]
+    pub host: String,
+
+    /// Port to listen on; 0 lets the system pick one (the log says which).
+    #[arg(long, env = "PORT", default_value_t = 8080, value_name = "PORT")]
+    pub port: u16,
+
+    /// The model's name in the protocol's paths: /v2/models/NAME/infer.
+    #[arg(long, default_value = "model", value_name = "NAME")]
+    pub name: String,
+
+    /// After SIGTERM, how long requests in flight may take before the process exits anyway
+    /// (with 0).
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub drain_seconds: u64,
+
+    /// The largest request body accepted; a larger one is answered 413.
+    #[arg(long, default_value_t = 8 * 1024 * 1024, value_name = "BYTES")]
+    pub max_body_bytes: usize,
+
+    /// How often to look at the model file's time and size, and reload it when they change;
+    /// 0 reloads only on SIGHUP.
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    pub watch_seconds: u64,
+
+    /// Log one line per request (method, path, status, milliseconds).
+    #[arg(long)]
+    pub log_requests: bool,
 }
 
 /// Options that apply to every command.

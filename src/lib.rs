@@ -14,6 +14,9 @@
 //! - [`train`] fits the estimators of [`estimator`] on batches from the same readers, and
 //!   [`inspect`] shows a model file; [`import`] turns an ONNX linear regressor into one. The
 //!   commands share these folders and never import each other.
+//! - [`serve`]: the same model over HTTP (the Open Inference Protocol, `POST /predict`,
+//!   `/metrics`), predicting through the same kernel and, for CSV, the same readers and
+//!   encoder as the batch command.
 //!
 //! Around them: [`cli`] (the command line), [`error`] (the one error type and exit-code
 //! table), [`log`] and [`signals`]. The library never prints results of its own accord nor
@@ -33,6 +36,7 @@ pub mod output;
 pub mod paths;
 pub mod read;
 pub mod score;
+pub mod serve;
 pub mod signals;
 pub mod train;
 
@@ -52,5 +56,6 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Some(Command::Train(args)) => train::train(args, &log).map(|()| Outcome::Success),
         Some(Command::Inspect(args)) => inspect::inspect(args).map(|()| Outcome::Success),
         Some(Command::Import(args)) => import::import(args, &log).map(|()| Outcome::Success),
+        Some(Command::Serve(args)) => serve::serve(args, &log),
     }
 }

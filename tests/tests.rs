@@ -16,5 +16,6 @@ mod paths;
 mod pipes;
 mod rejects;
 mod score;
+mod serve;
 mod shard;
 mod train;
