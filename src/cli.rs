@@ -343,8 +343,9 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     pub drain_seconds: u64,
 
-    /// The largest request body accepted; a larger one is answered 413.
-    #[arg(long, default_value_t = 8 * 1024 * 1024, value_name = "BYTES")]
+    /// The largest request body accepted; a larger one is answered 413. Larger files are
+    /// the batch command's work.
+    #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
     pub max_body_bytes: usize,
 
     /// How often to look at the model file's time and size, and reload it when they change;

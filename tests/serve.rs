@@ -524,7 +524,16 @@ fn predict_answers_the_bytes_the_batch_command_prints_for_the_same_file() {
     let big = "1.7e308,".repeat(13) + "1";
     wd.create("overflow.csv", format!("{header}\n{}\n{big}\n", lines[1]));
     wd.create("empty.csv", "");
-    let cases: [(&str, &str, &[&str]); 9] = [
+    // Over 64 KiB, so scored on a blocking thread; 12,000 rows, so several batches.
+    let big_text = crate::util::repeated_rows("data/test.csv", 12_000);
+    assert!(big_text.len() > 600_000 && big_text.len() < 1024 * 1024);
+    wd.create("big.csv", &big_text);
+    let mut late_error = big_text.clone();
+    late_error.push_str("1,2\n");
+    wd.create("big_bad.csv", &late_error);
+    let cases: [(&str, &str, &[&str]); 11] = [
+        ("big.csv", "", &[]),
+        ("big_bad.csv", "", &[]),
         ("test.csv", "", &[]),
         ("test.csv", "?format=jsonl", &["--format", "jsonl"]),
         ("quoted.csv", "?id_column=id", &["--id-column", "id"]),

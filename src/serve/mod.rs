@@ -60,6 +60,8 @@ pub struct Server {
     pub log: Logger,
     /// Whether each request gets a log line.
     pub log_requests: bool,
+    /// Permits to score a large body: one per CPU.
+    pub large: tokio::sync::Semaphore,
 }
 
 impl Server {
@@ -175,21 +177,30 @@ impl Body {
     }
 }
 
-/// Runs `work` (a request of `size` bytes): inline when small, else on a blocking thread so
-/// the threads answering other connections stay free.
-pub async fn on_cpu<T: Send + 'static>(
-    size: usize,
-    work: impl FnOnce() -> std::result::Result<T, ApiError> + Send + 'static,
-) -> std::result::Result<T, ApiError> {
-    if size < INLINE_BYTES {
-        return work();
+impl Server {
+    /// Runs `work` (a request of `size` bytes): inline when small, else on a blocking thread
+    /// so the threads answering other connections stay free, one large request per CPU at a
+    /// time, so memory stays bounded by the CPUs rather than by the requests waiting.
+    pub async fn on_cpu<T: Send + 'static>(
+        &self,
+        size: usize,
+        work: impl FnOnce() -> std::result::Result<T, ApiError> + Send + 'static,
+    ) -> std::result::Result<T, ApiError> {
+        if size < INLINE_BYTES {
+            return work();
+        }
+        let _permit = self
+            .large
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("scoring failed: {e}"),
+            ))
+        })
     }
-    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
-        Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("scoring failed: {e}"),
-        ))
-    })
 }
 
 /// The routes, with metrics and request logs around each.
@@ -277,6 +288,9 @@ pub fn serve(args: &ServeArgs, log: &Logger) -> Result<Outcome> {
         max_body: args.max_body_bytes,
         log: *log,
         log_requests: args.log_requests,
+        large: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+        ),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -16,7 +16,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 
 use crate::model::ModelFile;
-use crate::serve::{json_response, on_cpu, ApiError, Body, Server};
+use crate::serve::{json_response, ApiError, Body, Server};
 
 /// The one output's name.
 pub const OUTPUT: &str = "prediction";
@@ -80,10 +80,11 @@ pub async fn infer(
     let body = body.read(server.max_body).await?;
     let loaded = server.slot.get();
     let model_name = server.name.clone();
-    let (response, rows) = on_cpu(body.len(), move || {
-        respond(&loaded.model, &model_name, &body)
-    })
-    .await?;
+    let (response, rows) = server
+        .on_cpu(body.len(), move || {
+            respond(&loaded.model, &model_name, &body)
+        })
+        .await?;
     server.metrics.scored(rows);
     Ok(json_response(StatusCode::OK, response))
 }
@@ -140,7 +141,7 @@ pub fn respond(model: &ModelFile, name: &str, body: &[u8]) -> Result<(String, us
             )));
         }
     }
-    let x = rows(model, &request.inputs)?;
+    let x = rows(model, request.inputs)?;
     let n = x.nrows();
     let mut predictions = Array1::zeros(n);
     model.predict_into(x.view(), predictions.view_mut());
@@ -164,10 +165,10 @@ pub fn respond(model: &ModelFile, name: &str, body: &[u8]) -> Result<(String, us
 }
 
 /// The request's inputs as one row per observation, one column per feature in model order.
-fn rows(model: &ModelFile, inputs: &[RequestInput]) -> Result<Array2<f64>, ApiError> {
+fn rows(model: &ModelFile, mut inputs: Vec<RequestInput>) -> Result<Array2<f64>, ApiError> {
     let features = &model.features;
     let width = features.len();
-    match inputs {
+    match &mut inputs[..] {
         [] => Err(ApiError::bad_request(
             "the request has no inputs: send one tensor of shape [n, features] or one input per feature",
         )),
@@ -188,12 +189,12 @@ fn rows(model: &ModelFile, inputs: &[RequestInput]) -> Result<Array2<f64>, ApiEr
                 ))),
             }
         }
-        _ => by_name(model, inputs),
+        _ => by_name(model, &mut inputs),
     }
 }
 
 /// The rows from one input per feature, each of shape `[n]` or `[n, 1]`.
-fn by_name(model: &ModelFile, inputs: &[RequestInput]) -> Result<Array2<f64>, ApiError> {
+fn by_name(model: &ModelFile, inputs: &mut [RequestInput]) -> Result<Array2<f64>, ApiError> {
     let features = &model.features;
     let mut columns: Vec<Option<Vec<f64>>> = vec![None; features.len()];
     let mut n = None;
@@ -246,9 +247,9 @@ fn by_name(model: &ModelFile, inputs: &[RequestInput]) -> Result<Array2<f64>, Ap
     Ok(x)
 }
 
-/// An input's values, checked against its shape and datatype: FP32 values are rounded to
-/// `f32` (what the client's tensor holds), and every value must be finite.
-fn values(input: &RequestInput) -> Result<Vec<f64>, ApiError> {
+/// An input's values (taken from it), checked against its shape and datatype: FP32 values
+/// are rounded to `f32` (what the client's tensor holds), and every value must be finite.
+fn values(input: &mut RequestInput) -> Result<Vec<f64>, ApiError> {
     let name = &input.name;
     let expected = input
         .shape
@@ -271,7 +272,7 @@ fn values(input: &RequestInput) -> Result<Vec<f64>, ApiError> {
             )))
         }
     };
-    let mut values = input.data.0.clone();
+    let mut values = std::mem::take(&mut input.data.0);
     for (i, v) in values.iter_mut().enumerate() {
         if round {
             *v = f64::from(*v as f32);

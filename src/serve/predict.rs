@@ -21,7 +21,7 @@ use crate::read::fill_batch;
 use crate::read::header::Header;
 use crate::read::problem::{record_too_long, RowError, RowProblem};
 use crate::read::selection::Selection;
-use crate::serve::{on_cpu, ApiError, Body, Server};
+use crate::serve::{ApiError, Body, Server};
 
 /// The request body's name in messages, where the batch command names its input file.
 pub const BODY: &str = "<body>";
@@ -193,11 +193,12 @@ pub async fn handle(
     }
     let body = body.read(server.max_body).await?;
     let loaded = server.slot.get();
-    let predicted = on_cpu(body.len(), move || {
-        predict_csv(&loaded.model, &body, format, id_column.as_deref())
-            .map_err(|e| ApiError::bad_request(e.to_string()))
-    })
-    .await?;
+    let predicted = server
+        .on_cpu(body.len(), move || {
+            predict_csv(&loaded.model, &body, format, id_column.as_deref())
+                .map_err(|e| ApiError::bad_request(e.to_string()))
+        })
+        .await?;
     server.metrics.scored(predicted.rows);
     let content_type = match format {
         Format::Csv => "text/csv; charset=utf-8",

@@ -3,13 +3,15 @@
 //! so a reload that swaps in a new model never changes the numbers of a request in flight, and
 //! a model that fails to load leaves the old one serving.
 
+use std::fs::File;
+use std::io::Read;
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::model::ModelFile;
+use crate::model::{ModelFile, HEADER_LEN, MAX_PAYLOAD};
 
 /// A model as loaded from its file, with what identifies it.
 #[derive(Debug)]
@@ -28,7 +30,13 @@ impl Loaded {
     /// Reads and checks the model file at `path`.
     pub fn read(path: &str) -> Result<Loaded> {
         let stamp = file_stamp(path);
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read", e))?;
+        // At most one byte past the largest model file: from_bytes calls more than that a
+        // length that does not match the header's, and a wrong path holds no memory.
+        let limit = (HEADER_LEN as u64 + MAX_PAYLOAD) + 1;
+        let mut bytes = Vec::new();
+        File::open(path)
+            .and_then(|file| file.take(limit).read_to_end(&mut bytes))
+            .map_err(|e| Error::io(path, "read", e))?;
         let model = ModelFile::from_bytes(path, &bytes)?;
         let sha256 = Sha256::digest(&bytes)
             .iter()
