@@ -50,8 +50,8 @@ POD="pod-ml-model-batch-infer"
 BAD_POD=$POD-bad-data
 CONTAINER="container-ml-model-batch-infer"
 SIGTERM_CONTAINER="batch-infer-sigterm"
-# podman kube play names a Deployment's pod NAME-pod, and its container POD-CONTAINER.
-SERVE_POD="batch-inference-serve-pod"
+# podman kube play names a Deployment's (first) pod NAME-pod-0, and its container POD-CONTAINER.
+SERVE_POD="batch-inference-serve-pod-0"
 SERVE_CONTAINER="$SERVE_POD-batch-inference"
 SERVE_PORT=18080
 MAX_IMAGE_BYTES=$((10 * 1000 * 1000))
