@@ -62,6 +62,16 @@ pub struct Server {
     pub log_requests: bool,
     /// Permits to score a large body: one per CPU.
     pub large: tokio::sync::Semaphore,
+    /// Bytes of request bodies that may be held at once, whatever the number of clients:
+    /// memory stays bounded, and a request waits for room rather than the process growing.
+    pub budget: tokio::sync::Semaphore,
+    /// The budget's size.
+    pub budget_bytes: usize,
+}
+
+/// The budget of bytes in flight: four bodies at the limit, and at least 4 MiB.
+pub fn budget_bytes(max_body: usize) -> usize {
+    max_body.saturating_mul(4).max(4 << 20)
 }
 
 impl Server {
@@ -141,9 +151,11 @@ impl FromRequest<Arc<Server>> for Body {
 }
 
 impl Body {
-    /// Reads the body whole: 413 past `limit` bytes (at once when its length says so), 408
-    /// when the client is too slow.
-    pub async fn read(self, limit: usize) -> std::result::Result<Bytes, ApiError> {
+    /// Reads the body whole, within the server's budget of bytes in flight (waiting for room
+    /// in it): 413 past `--max-body-bytes` (at once when its length says so), 408 when the
+    /// client is too slow. The budget's share is held until the answer is made.
+    pub async fn read(self, server: &Server) -> std::result::Result<Read<'_>, ApiError> {
+        let limit = server.max_body;
         let too_large = || {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -159,6 +171,14 @@ impl Body {
         if claimed.is_some_and(|length| length > limit as u64) {
             return Err(too_large());
         }
+        // A body without a length may take up to the limit.
+        let share = claimed.map_or(limit, |length| length as usize).max(1);
+        let share = u32::try_from(share.min(server.budget_bytes)).unwrap_or(u32::MAX);
+        let permit = server
+            .budget
+            .acquire_many(share)
+            .await
+            .expect("the budget is never closed");
         let limited = Limited::new(self.0.into_body(), limit);
         match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
             Err(_) => Err(ApiError::new(
@@ -172,7 +192,10 @@ impl Body {
             Ok(Err(err)) => Err(ApiError::bad_request(format!(
                 "the request body could not be read: {err}"
             ))),
-            Ok(Ok(collected)) => Ok(collected.to_bytes()),
+            Ok(Ok(collected)) => Ok(Read {
+                bytes: collected.to_bytes(),
+                _share: permit,
+            }),
         }
     }
 }
@@ -272,6 +295,13 @@ async fn observe(
     response
 }
 
+/// A body read whole, and its share of the budget of bytes in flight, held while it lives.
+pub struct Read<'a> {
+    /// The body.
+    pub bytes: Bytes,
+    _share: tokio::sync::SemaphorePermit<'a>,
+}
+
 /// Runs `batch_inference serve`: loads the model, listens, serves until SIGTERM or SIGINT,
 /// then drains.
 pub fn serve(args: &ServeArgs, log: &Logger) -> Result<Outcome> {
@@ -288,6 +318,8 @@ pub fn serve(args: &ServeArgs, log: &Logger) -> Result<Outcome> {
         max_body: args.max_body_bytes,
         log: *log,
         log_requests: args.log_requests,
+        budget: tokio::sync::Semaphore::new(budget_bytes(args.max_body_bytes)),
+        budget_bytes: budget_bytes(args.max_body_bytes),
         large: tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(1, |n| n.get()),
         ),

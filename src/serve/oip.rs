@@ -77,7 +77,8 @@ pub async fn infer(
     body: Body,
 ) -> Result<Response, ApiError> {
     server.check_name(&name)?;
-    let body = body.read(server.max_body).await?;
+    let read = body.read(&server).await?;
+    let body = read.bytes.clone();
     let loaded = server.slot.get();
     let model_name = server.name.clone();
     let (response, rows) = server

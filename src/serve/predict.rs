@@ -191,7 +191,8 @@ pub async fn handle(
             }
         }
     }
-    let body = body.read(server.max_body).await?;
+    let read = body.read(&server).await?;
+    let body = read.bytes.clone();
     let loaded = server.slot.get();
     let predicted = server
         .on_cpu(body.len(), move || {
