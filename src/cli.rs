@@ -278,7 +278,8 @@ pub enum AlgorithmName {
 /// Options of the import command.
 #[derive(Debug, Clone, Args)]
 pub struct ImportArgs {
-    /// The ONNX file.
+    /// The ONNX file, or an MLflow model directory (holding an MLmodel file with an onnx
+    /// flavor).
     #[arg(value_name = "PATH")]
     pub path: String,
 
@@ -287,7 +288,9 @@ pub struct ImportArgs {
     pub out: String,
 
     /// Names of the columns of the ONNX input, comma-separated, in its column order; these
-    /// are the CSV columns scoring reads. Needed, since an input of shape [N, p] has none.
+    /// are the CSV columns scoring reads. Needed when the model names none: a graph with one
+    /// input per column, or an MLflow signature of columns, names them (and then --features,
+    /// if given, must say the same).
     #[arg(long, value_delimiter = ',', value_name = "A,B,C")]
     pub features: Option<Vec<String>>,
 }
