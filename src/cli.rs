@@ -100,7 +100,8 @@ pub enum Command {
     #[command(after_help = after_help())]
     Inspect(InspectArgs),
     /// Convert a linear regressor in an ONNX file (LinearRegression, Ridge, Lasso or
-    /// ElasticNet as skl2onnx exports it, optionally after a StandardScaler) into a model file.
+    /// ElasticNet as skl2onnx exports it, optionally after a StandardScaler), or in an MLflow
+    /// model directory with an onnx flavor, into a model file.
     #[command(after_help = after_help())]
     Import(ImportArgs),
 }

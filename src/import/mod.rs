@@ -19,6 +19,7 @@ pub mod linear;
 pub mod mlflow;
 pub mod names;
 pub mod onnx;
+pub mod sniff;
 
 use std::fs::File;
 use std::io::Read;
@@ -35,6 +36,7 @@ use crate::paths::Paths;
 
 /// Runs `import`.
 pub fn import(args: &ImportArgs, log: &Logger) -> Result<()> {
+    check_out(&args.out)?;
     let mlflow = if Path::new(&args.path).is_dir() {
         Some(mlflow::read(&args.path)?)
     } else {
@@ -88,6 +90,7 @@ pub fn convert(path: &str, bytes: &[u8], given: &names::Given) -> Result<ModelFi
     let columns = inputs::merge(graph).map_err(|m| Error::model(path, m))?;
     let folded = linear::fold(&columns.graph).map_err(|m| Error::model(path, m))?;
     let features = names::choose(path, &folded, columns.names, given)?;
+    check_finite(path, &folded, &features)?;
     let source = Source {
         format: "onnx".into(),
         producer_name: model.producer_name.clone(),
@@ -145,6 +148,9 @@ fn decode(path: &str, bytes: &[u8]) -> Result<onnx::ModelProto> {
     if bytes.is_empty() {
         return Err(Error::model(path, "the file is empty"));
     }
+    if let Some(hint) = sniff::hint(bytes) {
+        return Err(Error::model(path, format!("not an ONNX model: {hint}")));
+    }
     onnx::ModelProto::decode(bytes).map_err(|e| {
         Error::model(
             path,
@@ -168,6 +174,44 @@ fn check_opsets(
                 node.op_type
             ));
         }
+    }
+    Ok(())
+}
+
+/// Refuses weights or an intercept that folded into infinity or NaN (a scale of zero, or
+/// constants that overflow): scoring with them would print no number.
+fn check_finite(path: &str, folded: &linear::Folded, features: &[String]) -> Result<()> {
+    let problem = match folded.weights.iter().position(|w| !w.is_finite()) {
+        Some(j) => format!(
+            "the graph folds into a weight of {} for column {}",
+            folded.weights[j], features[j]
+        ),
+        None if !folded.intercept.is_finite() => {
+            format!("the graph folds into an intercept of {}", folded.intercept)
+        }
+        None => return Ok(()),
+    };
+    Err(Error::model(
+        path,
+        format!("{problem}, not a finite number: a scale of zero, or constants that overflow"),
+    ))
+}
+
+/// Refuses an `--out` that cannot be a model file: standard output (`-`: the model is binary,
+/// and written whole) or a directory.
+fn check_out(out: &str) -> Result<()> {
+    if out == "-" {
+        return Err(Error::Usage(
+            "--out -: import writes the model to a file, not to standard output; give a path \
+             such as model.bin"
+                .into(),
+        ));
+    }
+    if Path::new(out).is_dir() {
+        return Err(Error::Usage(format!(
+            "--out {out} is a directory; give the model file's path, such as {}",
+            Path::new(out).join("model.bin").display()
+        )));
     }
     Ok(())
 }
