@@ -29,7 +29,7 @@ pub fn choose(
     given: &Given,
 ) -> Result<Vec<String>> {
     let p = folded.weights.len();
-    let mut from_model = columns.map(|names| (names, "the graph's per-column inputs".to_string()));
+    let mut from_model = columns.map(|names| (names, "the graph's per-column inputs name".to_string()));
     match given.signature {
         Some((mlmodel, Signature::Columns(names))) => {
             if names.len() != p {
@@ -64,7 +64,7 @@ pub fn choose(
                     ));
                 }
             }
-            from_model = Some((names.clone(), format!("the signature in {mlmodel}")));
+            from_model = Some((names.clone(), format!("the signature in {mlmodel} names")));
         }
         Some((mlmodel, Signature::Tensor { width: Some(width) })) if *width != p => {
             return Err(Error::model(
@@ -110,7 +110,7 @@ pub fn choose(
     if let Some((names, source)) = &from_model {
         if let Some(j) = (0..p).find(|&j| features[j] != names[j]) {
             return Err(Error::Usage(format!(
-                "--features names column {} {}, but {source} name it {}; leave out \
+                "--features names column {} {}, but {source} it {}; leave out \
                  --features to use the model's names, or give them in the model's order",
                 j + 1,
                 features[j],
@@ -119,4 +119,75 @@ pub fn choose(
         }
     }
     Ok(features.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folded(p: usize) -> Folded {
+        Folded {
+            input: "X".into(),
+            output: "y".into(),
+            weights: vec![1.0; p],
+            intercept: 0.0,
+            operators: vec![],
+        }
+    }
+
+    fn strings(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn a_signature_names_the_columns_unless_the_graph_names_them_otherwise() {
+        let signature = Signature::Columns(strings(&["a", "b"]));
+        let given = Given {
+            features: None,
+            signature: Some(("m/MLmodel", &signature)),
+        };
+        assert_eq!(
+            choose("m.onnx", &folded(2), None, &given).unwrap(),
+            ["a", "b"]
+        );
+        let err = choose("m.onnx", &folded(2), Some(strings(&["a", "c"])), &given).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "m/MLmodel: invalid model file: the signature names column 2 b, but the graph's \
+             input 2 is named c; the signature does not describe this model"
+        );
+        assert_eq!(err.exit_code(), 4);
+    }
+
+    #[test]
+    fn a_tensor_signature_of_another_width_is_a_model_error() {
+        let signature = Signature::Tensor { width: Some(3) };
+        let given = Given {
+            features: None,
+            signature: Some(("m/MLmodel", &signature)),
+        };
+        let err = choose("m.onnx", &folded(2), None, &given).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "m/MLmodel: invalid model file: the signature's tensor has 3 columns, but the ONNX \
+             graph of m.onnx reads 2; the signature does not describe this model"
+        );
+    }
+
+    #[test]
+    fn features_must_match_the_signature_names_in_order() {
+        let signature = Signature::Columns(strings(&["a", "b"]));
+        let features = strings(&["a", "x"]);
+        let given = Given {
+            features: Some(&features),
+            signature: Some(("m/MLmodel", &signature)),
+        };
+        let err = choose("m.onnx", &folded(2), None, &given).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--features names column 2 x, but the signature in m/MLmodel names it b; leave out \
+             --features to use the model's names, or give them in the model's order"
+        );
+        assert_eq!(err.exit_code(), 2);
+    }
 }
