@@ -29,7 +29,8 @@ pub fn choose(
     given: &Given,
 ) -> Result<Vec<String>> {
     let p = folded.weights.len();
-    let mut from_model = columns.map(|names| (names, "the graph's per-column inputs name".to_string()));
+    let mut from_model =
+        columns.map(|names| (names, "the graph's per-column inputs name".to_string()));
     match given.signature {
         Some((mlmodel, Signature::Columns(names))) => {
             if names.len() != p {
