@@ -1,4 +1,5 @@
-"""Writes the fuzz targets' seed inputs from data/test.csv and model/model.bin.
+"""Writes the fuzz targets' seed inputs from data/test.csv, model/model.bin and the committed
+ONNX fixtures (tests/fixtures/onnx/, its columns/ folder, and an MLflow directory's).
 
 Run from anywhere: `python3 fuzz/make_seeds.py`. The seeds are committed; .ci/run checks that
 this script makes them again byte for byte. Each CSV seed is the head of data/test.csv in one
@@ -47,10 +48,17 @@ def csv_seeds(text: str) -> dict[str, bytes]:
 def main() -> None:
     text = (ROOT / "data" / "test.csv").read_text()
     model = (ROOT / "model" / "model.bin").read_bytes()
+    fixtures = ROOT / "tests" / "fixtures"
+    onnx_files = {f.name: f for f in (fixtures / "onnx").glob("*.onnx")}
+    onnx_files |= {f"columns_{f.name}": f for f in (fixtures / "onnx" / "columns").glob("*.onnx")}
+    # The MLflow directories hold the same export: one seed of it.
+    onnx_files["mlflow_model.onnx"] = fixtures / "mlflow" / "columns" / "model.onnx"
     seeds = {
         "csv_reader": csv_seeds(text),
         # The whole file, and its payload alone (the target also tries input as a payload).
         "model_decoder": {"model.bin": model, "payload.bin": model[52:]},
+        # Every committed ONNX export.
+        "onnx_import": {name: f.read_bytes() for name, f in sorted(onnx_files.items())},
     }
     for target, files in seeds.items():
         folder = SEEDS / target

@@ -100,7 +100,8 @@ pub enum Command {
     #[command(after_help = after_help())]
     Inspect(InspectArgs),
     /// Convert a linear regressor in an ONNX file (LinearRegression, Ridge, Lasso or
-    /// ElasticNet as skl2onnx exports it, optionally after a StandardScaler) into a model file.
+    /// ElasticNet as skl2onnx exports it, optionally after a StandardScaler), or in an MLflow
+    /// model directory with an onnx flavor, into a model file.
     #[command(after_help = after_help())]
     Import(ImportArgs),
     /// Serve the model over HTTP: the Open Inference Protocol (KServe V2) under /v2, POST
@@ -283,7 +284,8 @@ pub enum AlgorithmName {
 /// Options of the import command.
 #[derive(Debug, Clone, Args)]
 pub struct ImportArgs {
-    /// The ONNX file.
+    /// The ONNX file, or an MLflow model directory (holding an MLmodel file with an onnx
+    /// flavor).
     #[arg(value_name = "PATH")]
     pub path: String,
 
@@ -292,7 +294,9 @@ pub struct ImportArgs {
     pub out: String,
 
     /// Names of the columns of the ONNX input, comma-separated, in its column order; these
-    /// are the CSV columns scoring reads. Needed, since an input of shape [N, p] has none.
+    /// are the CSV columns scoring reads. Needed when the model names none: a graph with one
+    /// input per column, or an MLflow signature of columns, names them (and then --features,
+    /// if given, must say the same).
     #[arg(long, value_delimiter = ',', value_name = "A,B,C")]
     pub features: Option<Vec<String>>,
 }

@@ -12,8 +12,9 @@
 //!   writes the predictions in input order through [`output`] (encoders and sinks; files
 //!   appear whole or not at all, by [`atomic`]).
 //! - [`train`] fits the estimators of [`estimator`] on batches from the same readers, and
-//!   [`inspect`] shows a model file; [`import`] turns an ONNX linear regressor into one. The
-//!   commands share these folders and never import each other.
+//!   [`inspect`] shows a model file; [`import`] turns an ONNX linear regressor (a file, or an
+//!   MLflow model directory) into one. The commands share these folders and never import
+//!   each other.
 //! - [`serve`]: the same model over HTTP (the Open Inference Protocol, `POST /predict`,
 //!   `/metrics`), predicting through the same kernel and, for CSV, the same readers and
 //!   encoder as the batch command.

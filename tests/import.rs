@@ -171,6 +171,26 @@ fn the_output_may_not_be_the_onnx_file() {
     );
 }
 
+#[test]
+fn the_output_is_a_file_not_standard_output_nor_a_directory() {
+    let wd = Workdir::new("import_out");
+    wd.create("ols.onnx", fixture("ols_double"));
+    let import = |out| ["import", "ols.onnx", "--out", out, "--features", FEATURES];
+    let run = wd.fails(&import("-"), 2);
+    assert_eq!(
+        run.error(),
+        "--out -: import writes the model to a file, not to standard output; give a path such \
+         as model.bin"
+    );
+    assert_eq!(run.stdout(), "");
+    let run = wd.fails(&import("model"), 2);
+    assert_eq!(
+        run.error(),
+        "--out model is a directory; give the model file's path, such as model/model.bin"
+    );
+    assert_eq!(wd.list("."), ["data", "model", "ols.onnx"]);
+}
+
 /// Imports `bytes` as bad.onnx, which must fail with exit 4; returns the message.
 fn refusal(wd: &Workdir, bytes: &[u8]) -> String {
     wd.create("bad.onnx", bytes);
@@ -220,14 +240,19 @@ fn a_file_that_is_not_onnx_is_refused() {
     );
     assert_eq!(
         refusal(&wd, &std::fs::read(wd.path("data/test.csv")).unwrap()),
-        "bad.onnx: invalid model file: not an ONNX model, or a truncated one: the protobuf \
-         does not decode (failed to decode Protobuf message: ModelProto.opset_import: invalid \
-         wire type: StartGroup (expected LengthDelimited))"
+        "bad.onnx: invalid model file: not an ONNX model: it is text that looks like CSV; an \
+         ONNX model is a binary protobuf, as skl2onnx's to_onnx writes (score a CSV with --data)"
     );
     assert_eq!(
         refusal(&wd, &std::fs::read(wd.path("model/model.bin")).unwrap()),
+        "bad.onnx: invalid model file: not an ONNX model: it is a batch_inference model file \
+         already: score it with --model, or show it with inspect; import reads ONNX files"
+    );
+    // Bytes that are neither text nor a protobuf.
+    assert_eq!(
+        refusal(&wd, &[0xff, 0xff, 0xff]),
         "bad.onnx: invalid model file: not an ONNX model, or a truncated one: the protobuf \
-         does not decode (failed to decode Protobuf message: invalid tag value: 0)"
+         does not decode (failed to decode Protobuf message: invalid varint)"
     );
     // A protobuf that is not a model: an empty message, field 15 unknown to ModelProto.
     assert_eq!(
@@ -249,4 +274,77 @@ fn every_truncation_of_an_export_is_refused() {
     for len in 1..whole.len() {
         refusal(&wd, &whole[..len]);
     }
+}
+
+/// ols_scaled_double.onnx, decoded, changed by `edit`, encoded again.
+fn edited(edit: impl FnOnce(&mut batch_inference::import::onnx::GraphProto)) -> Vec<u8> {
+    use prost::Message;
+    let mut model =
+        batch_inference::import::onnx::ModelProto::decode(&fixture("ols_scaled_double")[..])
+            .unwrap();
+    edit(model.graph.as_mut().unwrap());
+    model.encode_to_vec()
+}
+
+#[test]
+fn hostile_files_are_refused_with_the_value_or_node_at_fault() {
+    let wd = Workdir::new("import_hostile");
+    // Field 7 (the graph), length-delimited, declaring 2^62 bytes where 0 follow.
+    let gigantic = [0x3a, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40];
+    assert_eq!(
+        refusal(&wd, &gigantic),
+        "bad.onnx: invalid model file: not an ONNX model, or a truncated one: the protobuf \
+         does not decode (failed to decode Protobuf message: ModelProto.graph: buffer \
+         underflow)"
+    );
+    // The Sub reads what the Div makes from the Sub's output: a cycle.
+    let cycle = edited(|g| g.node[0].input[0] = g.node[1].output[0].clone());
+    assert_eq!(
+        refusal(&wd, &cycle),
+        "bad.onnx: invalid model file: node 0 (Sub, domain ai.onnx): it reads variable1, which \
+         node 1 makes after it: the nodes are not in topological order, or the graph has a \
+         cycle"
+    );
+    let twice = edited(|g| g.input.push(g.input[0].clone()));
+    assert_eq!(
+        refusal(&wd, &twice),
+        "bad.onnx: invalid model file: the graph input X is declared twice; each input needs \
+         its own name"
+    );
+    let short = edited(|g| {
+        let coef = g.initializer.iter_mut().find(|t| t.name == "coef").unwrap();
+        coef.dims = vec![14, 1];
+    });
+    assert_eq!(
+        refusal(&wd, &short),
+        "bad.onnx: invalid model file: the initializer coef declares dimensions [14, 1] but \
+         holds 13 elements; the file is corrupt"
+    );
+    let huge = edited(|g| {
+        let coef = g.initializer.iter_mut().find(|t| t.name == "coef").unwrap();
+        coef.dims = vec![i64::MAX, i64::MAX];
+    });
+    assert_eq!(
+        refusal(&wd, &huge),
+        format!(
+            "bad.onnx: invalid model file: the initializer coef declares dimensions [{0}, {0}] \
+             but holds 13 elements; the file is corrupt",
+            i64::MAX
+        )
+    );
+    // A scale of zero folds into an infinite weight.
+    let zero = edited(|g| {
+        let scale = g
+            .initializer
+            .iter_mut()
+            .find(|t| t.name == "Di_Divcst")
+            .unwrap();
+        assert!(scale.raw_data.is_empty(), "skl2onnx writes double_data");
+        scale.double_data[0] = 0.0;
+    });
+    assert_eq!(
+        refusal(&wd, &zero),
+        "bad.onnx: invalid model file: the graph folds into a weight of -inf for column CRIM, \
+         not a finite number: a scale of zero, or constants that overflow"
+    );
 }

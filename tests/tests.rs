@@ -10,6 +10,7 @@ mod errors;
 mod faults;
 mod global;
 mod import;
+mod import_sources;
 mod inspect;
 mod memory;
 mod paths;

@@ -55,6 +55,9 @@ pub fn domain_name(domain: &str) -> &str {
 const SUPPORTED: &str = "import supports the linear regressors skl2onnx writes (ai.onnx Sub, \
                          Div, MatMul, Add, Reshape, Identity; ai.onnx.ml Scaler, LinearRegressor)";
 
+/// The most nodes a linear graph may have.
+const MAX_NODES: usize = 64;
+
 /// Folds `graph` into one linear model, or says, in words, why it cannot.
 pub fn fold(graph: &GraphProto) -> Result<Folded, String> {
     let constants: HashMap<&str, &TensorProto> = graph
@@ -103,6 +106,14 @@ pub fn fold(graph: &GraphProto) -> Result<Folded, String> {
         return Err(format!(
             "the graph input {} has {p} columns, over a million",
             input.name
+        ));
+    }
+    // Each node costs O(p): bound the product, so a file of many nodes on a wide input cannot
+    // make the fold run for hours. skl2onnx's linear graphs have at most six nodes.
+    if graph.node.len() > MAX_NODES {
+        return Err(format!(
+            "the graph has {} nodes; a linear regressor's has at most {MAX_NODES}",
+            graph.node.len()
         ));
     }
     let mut value = Value::Columns {
@@ -594,6 +605,17 @@ mod tests {
         assert_eq!(
             fold(&graph).unwrap_err(),
             "node 1 (Div, domain ai.onnx): initializer std: shape [3] but 2 elements"
+        );
+    }
+
+    #[test]
+    fn a_graph_of_more_nodes_than_a_linear_model_has_is_refused() {
+        let mut graph = scaled_graph();
+        let identity = node("Identity", "", &["X"], "X2");
+        graph.node = vec![identity; 65];
+        assert_eq!(
+            fold(&graph).unwrap_err(),
+            "the graph has 65 nodes; a linear regressor's has at most 64"
         );
     }
 }

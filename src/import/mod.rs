@@ -1,17 +1,29 @@
-//! `batch_inference import`: an ONNX file of a linear regressor (as skl2onnx writes one) into
-//! our model file, scored then by the same kernel as a trained model.
+//! `batch_inference import`: an ONNX file of a linear regressor (as skl2onnx writes one), or an
+//! MLflow model directory holding one, into our model file, scored then by the same kernel as
+//! a trained model.
 //!
 //! - [`onnx`]: the protobuf messages, hand-written for prost.
+//! - [`mlflow`]: an MLflow model directory's `MLmodel`: the ONNX file and the signature.
+//! - [`graph`]: what every graph must be (names used once, topological order).
+//! - [`inputs`]: one input per column, merged by a Concat, folded into one input.
 //! - [`linear`]: the graph folded into weights and an intercept, or refused by operator.
 //!
-//! The ONNX file's input is one tensor of shape `[N, p]`, which has no column names, so
-//! `--features` names its columns. The model records where it came from ([`Source`]).
+//! The feature names come from the graph's inputs when there is one per column, else from an
+//! MLflow signature of columns, else from `--features` (an input of shape `[N, p]` has none).
+//! The model records where it came from ([`Source`]). [`convert`] does the whole import of
+//! bytes in memory (the fuzzer calls it); [`import`] adds the files around it.
 
+pub mod graph;
+pub mod inputs;
 pub mod linear;
+pub mod mlflow;
+pub mod names;
 pub mod onnx;
+pub mod sniff;
 
 use std::fs::File;
 use std::io::Read;
+use std::path::Path;
 
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -24,20 +36,61 @@ use crate::paths::Paths;
 
 /// Runs `import`.
 pub fn import(args: &ImportArgs, log: &Logger) -> Result<()> {
-    // Before anything is opened: the output may not be the input.
+    check_out(&args.out)?;
+    let mlflow = if Path::new(&args.path).is_dir() {
+        Some(mlflow::read(&args.path)?)
+    } else {
+        None
+    };
+    let onnx_path = mlflow
+        .as_ref()
+        .map_or(args.path.as_str(), |m| m.onnx.as_str());
+    // Before anything is written: the output may not be an input.
     Paths::new()
-        .input("the ONNX file", args.path.as_str())
+        .input("the ONNX file", onnx_path)
+        .input(
+            "the MLflow model file",
+            mlflow.as_ref().map(|m| m.mlmodel.as_str()),
+        )
         .output("--out", args.out.as_str(), "write the model elsewhere")
         .check()?;
-    let bytes = read_limited(&args.path)?;
-    let model = decode(&args.path, &bytes)?;
+    let bytes = read_limited(onnx_path)?;
+    let given = names::Given {
+        features: args.features.as_deref(),
+        signature: mlflow
+            .as_ref()
+            .and_then(|m| m.signature.as_ref().map(|s| (m.mlmodel.as_str(), s))),
+    };
+    let imported = convert(onnx_path, &bytes, &given)?;
+    imported.save_atomic(&args.out)?;
+    let source = imported.source.as_ref().expect("convert sets the source");
+    log.info(&format!(
+        "Imported {} ({} {}: {}) into {}: {} features",
+        args.path,
+        source.producer_name,
+        source.producer_version,
+        source.operators.join(" -> "),
+        args.out,
+        imported.features.len()
+    ));
+    Ok(())
+}
+
+/// Imports the ONNX model in `bytes` (read from `path`, which messages name), with the feature
+/// names `given` beside it: a model, or a model error (exit 4) for a file we cannot represent,
+/// or a usage error (exit 2) for names that are missing or disagree with the model's own.
+pub fn convert(path: &str, bytes: &[u8], given: &names::Given) -> Result<ModelFile> {
+    let model = decode(path, bytes)?;
     let graph = model
         .graph
         .as_ref()
-        .ok_or_else(|| Error::model(&args.path, "the ONNX model has no graph"))?;
-    check_opsets(&model, graph).map_err(|m| Error::model(&args.path, m))?;
-    let folded = linear::fold(graph).map_err(|m| Error::model(&args.path, m))?;
-    let features = feature_names(args, &folded)?;
+        .ok_or_else(|| Error::model(path, "the ONNX model has no graph"))?;
+    check_opsets(&model, graph).map_err(|m| Error::model(path, m))?;
+    graph::check(graph).map_err(|m| Error::model(path, m))?;
+    let columns = inputs::merge(graph).map_err(|m| Error::model(path, m))?;
+    let folded = linear::fold(&columns.graph).map_err(|m| Error::model(path, m))?;
+    let features = names::choose(path, &folded, columns.names, given)?;
+    check_finite(path, &folded, &features)?;
     let source = Source {
         format: "onnx".into(),
         producer_name: model.producer_name.clone(),
@@ -51,10 +104,9 @@ pub fn import(args: &ImportArgs, log: &Logger) -> Result<()> {
             })
             .collect(),
         operators: folded.operators.clone(),
-        sha256: format!("{:x}", Sha256::digest(&bytes)),
+        sha256: format!("{:x}", Sha256::digest(bytes)),
     };
-    let p = features.len();
-    let imported = ModelFile {
+    Ok(ModelFile {
         algorithm: Algorithm::Imported,
         standardize: false,
         solver: Solver::Folded,
@@ -72,17 +124,7 @@ pub fn import(args: &ImportArgs, log: &Logger) -> Result<()> {
         cv: None,
         training_sha256: String::new(),
         source: Some(source),
-    };
-    imported.save_atomic(&args.out)?;
-    log.info(&format!(
-        "Imported {} ({} {}: {}) into {}: {p} features",
-        args.path,
-        model.producer_name,
-        model.producer_version,
-        folded.operators.join(" -> "),
-        args.out
-    ));
-    Ok(())
+    })
 }
 
 /// Reads the whole file at `path`, refusing one larger than a model file may be.
@@ -105,6 +147,9 @@ fn read_limited(path: &str) -> Result<Vec<u8>> {
 fn decode(path: &str, bytes: &[u8]) -> Result<onnx::ModelProto> {
     if bytes.is_empty() {
         return Err(Error::model(path, "the file is empty"));
+    }
+    if let Some(hint) = sniff::hint(bytes) {
+        return Err(Error::model(path, format!("not an ONNX model: {hint}")));
     }
     onnx::ModelProto::decode(bytes).map_err(|e| {
         Error::model(
@@ -133,35 +178,40 @@ fn check_opsets(
     Ok(())
 }
 
-/// The model's feature names: `--features`, one per column of the graph's input.
-fn feature_names(args: &ImportArgs, folded: &linear::Folded) -> Result<Vec<String>> {
-    let p = folded.weights.len();
-    let Some(features) = &args.features else {
-        return Err(Error::Usage(format!(
-            "{}: the ONNX input {} is one tensor of {p} columns with no names; name them with \
-             --features A,B,... ({p} names, in the order of the columns)",
-            args.path, folded.input
-        )));
+/// Refuses weights or an intercept that folded into infinity or NaN (a scale of zero, or
+/// constants that overflow): scoring with them would print no number.
+fn check_finite(path: &str, folded: &linear::Folded, features: &[String]) -> Result<()> {
+    let problem = match folded.weights.iter().position(|w| !w.is_finite()) {
+        Some(j) => format!(
+            "the graph folds into a weight of {} for column {}",
+            folded.weights[j], features[j]
+        ),
+        None if !folded.intercept.is_finite() => {
+            format!("the graph folds into an intercept of {}", folded.intercept)
+        }
+        None => return Ok(()),
     };
-    if features.len() != p {
+    Err(Error::model(
+        path,
+        format!("{problem}, not a finite number: a scale of zero, or constants that overflow"),
+    ))
+}
+
+/// Refuses an `--out` that cannot be a model file: standard output (`-`: the model is binary,
+/// and written whole) or a directory.
+fn check_out(out: &str) -> Result<()> {
+    if out == "-" {
+        return Err(Error::Usage(
+            "--out -: import writes the model to a file, not to standard output; give a path \
+             such as model.bin"
+                .into(),
+        ));
+    }
+    if Path::new(out).is_dir() {
         return Err(Error::Usage(format!(
-            "--features names {} columns, but the ONNX input {} of {} has {p}; give {p} names",
-            features.len(),
-            folded.input,
-            args.path
+            "--out {out} is a directory; give the model file's path, such as {}",
+            Path::new(out).join("model.bin").display()
         )));
     }
-    let mut seen = std::collections::HashSet::new();
-    if let Some(twice) = features.iter().find(|f| !seen.insert(f.as_str())) {
-        return Err(Error::Usage(format!(
-            "--features names {twice} twice; each column needs its own name"
-        )));
-    }
-    if let Some(empty) = features.iter().position(String::is_empty) {
-        return Err(Error::Usage(format!(
-            "--features: name {} is empty; give every column a name",
-            empty + 1
-        )));
-    }
-    Ok(features.clone())
+    Ok(())
 }
