@@ -34,6 +34,7 @@ pub mod paths;
 pub mod read;
 pub mod score;
 pub mod signals;
+pub mod store;
 pub mod train;
 
 #[cfg(test)]

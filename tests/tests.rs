@@ -15,6 +15,7 @@ mod memory;
 mod paths;
 mod pipes;
 mod rejects;
+mod s3;
 mod score;
 mod shard;
 mod train;
