@@ -474,3 +474,54 @@ fn shards_of_a_prefix_take_its_objects_in_runs_and_add_up_to_the_unsharded_outpu
     }
     assert_eq!(joined, whole);
 }
+
+#[test]
+fn a_compressed_object_cannot_be_split_by_range_and_the_error_says_to_use_a_prefix() {
+    let wd = Workdir::new("s3_compressed_shard");
+    let moto = moto_with_data(&wd);
+    let args = [
+        "-q",
+        "--data",
+        "s3://bkt/in/test.csv.gz",
+        "--shard-count",
+        "2",
+        "--shard-index",
+        "0",
+    ];
+    let run = moto.run(&wd, &args, 2);
+    assert_eq!(
+        run.error(),
+        "--shard-count cuts --data by byte ranges, but s3://bkt/in/test.csv.gz is gzip compressed and cannot be cut: put the compressed objects under a prefix and give it, ending in / (the shards then split it by object), or decompress it first"
+    );
+}
+
+#[test]
+fn an_output_under_the_input_prefix_is_refused_before_anything_is_read() {
+    let wd = Workdir::new("s3_alias");
+    let moto = moto_with_data(&wd);
+    let run = moto.run(
+        &wd,
+        &[
+            "-q",
+            "--data",
+            "s3://bkt/in/",
+            "--output",
+            "s3://bkt/in/p.csv",
+        ],
+        2,
+    );
+    assert_eq!(
+        run.error(),
+        "--output s3://bkt/in/p.csv is the same file as --data s3://bkt/in/: it would be destroyed; write the predictions elsewhere"
+    );
+}
+
+#[test]
+fn a_file_url_is_the_local_path_it_names() {
+    let wd = Workdir::new("s3_file_url");
+    let local = wd.ok(&["-q"]).output.stdout;
+    let data = format!("file://{}", wd.path("data/test.csv").display());
+    let output = format!("file://{}", wd.path("p.csv").display());
+    wd.ok(&["-q", "--data", &data, "--output", &output]);
+    assert_eq!(std::fs::read(wd.path("p.csv")).unwrap(), local);
+}

@@ -140,11 +140,7 @@ fn decompressed(url: &str, mut raw: ObjectReader) -> Result<Box<dyn Read + Send>
 
 /// Opens a listed object decompressed and reads its header line: the reader after the header,
 /// and the header without its line break.
-fn open_object(
-    prefix: &Object,
-    listed: &Listed,
-    window: Option<u64>,
-) -> Result<(Text, Vec<u8>)> {
+fn open_object(prefix: &Object, listed: &Listed, window: Option<u64>) -> Result<(Text, Vec<u8>)> {
     let object = prefix.sibling(key_of(listed), listed.url.clone());
     let mut raw = ObjectReader::with_size(&object, listed.size);
     if let Some(window) = window {
