@@ -122,6 +122,8 @@ pub struct ScoreArgs {
     /// CSV of observations with a header naming the model's features (any order; extra
     /// columns are ignored); `-` reads standard input. Gzip and zstd (by name, .gz or .zst, or
     /// by content) are read decompressed.
+    /// Also s3://, gs:// or az:// URLs (credentials from the environment); a URL ending in /
+    /// is a prefix: every object under it, in key order, as one input.
     #[arg(value_parser = local_path)]
     #[arg(
         long,
@@ -134,7 +136,8 @@ pub struct ScoreArgs {
     /// Write predictions to this file (written whole or not at all; a replaced file keeps its
     /// permissions) instead of standard output; a descriptor, device or FIFO (/dev/stdout) is
     /// written through. It may not be the same file as any input or other output. A name
-    /// ending in .gz or .zst is written compressed.
+    /// ending in .gz or .zst is written compressed. An s3://, gs:// or az:// URL is uploaded, and
+    /// appears only when the run succeeds.
     #[arg(value_parser = local_path)]
     #[arg(long, env = "OUTPUT_PATH", hide_env_values = true, value_name = "PATH")]
     pub output: Option<String>,
