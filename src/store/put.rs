@@ -239,3 +239,79 @@ pub fn write_whole(url: &str, bytes: &[u8]) -> Result<()> {
         .map_err(|e| Error::io(url, "write", e))?;
     writer.commit()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::memory::InMemory;
+    use object_store::path::Path as Key;
+    use object_store::ObjectStore;
+
+    fn object(store: &Arc<InMemory>, key: &str) -> Object {
+        Object {
+            store: Arc::clone(store) as Arc<dyn ObjectStore>,
+            key: Key::from(key),
+            url: format!("s3://bkt/{key}"),
+        }
+    }
+
+    fn read(store: &InMemory, key: &str) -> Option<Vec<u8>> {
+        let got = runtime::block_on(async {
+            match store.get(&Key::from(key)).await {
+                Ok(got) => Some(got.bytes().await.unwrap().to_vec()),
+                Err(_) => None,
+            }
+        });
+        got.unwrap()
+    }
+
+    /// Bytes that fill `parts` whole parts and a bit, so a multipart upload is used.
+    fn large(parts: usize) -> Vec<u8> {
+        (0..parts * PART_SIZE + 123)
+            .map(|i| (i % 251) as u8)
+            .collect()
+    }
+
+    #[test]
+    fn an_object_appears_whole_on_commit_and_not_before() {
+        let store = Arc::new(InMemory::new());
+        for (key, bytes) in [("small", b"a,b\n1,2\n".to_vec()), ("large", large(3))] {
+            let mut writer = ObjectWriter::create(object(&store, key), true);
+            for chunk in bytes.chunks(1_000_003) {
+                writer.write_all(chunk).unwrap();
+            }
+            assert_eq!(read(&store, key), None, "{key}");
+            writer.commit().unwrap();
+            assert_eq!(read(&store, key).unwrap(), bytes, "{key}");
+        }
+    }
+
+    #[test]
+    fn an_upload_dropped_without_commit_leaves_no_object() {
+        let store = Arc::new(InMemory::new());
+        let mut writer = ObjectWriter::create(object(&store, "p.csv"), false);
+        writer.write_all(&large(2)).unwrap();
+        drop(writer);
+        assert_eq!(read(&store, "p.csv"), None);
+    }
+
+    #[test]
+    fn a_shard_output_written_meanwhile_by_another_run_is_never_replaced() {
+        let store = Arc::new(InMemory::new());
+        for bytes in [b"mine\n".to_vec(), large(1)] {
+            let mut writer = ObjectWriter::create(object(&store, "part.csv"), true);
+            writer.write_all(&bytes).unwrap();
+            let theirs = PutPayload::from(b"theirs\n".to_vec());
+            let key = Key::from("part.csv");
+            runtime::block_on(store.put(&key, theirs)).unwrap().unwrap();
+            let err = writer.commit().unwrap_err();
+            assert_eq!(err.exit_code(), 5);
+            assert_eq!(
+                err.to_string(),
+                "s3://bkt/part.csv: cannot create: another run wrote this object meanwhile, and a finished output is never replaced"
+            );
+            assert_eq!(read(&store, "part.csv").unwrap(), b"theirs\n");
+            runtime::block_on(store.delete(&key)).unwrap().unwrap();
+        }
+    }
+}
