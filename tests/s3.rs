@@ -1,4 +1,4 @@
-//! Object storage against a real S3 API: moto's server (`moto_server`, pinned in
+//! Object storage against a real S3 API: moto's server (`python3 -m moto.server`, pinned in
 //! tests/fixtures/requirements.txt) on 127.0.0.1 and a free port, started per test and
 //! stopped when the test ends. Buckets and objects are made and read back with plain HTTP
 //! requests (moto accepts unsigned ones); the binary signs its own as it would against S3.
@@ -32,17 +32,29 @@ impl Moto {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        // `python3 -m moto.server` is `moto_server`, found wherever pip put moto, even when
+        // its script is not on the PATH (a pyenv shim not yet made).
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("moto_server is on the PATH (pip install -r tests/fixtures/requirements.txt)");
-        let moto = Moto { child, port };
+            .expect("python3 runs (pip install -r tests/fixtures/requirements.txt installs moto)");
+        let mut moto = Moto { child, port };
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                panic!("moto's server exited with {status}: is moto installed (tests/fixtures/requirements.txt)?");
+            }
             assert!(
                 started.elapsed() < Duration::from_secs(60),
                 "moto_server did not listen on port {port} within 60 s"
