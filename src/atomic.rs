@@ -158,6 +158,9 @@ impl Drop for AtomicFile {
 /// Writes `bytes` to `path` atomically; a descriptor, device or FIFO (`/dev/stdout`) cannot
 /// be replaced, so it is written through ([`crate::descriptor`]).
 pub fn write_atomic(path: &str, bytes: &[u8]) -> Result<()> {
+    if crate::store::is_url(path) {
+        return crate::store::put::write_whole(path, bytes);
+    }
     if let Some(mut through) = descriptor::open_write_through(path)? {
         let written = through
             .file

@@ -10,6 +10,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use crate::error::EXIT_CODES;
 use crate::log::LogFormat;
 use crate::output::Format;
+use crate::store::local_path;
 
 /// The text after each command's options: the exit codes of [`EXIT_CODES`], and the default
 /// command.
@@ -115,6 +116,7 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct ScoreArgs {
     /// Model file written by `batch_inference train`.
+    #[arg(value_parser = local_path)]
     #[arg(
         long,
         env = "MODEL_PATH",
@@ -126,6 +128,9 @@ pub struct ScoreArgs {
     /// CSV of observations with a header naming the model's features (any order; extra
     /// columns are ignored); `-` reads standard input. Gzip and zstd (by name, .gz or .zst, or
     /// by content) are read decompressed.
+    /// Also s3://, gs:// or az:// URLs (credentials from the environment); a URL ending in /
+    /// is a prefix: every object under it, in key order, as one input.
+    #[arg(value_parser = local_path)]
     #[arg(
         long,
         env = "DATA_PATH",
@@ -137,7 +142,9 @@ pub struct ScoreArgs {
     /// Write predictions to this file (written whole or not at all; a replaced file keeps its
     /// permissions) instead of standard output; a descriptor, device or FIFO (/dev/stdout) is
     /// written through. It may not be the same file as any input or other output. A name
-    /// ending in .gz or .zst is written compressed.
+    /// ending in .gz or .zst is written compressed. An s3://, gs:// or az:// URL is uploaded, and
+    /// appears only when the run succeeds.
+    #[arg(value_parser = local_path)]
     #[arg(long, env = "OUTPUT_PATH", hide_env_values = true, value_name = "PATH")]
     pub output: Option<String>,
 
@@ -179,6 +186,7 @@ pub struct ScoreArgs {
 
     /// With --on-error skip, write rejected rows to this CSV (line,reason,record) [default:
     /// log each as a warning]. Takes {index} like --output.
+    #[arg(value_parser = local_path)]
     #[arg(long, value_name = "PATH")]
     pub rejects: Option<String>,
 
@@ -206,6 +214,7 @@ pub enum OnError {
 pub struct TrainArgs {
     /// Training CSV with a header; `-` reads standard input. Gzip and zstd are read
     /// decompressed.
+    #[arg(value_parser = local_path)]
     #[arg(long, value_name = "PATH")]
     pub data: String,
 
@@ -214,6 +223,7 @@ pub struct TrainArgs {
     pub target: String,
 
     /// Where to write the model; `metadata.json` is written beside it.
+    #[arg(value_parser = local_path)]
     #[arg(long, default_value = "model/model.bin", value_name = "PATH")]
     pub out: String,
 
@@ -223,6 +233,7 @@ pub struct TrainArgs {
 
     /// A second CSV, with the same columns, for holdout metrics; gzip and zstd are read
     /// decompressed.
+    #[arg(value_parser = local_path)]
     #[arg(long, value_name = "PATH")]
     pub holdout: Option<String>,
 
@@ -286,10 +297,12 @@ pub enum AlgorithmName {
 pub struct ImportArgs {
     /// The ONNX file, or an MLflow model directory (holding an MLmodel file with an onnx
     /// flavor).
+    #[arg(value_parser = local_path)]
     #[arg(value_name = "PATH")]
     pub path: String,
 
     /// Where to write the model file.
+    #[arg(value_parser = local_path)]
     #[arg(long, value_name = "PATH")]
     pub out: String,
 
@@ -305,6 +318,7 @@ pub struct ImportArgs {
 #[derive(Debug, Clone, Args)]
 pub struct InspectArgs {
     /// Model file to describe.
+    #[arg(value_parser = local_path)]
     #[arg(
         long,
         env = "MODEL_PATH",

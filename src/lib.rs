@@ -2,6 +2,9 @@
 //! batches, as a container or Kubernetes batch job.
 //!
 //! The data path reads top to bottom, and so do the folders:
+//! - [`store`]: where bytes come from and go to when a path is an `s3://`, `gs://` or `az://`
+//!   URL: objects read as streams or by byte range, prefixes listed, outputs uploaded whole
+//!   or not at all, on a small tokio runtime of its own.
 //! - [`read`]: bytes to batches. An input is opened (a file, a shard's byte range of one, or
 //!   standard input; decompressed by [`compression`] when it is gzip or zstd), cut into blocks
 //!   of whole records, its header checked and the model's columns found in it; each block's
@@ -39,6 +42,7 @@ pub mod read;
 pub mod score;
 pub mod serve;
 pub mod signals;
+pub mod store;
 pub mod train;
 
 #[cfg(test)]

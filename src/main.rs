@@ -4,7 +4,7 @@
 use batch_inference::cli::{Cli, Command};
 use batch_inference::error::{signal_exit_code, EXIT_OK};
 use batch_inference::log::Logger;
-use batch_inference::{atomic, signals};
+use batch_inference::{atomic, signals, store};
 
 fn main() {
     // clap prints its own usage errors and exits with 2, the code error.rs gives usage errors.
@@ -13,12 +13,15 @@ fn main() {
     // SIGTERM, SIGINT, SIGHUP or SIGQUIT: remove the files being written and exit at once, from the signal
     // thread, whatever the other threads are doing (even waiting for standard input).
     // `serve` handles its own: SIGHUP reloads the model and SIGTERM drains.
+    // Uploads to object storage are aborted first, so no object or part of one is left.
     let handled = match cli.command {
         Some(Command::Serve(_)) => Ok(()),
         _ => signals::on_termination(move |signal| {
-            atomic::remove_temp_files_then(|| {
-                log.error(&format!("stopped by {}", signal.name()));
-                std::process::exit(signal_exit_code(signal.number()))
+            store::put::abort_uploads_then(|| {
+                atomic::remove_temp_files_then(|| {
+                    log.error(&format!("stopped by {}", signal.name()));
+                    std::process::exit(signal_exit_code(signal.number()))
+                })
             })
         }),
     };

@@ -16,6 +16,8 @@ use crate::compression::{Compression, Compressor};
 use crate::descriptor;
 use crate::error::{Error, Result};
 use crate::read::batch::Ids;
+use crate::store::put::ObjectWriter;
+use crate::store::Object;
 
 /// The output format of predictions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -128,6 +130,10 @@ pub enum Sink {
     /// A file named `.gz` or `.zst`, compressed; the stream is ended, then the file renamed
     /// into place, by [`Sink::finish`].
     Compressed(Box<Compressor<AtomicFile>>),
+    /// An object in object storage, which appears when [`Sink::finish`] completes its upload.
+    Object(ObjectWriter),
+    /// An object named `.gz` or `.zst`, compressed as it is uploaded.
+    CompressedObject(Box<Compressor<ObjectWriter>>),
     /// Something that cannot be replaced by a rename (`/dev/stdout`, `/dev/full`, a FIFO), so
     /// it is written through, as `>` would ([`crate::descriptor`]).
     Device {
@@ -152,6 +158,9 @@ impl Sink {
             }
             Some(path) => path,
         };
+        if crate::store::is_url(path) {
+            return Sink::create_object(path, false);
+        }
         match descriptor::open_write_through(path)? {
             None => {
                 let file = AtomicFile::create(path)?;
@@ -170,6 +179,18 @@ impl Sink {
         }
     }
 
+    /// Opens the object storage output `url`; with `create_only` (a shard's output), finishing
+    /// fails rather than replace an object written meanwhile by another run.
+    pub fn create_object(url: &str, create_only: bool) -> Result<Sink> {
+        let object = ObjectWriter::create(Object::open(url)?, create_only);
+        match Compression::of_path(url) {
+            None => Ok(Sink::Object(object)),
+            Some(format) => Compressor::new(format, object)
+                .map(|stream| Sink::CompressedObject(Box::new(stream)))
+                .map_err(|e| Error::io(url, "write", e)),
+        }
+    }
+
     /// Writes bytes.
     pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
         match self {
@@ -181,6 +202,14 @@ impl Sink {
                 result.map_err(|e| Error::io(file.display(), "write", e))
             }
             Sink::Compressed(stream) => {
+                let result = stream.write_all(bytes);
+                result.map_err(|e| Error::io(stream.get_ref().display(), "write", e))
+            }
+            Sink::Object(object) => {
+                let result = object.write_all(bytes);
+                result.map_err(|e| Error::io(object.display(), "write", e))
+            }
+            Sink::CompressedObject(stream) => {
                 let result = stream.write_all(bytes);
                 result.map_err(|e| Error::io(stream.get_ref().display(), "write", e))
             }
@@ -207,6 +236,12 @@ impl Sink {
                 let path = stream.get_ref().display().to_string();
                 let file = stream.finish().map_err(|e| Error::io(&path, "write", e))?;
                 file.commit()
+            }
+            Sink::Object(object) => object.commit(),
+            Sink::CompressedObject(stream) => {
+                let url = stream.get_ref().display().to_string();
+                let object = stream.finish().map_err(|e| Error::io(&url, "write", e))?;
+                object.commit()
             }
             Sink::Device {
                 path,

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use crate::descriptor;
 use crate::error::{Error, Result};
+use crate::store::ObjectUrl;
 
 /// A path given to a flag, as the user spelled both.
 #[derive(Debug, Clone, Copy)]
@@ -83,6 +84,7 @@ impl<'a> Paths<'a> {
     /// output listed before it, and (an I/O error, exit 5) an output whose folder does not
     /// exist. Reads only the paths' metadata.
     pub fn check(&self) -> Result<()> {
+        self.check_urls()?;
         let inputs: Vec<_> = self
             .inputs
             .iter()
@@ -128,6 +130,39 @@ impl<'a> Paths<'a> {
     }
 }
 
+impl<'a> Paths<'a> {
+    /// The same check for object storage URLs: an output may not be an input object, lie
+    /// under an input prefix, or be another output (same cloud, bucket and key).
+    fn check_urls(&self) -> Result<()> {
+        let urls = |named: &[Named<'a>]| -> Result<Vec<(Named<'a>, ObjectUrl)>> {
+            let urls = named.iter().filter(|n| crate::store::is_url(n.path));
+            urls.map(|n| Ok((*n, ObjectUrl::parse(n.path)?))).collect()
+        };
+        let inputs = urls(&self.inputs)?;
+        let outputs: Vec<Named> = self.outputs.iter().map(|(named, _)| *named).collect();
+        let outputs = urls(&outputs)?;
+        for (i, (output, url)) in outputs.iter().enumerate() {
+            let fix = self
+                .outputs
+                .iter()
+                .find(|(named, _)| named.flag == output.flag)
+                .map_or("", |(_, fix)| *fix);
+            if let Some((input, _)) = inputs.iter().find(|(_, input)| input.contains(url)) {
+                return Err(same_file(output, input, "it would be destroyed", fix));
+            }
+            if let Some((other, _)) = outputs[..i].iter().find(|(_, other)| other.contains(url)) {
+                return Err(same_file(
+                    output,
+                    other,
+                    "one would overwrite the other",
+                    fix,
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn same_file(output: &Named, other: &Named, harm: &str, fix: &str) -> Error {
     Error::Usage(format!(
         "{} {} is the same file as {} {}: {harm}; {fix}",
@@ -140,7 +175,7 @@ fn same_file(output: &Named, other: &Named, harm: &str, fix: &str) -> Error {
 /// or streams on its own terms). A descriptor that leads to a regular file (`/dev/stdout` of
 /// `>> d.csv`) is written through, not replaced, but it is still that file.
 fn identity(path: &str) -> Option<Identity> {
-    if path == "-" {
+    if path == "-" || crate::store::is_url(path) {
         return None;
     }
     match fs::metadata(path) {
@@ -177,6 +212,9 @@ fn canonical_new(path: &Path) -> PathBuf {
 /// a regular file (outputs appear only whole), false when it does not exist. A folder or a
 /// device there can never be a finished output, so it is refused rather than taken as done.
 pub fn is_finished_output(flag: &str, path: &str) -> Result<bool> {
+    if crate::store::is_url(path) {
+        return Ok(crate::store::Object::open(path)?.size()?.is_some());
+    }
     let through = descriptor::is_descriptor(Path::new(path));
     match fs::metadata(path) {
         Ok(meta) if meta.is_file() && !through => Ok(true),
@@ -276,5 +314,25 @@ mod tests {
         let err = is_finished_output("--output", dir.to_str().unwrap()).unwrap_err();
         assert_eq!(err.exit_code(), 2);
         assert!(is_finished_output("--output", "/dev/null").is_err());
+    }
+
+    #[test]
+    fn an_output_url_under_an_input_prefix_or_equal_to_an_input_object_is_refused() {
+        let check = |data: &'static str, output: &'static str| {
+            Paths::new()
+                .input("--data", data)
+                .output("--output", output, "write the predictions elsewhere")
+                .check()
+        };
+        let err = check("s3://b/in/", "s3://b/in/p.csv").unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert_eq!(
+            err.to_string(),
+            "--output s3://b/in/p.csv is the same file as --data s3://b/in/: it would be destroyed; write the predictions elsewhere"
+        );
+        assert!(check("s3://b/d.csv", "s3://b/d.csv").is_err());
+        check("s3://b/in/", "s3://b/out/p.csv").unwrap();
+        check("s3://b/d.csv", "gs://b/d.csv").unwrap();
+        check("s3://b/d.csv", "s3://c/d.csv").unwrap();
     }
 }

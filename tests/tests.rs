@@ -16,6 +16,7 @@ mod memory;
 mod paths;
 mod pipes;
 mod rejects;
+mod s3;
 mod score;
 mod serve;
 mod shard;

@@ -129,11 +129,16 @@ pub fn convert(path: &str, bytes: &[u8], given: &names::Given) -> Result<ModelFi
 
 /// Reads the whole file at `path`, refusing one larger than a model file may be.
 fn read_limited(path: &str) -> Result<Vec<u8>> {
-    let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_PAYLOAD + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(path, "read", e))?;
+    let bytes = if crate::store::is_url(path) {
+        crate::store::get::read_to_limit(path, MAX_PAYLOAD)?
+    } else {
+        let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+        let mut bytes = Vec::new();
+        file.take(MAX_PAYLOAD + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io(path, "read", e))?;
+        bytes
+    };
     if bytes.len() as u64 > MAX_PAYLOAD {
         return Err(Error::model(
             path,

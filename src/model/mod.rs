@@ -364,6 +364,11 @@ impl ModelFile {
     /// Reads and checks the model file at `path` as [`ModelFile::load`] does; also returns its
     /// format version.
     pub fn load_versioned(path: &str) -> Result<(ModelFile, u32)> {
+        if crate::store::is_url(path) {
+            let limit = (HEADER_LEN as u64).saturating_add(MAX_PAYLOAD);
+            let bytes = crate::store::get::read_to_limit(path, limit)?;
+            return ModelFile::from_bytes_versioned(path, &bytes);
+        }
         let read_error = |e| Error::io(path, "read", e);
         let mut file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
         let meta = file.metadata().map_err(read_error)?;

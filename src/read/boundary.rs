@@ -15,7 +15,6 @@
 //! from the start, which is exact too. Both ways depend on nothing but the file and the byte, so
 //! the shard that ends at a byte and the shard that starts there find the same record boundary.
 
-use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 
 use crate::read::block::{BLOCK_SIZE, MAX_RECORD};
@@ -141,14 +140,14 @@ impl State {
 
 /// The parse state before byte `pos` of `file`, whose records start at `data_start` (after the
 /// header). See the module's comment for why it is exact for files the reader accepts.
-pub fn state_at(file: &mut File, data_start: u64, pos: u64) -> io::Result<State> {
+pub fn state_at(file: &mut (impl Read + Seek), data_start: u64, pos: u64) -> io::Result<State> {
     state_within(file, data_start, pos, WINDOW, LONGEST_RECORD)
 }
 
 /// [`state_at`], reading `window` bytes before `pos` and dropping hypotheses whose record would
 /// be longer than `longest` (the tests use small ones).
 fn state_within(
-    file: &mut File,
+    file: &mut (impl Read + Seek),
     data_start: u64,
     pos: u64,
     window: u64,
@@ -213,7 +212,7 @@ impl Hypotheses {
 }
 
 /// The state before `pos`, read from the start of the records.
-fn state_from_start(file: &mut File, data_start: u64, pos: u64) -> io::Result<State> {
+fn state_from_start(file: &mut (impl Read + Seek), data_start: u64, pos: u64) -> io::Result<State> {
     file.seek(SeekFrom::Start(data_start))?;
     let mut state = State::Record;
     let mut left = pos.saturating_sub(data_start);
@@ -234,6 +233,7 @@ fn state_from_start(file: &mut File, data_start: u64, pos: u64) -> io::Result<St
 mod tests {
     use super::*;
     use crate::testing::{quoted_csv, scratch_file, Rng};
+    use std::fs::File;
 
     #[test]
     fn jumping_from_quote_to_quote_gives_the_state_of_stepping_byte_by_byte() {

@@ -52,6 +52,8 @@ pub struct Input {
 pub fn open_input(path: &str) -> Result<Input> {
     let mut raw: Box<dyn Read + Send> = if path == "-" {
         Box::new(io::stdin())
+    } else if crate::store::is_url(path) {
+        crate::store::get::open(path)?
     } else {
         let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
         let meta = file.metadata().map_err(|e| Error::io(path, "read", e))?;

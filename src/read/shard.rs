@@ -50,18 +50,34 @@ impl Shard {
 
 /// The records of one shard of a file, as a reader.
 pub struct ShardReader {
-    inner: io::Take<File>,
+    inner: io::Take<Box<dyn Read + Send>>,
 }
 
 impl ShardReader {
     /// Opens `path` (its records starting after `header_bytes`) at the first record of `shard`.
     /// Returns the reader and the byte offset where the shard's first record starts.
     pub fn open(path: &str, shard: Shard, header_bytes: u64) -> Result<(ShardReader, u64)> {
-        let mut file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+        if crate::store::is_url(path) {
+            let (object, len) = crate::store::get::seekable(path)?;
+            return ShardReader::within(path, object, len, shard, header_bytes);
+        }
+        let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
         let len = file
             .metadata()
             .map_err(|e| Error::io(path, "read", e))?
             .len();
+        ShardReader::within(path, file, len, shard, header_bytes)
+    }
+
+    /// The records of `shard` of `file` (any seekable bytes, such as an object read by ranged
+    /// GETs), `len` bytes long; named `path` in messages.
+    pub fn within<F: Read + Seek + Send + 'static>(
+        path: &str,
+        mut file: F,
+        len: u64,
+        shard: Shard,
+        header_bytes: u64,
+    ) -> Result<(ShardReader, u64)> {
         let (start, end) = shard.range(header_bytes, len);
         let first = record_start(&mut file, header_bytes, len, start)
             .map_err(|e| Error::io(path, "read", e))?;
@@ -69,7 +85,7 @@ impl ShardReader {
             .map_err(|e| Error::io(path, "read", e))?;
         file.seek(SeekFrom::Start(first))
             .map_err(|e| Error::io(path, "seek", e))?;
-        let inner = file.take(next.saturating_sub(first));
+        let inner = (Box::new(file) as Box<dyn Read + Send>).take(next.saturating_sub(first));
         Ok((ShardReader { inner }, first))
     }
 }
@@ -82,7 +98,12 @@ impl Read for ShardReader {
 
 /// Where the first record that starts at or after byte `pos` of `file` starts (`len` when
 /// none does). The records start at `data_start`, after the header.
-fn record_start(file: &mut File, data_start: u64, len: u64, pos: u64) -> io::Result<u64> {
+fn record_start(
+    file: &mut (impl Read + Seek),
+    data_start: u64,
+    len: u64,
+    pos: u64,
+) -> io::Result<u64> {
     if pos <= data_start {
         return Ok(data_start);
     }
@@ -109,7 +130,11 @@ fn record_start(file: &mut File, data_start: u64, len: u64, pos: u64) -> io::Res
 /// Line breaks in `path` before byte `upto`, counted as the readers count them
 /// ([`line_breaks`]): the line number offset of a shard, counted only when an error needs it.
 pub fn newlines_before(path: &str, upto: u64) -> Result<u64> {
-    let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+    let file: Box<dyn Read> = if crate::store::is_url(path) {
+        Box::new(crate::store::get::seekable(path)?.0)
+    } else {
+        Box::new(File::open(path).map_err(|e| Error::io(path, "open", e))?)
+    };
     let mut reader = BufReader::with_capacity(256 * 1024, file.take(upto));
     let mut count = 0;
     // A carriage return that ends a buffer is a line break unless a line feed starts the next.

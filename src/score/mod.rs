@@ -98,18 +98,35 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<Outcome> {
     log.info("Running inference...");
     log.info("Loading data...");
     let name = display_name(&plan.data);
-    let opened = open_input(&plan.data)?;
+    // A prefix is sharded by object, not by byte range: each shard reads its run of objects.
+    let by_object = plan.shard.filter(|_| crate::store::is_prefix(&plan.data));
+    let opened = match by_object {
+        Some(shard) => crate::read::Input {
+            reader: crate::store::get::open_part(&plan.data, Some((shard.index, shard.count)))?,
+            compression: None,
+        },
+        None => open_input(&plan.data)?,
+    };
     let input = opened.reader;
     // A compressed file's size says nothing of how much text it holds, so there is no total.
     let total_bytes = if plan.data == "-" || opened.compression.is_some() {
         None
+    } else if crate::store::is_url(&plan.data) {
+        crate::store::get::size_of(&plan.data)?
     } else {
         std::fs::metadata(&plan.data).ok().map(|m| m.len())
     };
     log.info(&format!("Loading model from: {}", plan.model));
     let model = ModelFile::load(&plan.model)?;
     let options = &plan.options;
-    let mut sink = Sink::create(plan.output.as_deref())?;
+    let mut sink = match (&plan.output, plan.shard) {
+        // A shard's object is only created, never replaced: a second writer of the same
+        // shard fails rather than overwrite the first's finished part.
+        (Some(url), Some(_)) if crate::store::is_url(url) => {
+            Sink::create_object(url, !plan.overwrite)?
+        }
+        _ => Sink::create(plan.output.as_deref())?,
+    };
     let mut policy = match plan.skip {
         false => None,
         true => Some(RejectPolicy {
@@ -130,6 +147,15 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<Outcome> {
         None => {
             log.info("Scoring observations...");
             (Source::whole(name, blocks, raw), log.progress(total_bytes))
+        }
+        Some(shard) if by_object.is_some() => {
+            log.info(&format!(
+                "Scoring observations... (shard {} of {}: its objects under the prefix)",
+                shard.index, shard.count
+            ));
+            let mut source = Source::whole(name, blocks, raw);
+            source.write_header = shard.index == 0;
+            (source, log.progress(None))
         }
         Some(shard) => {
             // The header was read from the start of the file; the shard reads its own range.

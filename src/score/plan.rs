@@ -163,6 +163,17 @@ fn shard_of(args: &ScoreArgs) -> Result<Option<Shard>> {
             "sharding cuts a file by byte ranges: --data must be a file, not standard input".into(),
         ));
     }
+    if crate::store::is_url(&args.data) && !crate::store::is_prefix(&args.data) {
+        if let Some(format) = Compression::of_path(&args.data) {
+            return Err(Error::Usage(format!(
+                "--shard-count cuts --data by byte ranges, but {data} is {format} compressed and \
+                 cannot be cut: put the compressed objects under a prefix and give it, ending in \
+                 / (the shards then split it by object), or decompress it first",
+                data = args.data,
+                format = format.name()
+            )));
+        }
+    }
     if let Some(format) = Compression::of_file(&args.data) {
         return Err(Error::Usage(format!(
             "--shard-count cuts --data by byte ranges, but {data} is {format} compressed and \

@@ -1,0 +1,92 @@
+//! Object storage: `s3://`, `gs://` and `az://` URLs read and written through the
+//! `object_store` crate, so that every path the commands take may also be one of them.
+//!
+//! The rest of the program is synchronous (threads and `std::io`); this folder keeps the
+//! asynchronous client to itself. In data-path order: [`url`] tells a URL from a local path
+//! and names an object without any secret; [`runtime`] owns the small tokio runtime the
+//! client runs on; [`get`] reads an object (whole, or a byte range, as for a shard) as a
+//! `std::io::Read`; [`list`] expands a prefix (`s3://bucket/dir/`) into its objects in key
+//! order; [`put`] writes an object whole or not at all (a multipart upload completed only on
+//! success, aborted on any error or signal). Credentials, regions and endpoints come from the
+//! environment, as each cloud's own tools read them (`AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT_URL`,
+//! `GOOGLE_APPLICATION_CREDENTIALS`, `AZURE_STORAGE_ACCOUNT_NAME`, ...).
+
+use std::io;
+use std::sync::Arc;
+
+use object_store::path::Path as Key;
+use object_store::ObjectStore;
+
+use crate::error::{Error, Result};
+
+pub mod get;
+pub mod list;
+pub mod prefix;
+pub mod put;
+pub mod runtime;
+pub mod url;
+
+pub use url::{is_prefix, is_url, local_path, ObjectUrl};
+
+/// One object (or prefix) in a store: the client, its key, and its URL for messages.
+#[derive(Clone)]
+pub struct Object {
+    /// The client of the bucket (or container) the object is in.
+    pub store: Arc<dyn ObjectStore>,
+    /// The object's key in the bucket.
+    pub key: Key,
+    /// The URL as the user gave it, for messages.
+    pub url: String,
+}
+
+impl Object {
+    /// The object named by `url` (an `s3://`, `gs://` or `az://` URL), with a client configured
+    /// from the environment.
+    pub fn open(url: &str) -> Result<Object> {
+        let parsed = ObjectUrl::parse(url)?;
+        let store = parsed.client()?;
+        Ok(Object {
+            store,
+            key: parsed.key(),
+            url: url.to_string(),
+        })
+    }
+
+    /// The object named `key` in the same bucket, with `url` as its name.
+    pub fn sibling(&self, key: Key, url: String) -> Object {
+        Object {
+            store: Arc::clone(&self.store),
+            key,
+            url,
+        }
+    }
+
+    /// The object's size in bytes; `None` when there is no such object.
+    pub fn size(&self) -> Result<Option<u64>> {
+        let head = runtime::block_on(self.store.head(&self.key))?;
+        match head {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(err) => Err(self.error("read", err)),
+        }
+    }
+
+    /// An I/O error (exit 5) about this object: `s3://b/k: cannot read: ...`. The client's
+    /// message names the request, never a credential.
+    pub fn error(&self, action: &'static str, err: object_store::Error) -> Error {
+        Error::io(&self.url, action, io_error(err))
+    }
+}
+
+/// The client's error as an `std::io::Error`, its message trimmed of the response body that
+/// some stores append (an XML document), which says nothing the status does not.
+pub fn io_error(err: object_store::Error) -> io::Error {
+    let kind = match &err {
+        object_store::Error::NotFound { .. } => io::ErrorKind::NotFound,
+        object_store::Error::AlreadyExists { .. } => io::ErrorKind::AlreadyExists,
+        _ => io::ErrorKind::Other,
+    };
+    let text = err.to_string();
+    let text = text.split("<?xml").next().unwrap_or(&text).trim_end();
+    io::Error::new(kind, text.trim_end_matches(':').to_string())
+}

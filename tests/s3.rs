@@ -1,0 +1,539 @@
+//! Object storage against a real S3 API: moto's server (`python3 -m moto.server`, pinned in
+//! tests/fixtures/requirements.txt) on 127.0.0.1 and a free port, started per test and
+//! stopped when the test ends. Buckets and objects are made and read back with plain HTTP
+//! requests (moto accepts unsigned ones); the binary signs its own as it would against S3.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::{repeated_rows, Run, Workdir};
+
+/// A secret that must never appear in anything the binary prints.
+const SECRET: &str = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYzzSECRET";
+
+/// What the test's own requests send as credentials: moto checks who asks (an object written
+/// by the binary's signed request is not anonymous's to read) but not the signature.
+const AUTHORIZATION: &str = "Authorization: AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00";
+
+/// A moto server, killed when dropped.
+struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Moto {
+    /// Starts moto on a free port of 127.0.0.1 and waits (at most 60 s) until it answers;
+    /// `env` is added to its environment.
+    fn start(env: &[(&str, &str)]) -> Moto {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // `python3 -m moto.server` is `moto_server`, found wherever pip put moto, even when
+        // its script is not on the PATH (a pyenv shim not yet made).
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs (pip install -r tests/fixtures/requirements.txt installs moto)");
+        let mut moto = Moto { child, port };
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                panic!("moto's server exited with {status}: is moto installed (tests/fixtures/requirements.txt)?");
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "moto_server did not listen on port {port} within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// One HTTP request; the status and the body.
+    fn request(&self, method: &str, target: &str, body: &[u8]) -> (u16, Vec<u8>) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let head = format!(
+            "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\n{AUTHORIZATION}\r\nConnection: close\r\n\r\n",
+            self.port,
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(body).unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).unwrap();
+        let split = response
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("an HTTP response has a head");
+        let head = String::from_utf8_lossy(&response[..split]).to_lowercase();
+        let status = head[9..12].parse().unwrap();
+        let mut body = response[split + 4..].to_vec();
+        if head.contains("transfer-encoding: chunked") {
+            body = unchunked(&body);
+        }
+        (status, body)
+    }
+
+    fn create_bucket(&self, bucket: &str) {
+        let (status, body) = self.request("PUT", &format!("/{bucket}"), b"");
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    }
+
+    fn put(&self, bucket: &str, key: &str, bytes: &[u8]) {
+        let (status, body) = self.request("PUT", &format!("/{bucket}/{key}"), bytes);
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    }
+
+    /// The object's bytes, or `None` when there is none.
+    fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        match self.request("GET", &format!("/{bucket}/{key}"), b"") {
+            (200, body) => Some(body),
+            (404, _) => None,
+            (status, body) => panic!("GET {key}: {status} {}", String::from_utf8_lossy(&body)),
+        }
+    }
+
+    /// The multipart uploads in progress in `bucket` (the XML of ListMultipartUploads).
+    fn pending_uploads(&self, bucket: &str) -> usize {
+        let (status, body) = self.request("GET", &format!("/{bucket}?uploads"), b"");
+        assert_eq!(status, 200);
+        String::from_utf8_lossy(&body).matches("<Upload>").count()
+    }
+
+    /// The binary, run in `wd` with this server's endpoint and test credentials.
+    fn command(&self, wd: &Workdir, args: &[&str]) -> Command {
+        let mut cmd = wd.command(args);
+        for (name, _) in std::env::vars() {
+            if name.starts_with("AWS_") {
+                cmd.env_remove(name);
+            }
+        }
+        cmd.env("AWS_ENDPOINT_URL", self.endpoint())
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+            .env("AWS_SECRET_ACCESS_KEY", SECRET);
+        cmd
+    }
+
+    fn run(&self, wd: &Workdir, args: &[&str], code: i32) -> Run {
+        let run = wd.output(&mut self.command(wd, args));
+        run.assert_code(code);
+        assert!(!run.stderr().contains(SECRET), "{}", run.stderr());
+        run
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A chunked HTTP body, decoded.
+fn unchunked(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = body.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size_text = String::from_utf8_lossy(&body[..line_end]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
+        body = &body[line_end + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&body[..size]);
+        body = &body[size + 2..];
+    }
+}
+
+/// A moto server with bucket `bkt` holding the bundled data and model.
+fn moto_with_data(wd: &Workdir) -> Moto {
+    let moto = Moto::start(&[]);
+    moto.create_bucket("bkt");
+    moto.put(
+        "bkt",
+        "in/test.csv",
+        &std::fs::read(wd.path("data/test.csv")).unwrap(),
+    );
+    moto.put(
+        "bkt",
+        "model.bin",
+        &std::fs::read(wd.path("model/model.bin")).unwrap(),
+    );
+    moto
+}
+
+#[test]
+fn scoring_s3_to_s3_writes_the_bytes_of_a_local_run() {
+    let wd = Workdir::new("s3_to_s3");
+    let moto = moto_with_data(&wd);
+    let local = wd.ok(&["-q"]).output.stdout;
+    let args = [
+        "-q",
+        "--data",
+        "s3://bkt/in/test.csv",
+        "--model",
+        "s3://bkt/model.bin",
+        "--output",
+        "s3://bkt/out/predictions.csv",
+    ];
+    let run = moto.run(&wd, &args, 0);
+    assert!(run.output.stdout.is_empty());
+    assert_eq!(moto.get("bkt", "out/predictions.csv").unwrap(), local);
+    assert_eq!(moto.pending_uploads("bkt"), 0);
+}
+
+#[test]
+fn gzip_and_zstd_objects_score_like_the_plain_object() {
+    let wd = Workdir::new("s3_compressed");
+    let moto = moto_with_data(&wd);
+    let text = std::fs::read(wd.path("data/test.csv")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&text).unwrap();
+    moto.put("bkt", "in/test.csv.gz", &gz.finish().unwrap());
+    moto.put(
+        "bkt",
+        "in/test.csv.zst",
+        &zstd::stream::encode_all(&text[..], 3).unwrap(),
+    );
+    let local = wd.ok(&["-q"]).output.stdout;
+    for data in ["s3://bkt/in/test.csv.gz", "s3://bkt/in/test.csv.zst"] {
+        let run = moto.run(&wd, &["-q", "--data", data], 0);
+        assert_eq!(run.output.stdout, local, "{data}");
+    }
+}
+
+#[test]
+fn a_prefix_of_three_objects_is_one_input_in_key_order() {
+    let wd = Workdir::new("s3_prefix");
+    let moto = Moto::start(&[]);
+    moto.create_bucket("bkt");
+    let text = wd.read("data/test.csv");
+    let (header, rows) = text.split_once('\n').unwrap();
+    let rows: Vec<&str> = rows.lines().collect();
+    let third = rows.len() / 3;
+    let parts = [&rows[..third], &rows[third..2 * third], &rows[2 * third..]];
+    // Keys listed out of order on purpose: the input is in key order, not upload order.
+    for (i, part) in parts.iter().enumerate().rev() {
+        let body = format!("{header}\n{}\n", part.join("\n"));
+        moto.put("bkt", &format!("in/part-{i}.csv"), body.as_bytes());
+    }
+    let local = wd.ok(&["-q"]).output.stdout;
+    let run = moto.run(&wd, &["-q", "--data", "s3://bkt/in/"], 0);
+    assert_eq!(run.stdout(), String::from_utf8(local).unwrap());
+
+    // An object with other columns is refused by name, before anything is scored.
+    let other = format!(
+        "{}\n{}\n",
+        header.replacen(',', ";", 1),
+        parts[0].join("\n")
+    );
+    moto.put("bkt", "in/part-3.csv", other.as_bytes());
+    let run = moto.run(&wd, &["-q", "--data", "s3://bkt/in/"], 3);
+    assert_eq!(
+        run.error(),
+        "s3://bkt/in/part-3.csv:1: its header is not the header of s3://bkt/in/part-0.csv, the first object under the prefix: every object under a prefix must have the same columns in the same order"
+    );
+}
+
+#[test]
+fn a_missing_bucket_or_object_is_an_io_error_naming_the_url_and_never_the_secret() {
+    let wd = Workdir::new("s3_missing");
+    let moto = moto_with_data(&wd);
+    let run = moto.run(&wd, &["-q", "--data", "s3://nobucket/test.csv"], 5);
+    assert!(
+        run.error().starts_with("s3://nobucket/test.csv: cannot "),
+        "{}",
+        run.error()
+    );
+    let run = moto.run(&wd, &["-q", "--data", "s3://bkt/in/nothing.csv"], 5);
+    assert!(
+        run.error()
+            .starts_with("s3://bkt/in/nothing.csv: cannot open: "),
+        "{}",
+        run.error()
+    );
+    let run = moto.run(&wd, &["-q", "--output", "s3://nobucket/p.csv"], 5);
+    assert!(
+        run.error().starts_with("s3://nobucket/p.csv: cannot "),
+        "{}",
+        run.error()
+    );
+    assert_eq!(moto.get("bkt", "p.csv"), None);
+}
+
+#[test]
+fn wrong_credentials_are_an_io_error_naming_the_url_and_never_the_secret() {
+    let wd = Workdir::new("s3_credentials");
+    // With authentication enforced from the first request, moto knows no access key at all.
+    let moto = Moto::start(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]);
+    let run = moto.run(&wd, &["-q", "--data", "s3://bkt/in/test.csv"], 5);
+    let error = run.error();
+    assert!(
+        error.starts_with("s3://bkt/in/test.csv: cannot "),
+        "{error}"
+    );
+    assert!(error.contains("403"), "{error}");
+    let run = moto.run(&wd, &["-q", "--output", "s3://bkt/p.csv"], 5);
+    assert!(
+        run.error().starts_with("s3://bkt/p.csv: cannot "),
+        "{}",
+        run.error()
+    );
+}
+
+#[test]
+fn train_writes_its_model_to_s3_and_scoring_loads_it_from_there() {
+    let wd = Workdir::new("s3_train");
+    let moto = moto_with_data(&wd);
+    moto.put(
+        "bkt",
+        "train.csv",
+        &std::fs::read(wd.path("data/train.csv")).unwrap(),
+    );
+    let target = ["--target", "MEDV"];
+    wd.mkdir("local");
+    wd.ok(&[
+        "-q",
+        "train",
+        "--data",
+        "data/train.csv",
+        target[0],
+        target[1],
+        "--out",
+        "local/model.bin",
+    ]);
+    let args = [
+        "-q",
+        "train",
+        "--data",
+        "s3://bkt/train.csv",
+        target[0],
+        target[1],
+        "--out",
+        "s3://bkt/models/model.bin",
+    ];
+    moto.run(&wd, &args, 0);
+    let local = std::fs::read(wd.path("local/model.bin")).unwrap();
+    assert_eq!(moto.get("bkt", "models/model.bin").unwrap(), local);
+    assert!(moto.get("bkt", "models/metadata.json").is_some());
+    let run = moto.run(&wd, &["-q", "--model", "s3://bkt/models/model.bin"], 0);
+    let with_local = wd.ok(&["-q", "--model", "local/model.bin"]).output.stdout;
+    assert_eq!(run.output.stdout, with_local);
+}
+
+#[test]
+fn a_run_stopped_by_sigterm_mid_upload_leaves_no_object_and_no_pending_upload() {
+    let wd = Workdir::new("s3_sigterm");
+    let moto = moto_with_data(&wd);
+    // Enough rows that the predictions outgrow one 8 MiB part, so a multipart upload starts;
+    // the input comes through a pipe held open, so the run is still going when it is stopped.
+    let rows = repeated_rows("data/test.csv", 600_000);
+    let mut cmd = moto.command(
+        &wd,
+        &["-q", "--data", "-", "--output", "s3://bkt/out/p.csv"],
+    );
+    cmd.stdin(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = Running(cmd.spawn().unwrap());
+    let child = &mut child.0;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(rows.as_bytes()).unwrap();
+    let started = Instant::now();
+    while moto.pending_uploads("bkt") == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no upload started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    send_signal(child.id(), 15);
+    let status = child.wait().unwrap();
+    drop(stdin);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("stopped by SIGTERM"), "{stderr}");
+    assert_eq!(moto.get("bkt", "out/p.csv"), None);
+    assert_eq!(moto.pending_uploads("bkt"), 0);
+}
+
+/// A child process, killed if the test fails before it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Sends signal `signal` to process `pid` with kill(1).
+fn send_signal(pid: u32, signal: i32) {
+    let status = Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn four_shards_of_one_object_read_by_ranges_add_up_to_the_unsharded_output() {
+    let wd = Workdir::new("s3_shards");
+    let moto = moto_with_data(&wd);
+    moto.put(
+        "bkt",
+        "in/big.csv",
+        repeated_rows("data/test.csv", 5000).as_bytes(),
+    );
+    let whole = moto
+        .run(&wd, &["-q", "--data", "s3://bkt/in/big.csv"], 0)
+        .output
+        .stdout;
+    let mut joined = Vec::new();
+    for index in 0..4 {
+        let index = index.to_string();
+        let args = [
+            "-q",
+            "--data",
+            "s3://bkt/in/big.csv",
+            "--shard-count",
+            "4",
+            "--shard-index",
+            &index,
+            "--output",
+            "s3://bkt/out/part-{index:05}.csv",
+        ];
+        moto.run(&wd, &args, 0);
+        let key = format!("out/part-{index:0>5}.csv");
+        let part = moto.get("bkt", &key).unwrap();
+        assert!(!part.is_empty() && part.len() < whole.len() / 2, "{key}");
+        joined.extend(part);
+    }
+    assert_eq!(joined, whole);
+    // A rerun finds each shard's object and skips it, writing nothing.
+    let args = [
+        "--data",
+        "s3://bkt/in/big.csv",
+        "--shard-count",
+        "4",
+        "--shard-index",
+        "2",
+        "--output",
+        "s3://bkt/out/part-{index:05}.csv",
+    ];
+    let run = moto.run(&wd, &args, 0);
+    assert!(
+        run.stderr().contains("s3://bkt/out/part-00002.csv exists"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn shards_of_a_prefix_take_its_objects_in_runs_and_add_up_to_the_unsharded_output() {
+    let wd = Workdir::new("s3_prefix_shards");
+    let moto = moto_with_data(&wd);
+    let text = wd.read("data/test.csv");
+    let (header, rows) = text.split_once('\n').unwrap();
+    let rows: Vec<&str> = rows.lines().collect();
+    for (i, part) in rows.chunks(rows.len() / 5 + 1).enumerate() {
+        let body = format!("{header}\n{}\n", part.join("\n"));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(body.as_bytes()).unwrap();
+        moto.put("bkt", &format!("parts/{i}.csv.gz"), &gz.finish().unwrap());
+    }
+    let whole = wd.ok(&["-q"]).output.stdout;
+    let mut joined = Vec::new();
+    for index in ["0", "1", "2"] {
+        let args = [
+            "-q",
+            "--data",
+            "s3://bkt/parts/",
+            "--shard-count",
+            "3",
+            "--shard-index",
+            index,
+        ];
+        joined.extend(moto.run(&wd, &args, 0).output.stdout);
+    }
+    assert_eq!(joined, whole);
+}
+
+#[test]
+fn a_compressed_object_cannot_be_split_by_range_and_the_error_says_to_use_a_prefix() {
+    let wd = Workdir::new("s3_compressed_shard");
+    let moto = moto_with_data(&wd);
+    let args = [
+        "-q",
+        "--data",
+        "s3://bkt/in/test.csv.gz",
+        "--shard-count",
+        "2",
+        "--shard-index",
+        "0",
+    ];
+    let run = moto.run(&wd, &args, 2);
+    assert_eq!(
+        run.error(),
+        "--shard-count cuts --data by byte ranges, but s3://bkt/in/test.csv.gz is gzip compressed and cannot be cut: put the compressed objects under a prefix and give it, ending in / (the shards then split it by object), or decompress it first"
+    );
+}
+
+#[test]
+fn an_output_under_the_input_prefix_is_refused_before_anything_is_read() {
+    let wd = Workdir::new("s3_alias");
+    let moto = moto_with_data(&wd);
+    let run = moto.run(
+        &wd,
+        &[
+            "-q",
+            "--data",
+            "s3://bkt/in/",
+            "--output",
+            "s3://bkt/in/p.csv",
+        ],
+        2,
+    );
+    assert_eq!(
+        run.error(),
+        "--output s3://bkt/in/p.csv is the same file as --data s3://bkt/in/: it would be destroyed; write the predictions elsewhere"
+    );
+}
+
+#[test]
+fn a_file_url_is_the_local_path_it_names() {
+    let wd = Workdir::new("s3_file_url");
+    let local = wd.ok(&["-q"]).output.stdout;
+    let data = format!("file://{}", wd.path("data/test.csv").display());
+    let output = format!("file://{}", wd.path("p.csv").display());
+    wd.ok(&["-q", "--data", &data, "--output", &output]);
+    assert_eq!(std::fs::read(wd.path("p.csv")).unwrap(), local);
+}
