@@ -24,14 +24,53 @@ mod x86 {
     use crate::read::number::POW10;
     use crate::read::vector::Lines;
 
-    /// Bytes of the line buffer before the line, so the 8 bytes before any field can be loaded.
+    /// Bytes of the copy of a short line before the line, so the 8 bytes before any field can be
+    /// loaded from it.
     const PAD: usize = 8;
 
-    /// The 8 bytes of `buf` from `start`, as a little-endian word.
+    /// The 8 bytes of the line that end at its byte `end` (exclusive), as a little-endian word;
+    /// the line is `src` from `pad`. Bytes before the line come in as zeros (`src` holds at least
+    /// 8 bytes from `pad + end - 8`, or from 0 if that is less, as `end` is below 128).
     #[inline(always)]
-    fn word_at(buf: &[u8; PAD + 128], start: usize) -> u64 {
-        let bytes: [u8; 8] = buf[start..start + 8].try_into().expect("8 bytes");
-        u64::from_le_bytes(bytes)
+    fn word_ending(src: &[u8], pad: usize, end: usize) -> u64 {
+        let end = pad + end;
+        let start = end.saturating_sub(8);
+        let bytes: [u8; 8] = src[start..start + 8].try_into().expect("8 bytes");
+        // Shifted up past the bytes before the line (all 8 of them where `end` is 0).
+        let shift = 8 * (start + 8 - end);
+        (u64::from_le_bytes(bytes) << (shift / 2)) << (shift - shift / 2)
+    }
+
+    /// The set bits of a 128-bit mask, lowest first, taken one at a time with selects rather
+    /// than branches.
+    struct Bits {
+        low: u64,
+        high: u64,
+    }
+
+    impl Bits {
+        #[inline(always)]
+        fn new(mask: u128) -> Bits {
+            Bits {
+                low: mask as u64,
+                high: (mask >> 64) as u64,
+            }
+        }
+
+        /// The position of the lowest set bit, which is then cleared (128 when none is left).
+        #[inline(always)]
+        fn next(&mut self) -> usize {
+            let in_high = self.low == 0;
+            let word = if in_high { self.high } else { self.low };
+            let at = word.trailing_zeros() as usize + 64 * usize::from(in_high);
+            let cleared = word & word.wrapping_sub(1);
+            if in_high {
+                self.high = cleared;
+            } else {
+                self.low = cleared;
+            }
+            at
+        }
     }
 
     /// `x >> bits` for `bits` up to 64 (a plain shift by 64 overflows).
@@ -61,23 +100,21 @@ mod x86 {
     #[target_feature(enable = "avx2,bmi1,bmi2,popcnt")]
     pub(crate) unsafe fn read_line(lines: &Lines, rest: &[u8], row: &mut [f64]) -> Option<usize> {
         debug_assert_eq!(row.len(), lines.width());
-        // The line's first 128 bytes (zeros past `rest`), in registers and in `buf`.
-        let mut buf = [0u8; PAD + 128];
-        let regs: [__m256i; 4] = if rest.len() >= 128 {
-            let at = rest.as_ptr().cast::<__m256i>();
-            // SAFETY: four 32-byte loads within the first 128 bytes of `rest`.
-            std::array::from_fn(|i| unsafe { _mm256_loadu_si256(at.wrapping_add(i)) })
+        // The line's first 128 bytes in registers: straight from `rest` (nearly every line), or
+        // from a zero-padded copy near the end of a block.
+        let copy;
+        let (src, pad) = if rest.len() >= 128 {
+            (rest, 0)
         } else {
+            let mut buf = [0u8; PAD + 128];
             buf[PAD..PAD + rest.len()].copy_from_slice(rest);
-            let at = buf.as_ptr().wrapping_add(PAD).cast::<__m256i>();
-            // SAFETY: four 32-byte loads within `buf`'s 128 bytes after the padding.
-            std::array::from_fn(|i| unsafe { _mm256_loadu_si256(at.wrapping_add(i)) })
+            copy = buf;
+            (&copy[..], PAD)
         };
-        let into = buf.as_mut_ptr().wrapping_add(PAD).cast::<__m256i>();
-        for (i, &r) in regs.iter().enumerate() {
-            // SAFETY: four 32-byte stores within `buf`'s 128 bytes after the padding.
-            unsafe { _mm256_storeu_si256(into.wrapping_add(i), r) };
-        }
+        let at = src[pad..pad + 128].as_ptr().cast::<__m256i>();
+        // SAFETY: four 32-byte loads within those 128 bytes.
+        let regs: [__m256i; 4] =
+            std::array::from_fn(|i| unsafe { _mm256_loadu_si256(at.wrapping_add(i)) });
         let mask = |f: &dyn Fn(__m256i) -> __m256i| {
             regs.iter().enumerate().fold(0u128, |acc, (i, &r)| {
                 acc | u128::from(_mm256_movemask_epi8(f(r)) as u32) << (32 * i)
@@ -109,8 +146,8 @@ mod x86 {
         }
         // The same marks as the AVX-512 reader's: field starts, ends (the comma or the line's
         // end after each field), one dot at most per field, a minus only at a field's start.
-        let mut starts = (comma << 1) | 1;
-        let mut ends = comma | (1 << end);
+        let starts = (comma << 1) | 1;
+        let ends = comma | (1 << end);
         if minus & !starts != 0 {
             return None;
         }
@@ -118,43 +155,40 @@ mod x86 {
         if borrowed & !ends & dot != 0 {
             return None;
         }
-        let mut marks = dot | (borrowed & ends);
-        let mut digit_starts = (starts ^ minus) | (minus << 1);
+        let marks = dot | (borrowed & ends);
+        // Each field's end and mark (both masks hold one bit per field, at most 16), walked
+        // without branches, whose outcome would change from line to line; a field starts after
+        // the previous one's end, its digits one byte later after a minus.
+        let (mut ends, mut marks) = (Bits::new(ends), Bits::new(marks));
 
         let mut whole = [0.0f64; 16];
         let mut scale = [1.0f64; 16];
         let mut sign = [0u64; 16];
+        let mut start = 0;
+        let mut too_long = false;
         for field in 0..lines.fields() as usize {
-            let (e, m) = (
-                ends.trailing_zeros() as usize,
-                marks.trailing_zeros() as usize,
-            );
-            let s = digit_starts.trailing_zeros() as usize;
-            let negative = s != starts.trailing_zeros() as usize;
-            ends &= ends - 1;
-            marks &= marks - 1;
-            digit_starts &= digit_starts - 1;
-            starts &= starts - 1;
-            let has_dot = m != e;
-            let decimals = if has_dot { e - m - 1 } else { 0 };
-            let count = e - s - usize::from(has_dot);
-            if count.wrapping_sub(1) > 7 {
-                return None;
-            }
+            let (e, m) = (ends.next(), marks.next());
+            let negative = src[pad + start] == b'-';
+            let s = start + usize::from(negative);
+            start = e + 1;
+            // Without a dot the mark is the end: no decimals, and the head is the tail.
+            let decimals = (e - m).saturating_sub(1);
+            let count = e - s - usize::from(m != e);
+            too_long |= count.wrapping_sub(1) > 7;
+            // Kept in range for the shifts below; a field past them is refused after the loop.
+            let (decimals, count) = (decimals.min(8), count.min(8));
             // The digits after the dot are the top bytes of the word before the end; the ones
             // before it, the word before the dot, shifted down past them.
-            let tail = word_at(&buf, PAD + e - 8);
-            let word = if has_dot {
-                let head = word_at(&buf, PAD + m - 8);
-                (tail & !shr(u64::MAX, 8 * decimals)) | shr(head, 8 * decimals)
-            } else {
-                tail
-            };
+            let (tail, head) = (word_ending(src, pad, e), word_ending(src, pad, m));
+            let word = (tail & !shr(u64::MAX, 8 * decimals)) | shr(head, 8 * decimals);
             let keep = !shr(u64::MAX, 8 * count);
             let digits = (word & keep) - (0x3030_3030_3030_3030 & keep);
             whole[field] = eight_digits(digits) as f64;
             scale[field] = POW10[decimals];
             sign[field] = u64::from(negative) << 63;
+        }
+        if too_long {
+            return None;
         }
         // Four divisions to a register (a division by 1 leaves a whole number as it is).
         let mut values = [0.0f64; 16];

@@ -151,10 +151,10 @@ mod tests {
             let header = Header::parse("in.csv", &csv::ByteRecord::from(names.to_vec())).unwrap();
             let names = ["b".into(), "a".into()];
             let selection = Selection::new(&header, &names, "feature", id).unwrap();
-            let fastest = *cpu::runnable().last().unwrap();
+            let chosen = cpu::chosen().unwrap();
             assert_eq!(
                 selection.has_vector_reader(),
-                id.is_none() && fastest != cpu::LineReader::Scalar
+                id.is_none() && chosen != cpu::LineReader::Scalar
             );
             selections.push(selection);
         }

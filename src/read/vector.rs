@@ -457,4 +457,34 @@ mod tests {
         // The scalar reader has no `Lines`.
         assert!(Lines::new(LineReader::Scalar, &all(3), 3, 3, false).is_none());
     }
+
+    #[test]
+    fn every_row_of_the_bundled_test_file_is_taken_with_the_number_parser_values() {
+        let text = include_str!("../../data/test.csv");
+        let fields = text.lines().next().unwrap().split(',').count();
+        let all: Vec<Option<usize>> = (0..fields).map(Some).collect();
+        for reader in vector_readers() {
+            let lines = Lines::new(reader, &all, fields, fields, false).unwrap();
+            let mut rest = &text.as_bytes()[text.find('\n').unwrap() + 1..];
+            while !rest.is_empty() {
+                let mut row = vec![f64::NAN; fields];
+                // SAFETY: `lines` exists, so the CPU has the features of its reader.
+                let taken = unsafe {
+                    match reader {
+                        LineReader::Avx512 => x86::read_line(&lines, rest, &mut row),
+                        _ => avx2::read_line(&lines, rest, &mut row),
+                    }
+                };
+                let line = std::str::from_utf8(rest).unwrap().lines().next().unwrap();
+                let want: Vec<u64> = line
+                    .split(',')
+                    .map(|f| parse_number(f.as_bytes()).unwrap().to_bits())
+                    .collect();
+                let got: Vec<u64> = row.iter().map(|v| v.to_bits()).collect();
+                assert_eq!(taken, Some(line.len() + 1), "{reader:?}: {line:?}");
+                assert_eq!(got, want, "{reader:?}: {line:?}");
+                rest = &rest[line.len() + 1..];
+            }
+        }
+    }
 }
