@@ -6,6 +6,7 @@ use batch_inference::model::linear::predict_into;
 use batch_inference::output::{Encoder, Format};
 use batch_inference::read::batch::Batch;
 use batch_inference::read::block::Block;
+use batch_inference::read::cpu::LineReader;
 use batch_inference::read::cursor::Cursor;
 use batch_inference::read::fill_batch;
 use batch_inference::read::header::Header;
@@ -54,11 +55,13 @@ fn block(quoted: bool) -> Block {
 }
 
 /// `plain`: the reader a plain block gets on this CPU (the vector one where it has AVX-512);
-/// `scalar`: the one-pass scalar reader; `quoted`: csv-core.
-#[divan::bench(args = ["plain", "scalar", "quoted"])]
+/// `scalar`: the one-pass scalar reader; `avx2`: the AVX2 line reader (the scalar one where the
+/// CPU lacks AVX2); `quoted`: csv-core.
+#[divan::bench(args = ["plain", "scalar", "avx2", "quoted"])]
 fn parse_block_into_batch(bencher: Bencher, reader: &str) {
     let selection = match reader {
         "scalar" => selection().without_vector_reader(),
+        "avx2" => selection().with_line_reader(LineReader::Avx2),
         _ => selection(),
     };
     let block = block(reader == "quoted");

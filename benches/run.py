@@ -60,6 +60,8 @@ REL_TOL = 1e-9
 # The /proc/cpuinfo names of the features src/read/vector.rs `available()` checks: with all of
 # them our AVX-512 line reader runs, without them the scalar reader, about 2x slower at parsing.
 AVX512_FLAGS = ("avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512vbmi", "avx512_vbmi2", "popcnt", "bmi1")
+# The /proc/cpuinfo names of the features src/read/cpu.rs checks for the AVX2 line reader.
+AVX2_FLAGS = ("avx2", "bmi1", "bmi2", "popcnt")
 # Issue 4's speed-ups at the largest size, set and met on an AVX-512 (VBMI2) Xeon.
 GOAL_SKLEARN, GOAL_POLARS = 10.0, 2.5
 # Issue "Speed round 2"'s, for AVX2 machines: speed-ups, and our MB/s at 1e7 rows (1 GB/s).
@@ -108,6 +110,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="smoke run: 1e5 rows, 1 round, 5 start-up runs")
     parser.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated subset of {','.join(TOOLS)}")
     parser.add_argument("--threads", type=int, help="pass --threads N to our scorer")
+    parser.add_argument(
+        "--cpu",
+        choices=("scalar", "avx2", "avx512"),
+        help="force our line reader (BATCH_INFERENCE_CPU) to measure a slower kind of CPU on a faster one",
+    )
     parser.add_argument("--model", default="model/model.bin", help="our model file")
     parser.add_argument("--scratch", default="target/bench-data", help="folder for data and outputs")
     parser.add_argument("--results", help="markdown file to write (default benches/RESULTS.md; quick: in --scratch)")
@@ -146,6 +153,9 @@ def label(rows: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.cpu:
+        # Only our scorer reads it; the references ignore it.
+        os.environ["BATCH_INFERENCE_CPU"] = args.cpu
     ensure_tools(args.tools)
     scratch = Path(args.scratch)
     scratch.mkdir(parents=True, exist_ok=True)
@@ -395,7 +405,7 @@ class Report:
 
 
 def render(args, results, startup, agreements, weights_source, load_before) -> Report:
-    kind, features = cpu_kind()
+    kind, features = cpu_kind(args.cpu)
     out = [
         "# Benchmark results",
         "",
@@ -489,15 +499,30 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def cpu_kind() -> tuple[str, str]:
+def cpu_kind(forced: str | None = None) -> tuple[str, str]:
     """Which goal set applies ("avx512" or "avx2"), and the features that say so, from the
-    first processor's flags in /proc/cpuinfo."""
+    first processor's flags in /proc/cpuinfo, or from the reader --cpu forced."""
     lines = Path("/proc/cpuinfo").read_text().splitlines()
     flags = next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), [])
-    if all(flag in flags for flag in AVX512_FLAGS):
+    has_avx512 = all(flag in flags for flag in AVX512_FLAGS)
+    has_avx2 = all(flag in flags for flag in AVX2_FLAGS)
+    have = "AVX-512 with VBMI2" if has_avx512 else "AVX2 and BMI2" if has_avx2 else "neither AVX-512 nor AVX2"
+    if forced == "avx512":
+        return "avx512", f"{have}; AVX-512 line reader forced with BATCH_INFERENCE_CPU=avx512"
+    if forced == "avx2":
+        return "avx2", (
+            f"{have}; AVX2 line reader forced with BATCH_INFERENCE_CPU=avx2, standing in for an AVX2 "
+            "machine without AVX-512 (the rest of the process may still use what the CPU has)"
+        )
+    if forced == "scalar":
+        return "avx2", (
+            f"{have}; scalar reader forced with BATCH_INFERENCE_CPU=scalar, standing in for a CPU "
+            "with neither (the AVX2 goals apply)"
+        )
+    if has_avx512:
         return "avx512", "AVX-512 with VBMI2 (our AVX-512 line reader runs)"
-    if "avx2" in flags:
-        return "avx2", "AVX2, not the AVX-512 set with VBMI2 (our scalar reader runs)"
+    if has_avx2:
+        return "avx2", "AVX2 and BMI2, not the AVX-512 set with VBMI2 (our AVX2 line reader runs)"
     return "avx2", "neither AVX-512 with VBMI2 nor AVX2 (our scalar reader runs; the AVX2 goals apply)"
 
 

@@ -239,3 +239,54 @@ fn a_closed_pipe_ends_the_run_quietly() {
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&output.stderr), "");
 }
+
+#[test]
+fn every_line_reader_writes_the_same_bytes_for_any_thread_count() {
+    // BATCH_INFERENCE_CPU forces a reader; one this CPU cannot run is refused, and every one it
+    // runs (the scalar one always) gives the default's bytes.
+    let wd = Workdir::new("line_readers");
+    wd.create("big.csv", repeated_rows("data/test.csv", 20_000));
+    let args = ["--data", "big.csv", "--quiet"];
+    let expected = wd.ok(&args).output.stdout;
+    let mut ran = Vec::new();
+    for reader in ["scalar", "avx2", "avx512"] {
+        for threads in ["1", "3"] {
+            let mut cmd = wd.command(&args);
+            cmd.args(["--threads", threads])
+                .env("BATCH_INFERENCE_CPU", reader);
+            let run = wd.output(&mut cmd);
+            if run.output.status.code() == Some(2) {
+                assert!(
+                    run.error().starts_with(&format!(
+                        "BATCH_INFERENCE_CPU={reader}: this CPU cannot run the {reader} line reader"
+                    )),
+                    "{}",
+                    run.error()
+                );
+                continue;
+            }
+            run.assert_code(0);
+            assert_eq!(run.output.stdout, expected, "{reader}, {threads} threads");
+            ran.push(reader);
+        }
+    }
+    assert!(ran.contains(&"scalar"), "{ran:?}");
+}
+
+#[test]
+fn a_line_reader_name_that_names_none_is_a_usage_error() {
+    let wd = Workdir::new("line_reader_name");
+    let mut cmd = wd.command(&[]);
+    cmd.env("BATCH_INFERENCE_CPU", "sse2");
+    let run = wd.output(&mut cmd);
+    run.assert_code(2);
+    let error = run.error();
+    assert!(
+        error.starts_with("BATCH_INFERENCE_CPU=\"sse2\" names no line reader: use one of scalar"),
+        "{error}"
+    );
+    assert!(
+        error.ends_with(", or unset it to let the CPU choose"),
+        "{error}"
+    );
+}

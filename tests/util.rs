@@ -223,7 +223,8 @@ pub fn assert_close(ours: &[f64], reference: &[f64], rel: f64) {
 
 /// The environment variables the binary reads (the clap `env` fallbacks and the Indexed Job's
 /// index): a test must not inherit them from whoever runs `cargo test`.
-const OUR_ENVIRONMENT: [&str; 5] = [
+const OUR_ENVIRONMENT: [&str; 6] = [
+    "BATCH_INFERENCE_CPU",
     "MODEL_PATH",
     "DATA_PATH",
     "OUTPUT_PATH",

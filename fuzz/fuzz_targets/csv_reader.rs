@@ -1,7 +1,7 @@
 //! Any bytes as the input CSV: scoring ends in predictions or a clean error, never a panic or a
 //! hang, and the same ones however the input is cut into blocks, batches and threads. The
-//! training reader, on the same bytes, agrees about the rows, and the vector line reader (where
-//! the CPU has one) agrees with the scalar readers about every row, value and reject.
+//! training reader, on the same bytes, agrees about the rows, and every vector line reader the
+//! CPU runs (AVX2, AVX-512) agrees with the scalar readers about every row, value and reject.
 
 #![no_main]
 
@@ -10,6 +10,7 @@ use batch_inference::model::{Algorithm, FitMetrics, ModelFile, Solver};
 use batch_inference::output::{Format, Sink};
 use batch_inference::read::batch::Batch;
 use batch_inference::read::block::BlockSource;
+use batch_inference::read::cpu::{runnable, LineReader};
 use batch_inference::read::cursor::Cursor;
 use batch_inference::read::fill_batch;
 use batch_inference::read::header::Header;
@@ -86,15 +87,15 @@ fn read_rows(data: &[u8]) -> Result<usize, String> {
 }
 
 /// Everything a selection reads from `data`'s blocks: each row's bits, each reject, and the
-/// line count, block by block; `None` if the header or the features do not make a selection.
-fn rows_read(data: &[u8], vector: bool) -> Option<Vec<String>> {
+/// line count, block by block, with `reader` for lines of plain numbers; `None` if the header
+/// or the features do not make a selection.
+fn rows_read(data: &[u8], reader: LineReader) -> Option<Vec<String>> {
     let (mut source, header) = BlockSource::new("fuzz.csv", data, 1 << 16).ok()?;
     let header = Header::parse("fuzz.csv", &csv::ByteRecord::from(header.fields)).ok()?;
     let names: Vec<String> = FEATURES.iter().map(|f| f.to_string()).collect();
-    let mut selection = Selection::new(&header, &names, "feature", None).ok()?;
-    if !vector {
-        selection = selection.without_vector_reader();
-    }
+    let selection = Selection::new(&header, &names, "feature", None)
+        .ok()?
+        .with_line_reader(reader);
     let mut seen = Vec::new();
     let mut batch = Batch::new(5, names.len());
     while let Ok(Some(block)) = source.next_block(Vec::new()) {
@@ -126,11 +127,10 @@ fn rows_read(data: &[u8], vector: bool) -> Option<Vec<String>> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    assert_eq!(
-        rows_read(data, true),
-        rows_read(data, false),
-        "vector and scalar readers"
-    );
+    let scalar = rows_read(data, LineReader::Scalar);
+    for reader in runnable() {
+        assert_eq!(rows_read(data, reader), scalar, "{reader:?} and scalar readers");
+    }
     // One block (inputs are far shorter than 64 KiB) and one batch...
     let reference = score(data, 1, 1 << 16, 256);
     // ...against small blocks and batches, sized by the input's length, which move every

@@ -5,7 +5,8 @@
 //! header, which [`header`] checks; [`shard`] gives a shard's byte range of a file instead of the
 //! whole. [`selection`] finds the model's columns in the header. [`fill_batch`] then parses a
 //! block's rows into a [`batch::Batch`]: blocks without quotes line by line ([`plain`], with the
-//! AVX-512 line reader of [`vector`] where the CPU has it), blocks with quotes record by record
+//! AVX-512 line reader of [`vector`] or the AVX2 one of [`avx2`] where the CPU has it, as
+//! [`cpu`] chooses), blocks with quotes record by record
 //! through csv-core ([`quoted`]), numbers by [`number`]; [`cursor`] keeps the place in the
 //! block. What is wrong with a row, and how it is told, is [`problem`]. All readers accept the
 //! same rows and report the same errors (the vector reader reports none: it leaves any line it
@@ -22,9 +23,11 @@ use crate::read::cursor::Cursor;
 use crate::read::problem::{Reject, RowError};
 use crate::read::selection::Selection;
 
+pub mod avx2;
 pub mod batch;
 pub mod block;
 pub mod boundary;
+pub mod cpu;
 pub mod cursor;
 pub mod header;
 pub mod number;
@@ -150,9 +153,10 @@ mod tests {
             let header = Header::parse("in.csv", &csv::ByteRecord::from(names.to_vec())).unwrap();
             let names = ["b".into(), "a".into()];
             let selection = Selection::new(&header, &names, "feature", id).unwrap();
+            let chosen = cpu::chosen().unwrap();
             assert_eq!(
                 selection.has_vector_reader(),
-                id.is_none() && vector::available()
+                id.is_none() && chosen != cpu::LineReader::Scalar
             );
             selections.push(selection);
         }
@@ -218,12 +222,13 @@ mod tests {
             }
             let selection = &selections[case % 4];
             let reference = read_block(selection, text.as_bytes(), true);
-            let scalar = selection.clone().without_vector_reader();
-            for (reader, selection) in [("plain", selection), ("scalar", &scalar)] {
+            // Every reader this CPU runs, whichever the environment chose.
+            for reader in cpu::runnable() {
+                let selection = selection.clone().with_line_reader(reader);
                 assert_eq!(
-                    read_block(selection, text.as_bytes(), false),
+                    read_block(&selection, text.as_bytes(), false),
                     reference,
-                    "case {case}, {reader} reader: {text:?}"
+                    "case {case}, {reader:?} reader: {text:?}"
                 );
             }
         }

@@ -11,7 +11,7 @@ use crate::read::number::{parse_decimal, parse_prefix};
 use crate::read::problem::{settle, Reject, RowError};
 use crate::read::selection::Selection;
 #[cfg(target_arch = "x86_64")]
-use crate::read::vector;
+use crate::read::{avx2, cpu::LineReader, vector};
 
 /// Reads rows of a block without quotes into `batch`, with the vector reader where there is one.
 pub(crate) fn fill_plain(
@@ -23,8 +23,16 @@ pub(crate) fn fill_plain(
 ) -> Result<(), RowError> {
     #[cfg(target_arch = "x86_64")]
     if let Some(lines) = &selection.lines {
-        // SAFETY: a `Lines` is only made on a CPU with the features `fill_plain_avx512` needs.
-        return unsafe { fill_plain_avx512(lines, selection, data, cur, batch, rejects) };
+        // SAFETY: a `Lines` is only made on a CPU with the features its reader needs.
+        match lines.reader() {
+            LineReader::Avx512 => {
+                return unsafe { fill_plain_avx512(lines, selection, data, cur, batch, rejects) }
+            }
+            LineReader::Avx2 => {
+                return unsafe { fill_plain_avx2(lines, selection, data, cur, batch, rejects) }
+            }
+            LineReader::Scalar => {}
+        }
     }
     fill_plain_with(selection, data, cur, batch, rejects, |_, _| None)
 }
@@ -53,6 +61,28 @@ unsafe fn fill_plain_avx512(
     fill_plain_with(selection, data, cur, batch, rejects, |rest, row| {
         // SAFETY: this closure runs inside a function that requires the same features.
         unsafe { vector::read_line(lines, rest, row) }
+    })
+}
+
+/// [`fill_plain`] with every line offered to the AVX2 reader first; a function of its own for
+/// the reason [`fill_plain_avx512`] is (the list is [`LineReader::Avx2`]'s features).
+///
+/// # Safety
+/// The CPU must have the features [`LineReader::Avx2`] needs (a `Lines` for it exists only if
+/// it has).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1,bmi2,popcnt")]
+unsafe fn fill_plain_avx2(
+    lines: &vector::Lines,
+    selection: &Selection,
+    data: &[u8],
+    cur: &mut Cursor,
+    batch: &mut Batch,
+    rejects: Option<&mut Vec<Reject>>,
+) -> Result<(), RowError> {
+    fill_plain_with(selection, data, cur, batch, rejects, |rest, row| {
+        // SAFETY: this closure runs inside a function that requires the same features.
+        unsafe { avx2::read_line(lines, rest, row) }
     })
 }
 

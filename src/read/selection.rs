@@ -4,6 +4,7 @@
 
 use crate::error::Result;
 use crate::read::batch::Ids;
+use crate::read::cpu::{self, LineReader};
 use crate::read::header::Header;
 use crate::read::number::parse_number;
 use crate::read::problem::{Columns, RowProblem};
@@ -28,7 +29,9 @@ pub struct Selection {
 
 impl Selection {
     /// Selects `names` (numeric, in this order) and optionally an id column from `header`.
-    /// `what` names the numeric columns in messages ("feature").
+    /// `what` names the numeric columns in messages ("feature"). Lines of plain numbers go to the
+    /// line reader [`cpu::chosen`] gives (a usage error if `BATCH_INFERENCE_CPU` names one this
+    /// CPU cannot run).
     pub fn new(
         header: &Header,
         names: &[String],
@@ -45,7 +48,13 @@ impl Selection {
             None => None,
         };
         let field_count = header.names().len();
-        let lines = Lines::new(&slot_of_field, field_count, names.len(), id_field.is_some());
+        let lines = Lines::new(
+            cpu::chosen()?,
+            &slot_of_field,
+            field_count,
+            names.len(),
+            id_field.is_some(),
+        );
         Ok(Selection {
             path: header.path().to_string(),
             names: names.to_vec(),
@@ -57,16 +66,36 @@ impl Selection {
         })
     }
 
-    /// Reads every line with the scalar reader, even where the vector one could run (for tests
-    /// and benchmarks comparing the two).
-    pub fn without_vector_reader(mut self) -> Selection {
-        self.lines = None;
+    /// Reads every line with the scalar reader, even where a vector one could run (for tests
+    /// and benchmarks comparing them).
+    pub fn without_vector_reader(self) -> Selection {
+        self.with_line_reader(LineReader::Scalar)
+    }
+
+    /// Reads lines of plain numbers with `reader` where the CPU runs it and the row's shape
+    /// allows it, with the scalar reader otherwise (for tests and benchmarks comparing them).
+    pub fn with_line_reader(mut self, reader: LineReader) -> Selection {
+        let width = self.width();
+        self.lines = Lines::new(
+            reader,
+            &self.slot_of_field,
+            self.field_count,
+            width,
+            self.id_field.is_some(),
+        );
         self
     }
 
-    /// Whether lines of plain numbers are read by the vector reader.
+    /// Whether lines of plain numbers are read by a vector reader.
     pub fn has_vector_reader(&self) -> bool {
         self.lines.is_some()
+    }
+
+    /// The reader of lines of plain numbers.
+    pub fn line_reader(&self) -> LineReader {
+        self.lines
+            .as_ref()
+            .map_or(LineReader::Scalar, Lines::reader)
     }
 
     /// The input's name in messages.

@@ -1,6 +1,8 @@
-//! A whole line of plain numbers read at once with AVX-512, where the CPU has it (checked when a
-//! [`Lines`] is made; elsewhere there is none, and the scalar readers of [`crate::read::plain`]
-//! read every line). This file imports nothing from the readers: they call [`read_line`].
+//! A whole line of plain numbers read at once with AVX-512, where the CPU has it, and the
+//! [`Lines`] that every vector line reader (this one, and [`crate::read::avx2`] on CPUs without
+//! AVX-512) needs to know; [`crate::read::cpu`] says which runs. Elsewhere there is none, and the
+//! scalar readers of [`crate::read::plain`] read every line. This file imports nothing from the
+//! readers: they call [`read_line`].
 //!
 //! The scalar reader spends some 90 instructions on each field, one or two bytes at a time. Here
 //! a line of up to 127 bytes is two 64-byte registers, and every field of it is read together:
@@ -15,9 +17,14 @@
 //! than 16 fields or columns, and selections with an id column, are left to the scalar reader
 //! altogether.
 
-/// What the vector reader needs to know about a selection, made only where it can run.
+use crate::read::cpu::LineReader;
+
+/// What a vector line reader needs to know about a selection, made only for a reader the CPU
+/// can run.
 #[derive(Debug, Clone)]
 pub struct Lines {
+    /// The vector reader that reads the lines (never [`LineReader::Scalar`]).
+    reader: LineReader,
     /// Fields per line (at most 16).
     fields: u32,
     /// For each batch column, the field that fills it; 16 entries, two registers' worth.
@@ -27,16 +34,23 @@ pub struct Lines {
 }
 
 impl Lines {
-    /// A reader for rows of `field_count` fields that fill the `width` batch columns
-    /// `slot_of_field` gives, or `None` if the CPU lacks the instructions or the shape does not
-    /// fit: more than 16 fields or columns, or an id column to carry (left to the scalar reader).
+    /// `reader`'s view of rows of `field_count` fields that fill the `width` batch columns
+    /// `slot_of_field` gives, or `None` if `reader` is the scalar one, the CPU cannot run it, or
+    /// the shape does not fit: more than 16 fields or columns, or an id column to carry (left to
+    /// the scalar reader).
     pub fn new(
+        reader: LineReader,
         slot_of_field: &[Option<usize>],
         field_count: usize,
         width: usize,
         has_id: bool,
     ) -> Option<Lines> {
-        if has_id || field_count > 16 || slot_of_field.len() > field_count || !available() {
+        if reader == LineReader::Scalar
+            || has_id
+            || field_count > 16
+            || slot_of_field.len() > field_count
+            || !reader.runs_here()
+        {
             return None;
         }
         let mut field_of_slot = [0; 16];
@@ -51,31 +65,38 @@ impl Lines {
             return None;
         }
         Some(Lines {
+            reader,
             fields: field_count as u32,
             field_of_slot,
             width,
         })
     }
+
+    /// The vector reader these lines are for.
+    pub fn reader(&self) -> LineReader {
+        self.reader
+    }
+
+    /// Fields per line.
+    pub(crate) fn fields(&self) -> u32 {
+        self.fields
+    }
+
+    /// Batch columns per row.
+    pub(crate) fn width(&self) -> usize {
+        self.width
+    }
+
+    /// The field that fills batch column `slot`.
+    #[inline(always)]
+    pub(crate) fn field_of(&self, slot: usize) -> usize {
+        self.field_of_slot[slot] as usize
+    }
 }
 
-/// Whether this CPU has the instructions the vector reader uses: the features every
-/// `#[target_feature]` list in `x86` names (the attribute takes only a literal, so each repeats it).
-#[cfg(target_arch = "x86_64")]
+/// Whether this CPU has the instructions the AVX-512 reader uses.
 pub fn available() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f")
-        && std::arch::is_x86_feature_detected!("avx512bw")
-        && std::arch::is_x86_feature_detected!("avx512dq")
-        && std::arch::is_x86_feature_detected!("avx512vl")
-        && std::arch::is_x86_feature_detected!("avx512vbmi")
-        && std::arch::is_x86_feature_detected!("avx512vbmi2")
-        && std::arch::is_x86_feature_detected!("popcnt")
-        && std::arch::is_x86_feature_detected!("bmi1")
-}
-
-/// Whether this CPU has the instructions the vector reader uses.
-#[cfg(not(target_arch = "x86_64"))]
-pub fn available() -> bool {
-    false
+    LineReader::Avx512.runs_here()
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -308,35 +329,49 @@ mod x86 {
 
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
-    use super::{available, x86::read_line, Lines};
+    use super::{x86, Lines};
+    use crate::read::avx2;
+    use crate::read::cpu::{runnable, LineReader};
     use crate::read::number::parse_number;
 
-    /// True, with a note, where the vector reader never runs and its tests have nothing to test.
-    fn without_avx512() -> bool {
-        if !available() {
-            eprintln!("skipped: this CPU has no AVX-512, and the vector reader never runs");
+    /// The vector readers this CPU runs (each test below holds every one of them), with a note
+    /// where there is none and the tests have nothing to test.
+    fn vector_readers() -> Vec<LineReader> {
+        let readers: Vec<LineReader> = runnable()
+            .into_iter()
+            .filter(|&r| r != LineReader::Scalar)
+            .collect();
+        if readers.is_empty() {
+            eprintln!("skipped: this CPU has neither AVX2 nor AVX-512, and no vector reader runs");
         }
-        !available()
+        readers
     }
 
-    /// Reads `line` (fields a, b, c and `fields - 3` more) into columns [c, a] with the vector
-    /// reader.
-    fn read(line: &str, fields: usize) -> Option<(Vec<f64>, usize)> {
+    /// Reads `line` (fields a, b, c and `fields - 3` more) into columns [c, a] with `reader`.
+    fn read(reader: LineReader, line: &str, fields: usize) -> Option<(Vec<f64>, usize)> {
         let mut slot_of_field = vec![None; fields];
         slot_of_field[0] = Some(1);
         slot_of_field[2] = Some(0);
-        let lines = Lines::new(&slot_of_field, fields, 2, false)?;
+        let lines = Lines::new(reader, &slot_of_field, fields, 2, false)?;
         let mut row = [f64::NAN; 2];
-        // SAFETY: `lines` exists, so the CPU has the features.
-        let taken = unsafe { read_line(&lines, line.as_bytes(), &mut row) }?;
+        // SAFETY: `lines` exists, so the CPU has the features of its reader.
+        let taken = unsafe {
+            match reader {
+                LineReader::Avx512 => x86::read_line(&lines, line.as_bytes(), &mut row),
+                _ => avx2::read_line(&lines, line.as_bytes(), &mut row),
+            }
+        }?;
         Some((row.to_vec(), taken))
     }
 
     #[test]
     fn lines_of_plain_numbers_read_as_the_number_parser_reads_each_field() {
-        if without_avx512() {
-            return;
+        for reader in vector_readers() {
+            lines_read_as_the_number_parser_reads_each_field(reader);
         }
+    }
+
+    fn lines_read_as_the_number_parser_reads_each_field(reader: LineReader) {
         let long = format!("{},9\n", ["-1234.567"; 12].join(","));
         let cases = [
             ("1,2,3\n", "1", "3"),
@@ -349,22 +384,29 @@ mod tests {
         ];
         for (line, a, c) in cases {
             let fields = line.split('\n').next().unwrap().split(',').count();
-            let Some((row, taken)) = read(line, fields) else {
-                panic!("{line:?} was refused");
+            let Some((row, taken)) = read(reader, line, fields) else {
+                panic!("{reader:?}: {line:?} was refused");
             };
             let want = [parse_number(c.as_bytes()), parse_number(a.as_bytes())];
             let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&row), bits(&want.map(Result::unwrap)), "{line:?}");
-            assert_eq!(taken, line.find('\n').unwrap() + 1, "{line:?}");
+            assert_eq!(
+                bits(&row),
+                bits(&want.map(Result::unwrap)),
+                "{reader:?}: {line:?}"
+            );
+            assert_eq!(taken, line.find('\n').unwrap() + 1, "{reader:?}: {line:?}");
         }
         assert!(long.len() > 64 && long.len() < 128);
     }
 
     #[test]
     fn anything_else_is_left_to_the_scalar_reader() {
-        if without_avx512() {
-            return;
+        for reader in vector_readers() {
+            anything_else_is_refused_by(reader);
         }
+    }
+
+    fn anything_else_is_refused_by(reader: LineReader) {
         let too_long = format!("{},1\n", ["1234567.8"; 13].join(","));
         for line in [
             "1,2,3",
@@ -392,26 +434,57 @@ mod tests {
             "1,1\r,1\n",
             "nan,1,1\n",
         ] {
-            assert_eq!(read(line, 3), None, "{line:?}");
+            assert_eq!(read(reader, line, 3), None, "{reader:?}: {line:?}");
         }
         // Too long, even with the right field count.
         assert!(too_long.len() > 128);
-        assert_eq!(read(&too_long, 14), None);
+        assert_eq!(read(reader, &too_long, 14), None);
         // A wrong field count.
-        assert_eq!(read("1,2,3\n", 4), None);
-        assert_eq!(read("1,2,3,4\n", 3), None);
+        assert_eq!(read(reader, "1,2,3\n", 4), None);
+        assert_eq!(read(reader, "1,2,3,4\n", 3), None);
     }
 
     #[test]
     fn only_rows_of_up_to_16_fields_and_columns_without_an_id_are_taken() {
-        if without_avx512() {
-            return;
-        }
         let all = |n: usize| (0..n).map(Some).collect::<Vec<_>>();
-        assert!(Lines::new(&all(16), 16, 16, false).is_some());
-        assert!(Lines::new(&all(17), 17, 17, false).is_none());
-        assert!(Lines::new(&all(3), 3, 3, true).is_none());
-        // Every column must be filled by some field.
-        assert!(Lines::new(&[Some(0), None, Some(2)], 3, 3, false).is_none());
+        for reader in vector_readers() {
+            assert!(Lines::new(reader, &all(16), 16, 16, false).is_some());
+            assert!(Lines::new(reader, &all(17), 17, 17, false).is_none());
+            assert!(Lines::new(reader, &all(3), 3, 3, true).is_none());
+            // Every column must be filled by some field.
+            assert!(Lines::new(reader, &[Some(0), None, Some(2)], 3, 3, false).is_none());
+        }
+        // The scalar reader has no `Lines`.
+        assert!(Lines::new(LineReader::Scalar, &all(3), 3, 3, false).is_none());
+    }
+
+    #[test]
+    fn every_row_of_the_bundled_test_file_is_taken_with_the_number_parser_values() {
+        let text = include_str!("../../data/test.csv");
+        let fields = text.lines().next().unwrap().split(',').count();
+        let all: Vec<Option<usize>> = (0..fields).map(Some).collect();
+        for reader in vector_readers() {
+            let lines = Lines::new(reader, &all, fields, fields, false).unwrap();
+            let mut rest = &text.as_bytes()[text.find('\n').unwrap() + 1..];
+            while !rest.is_empty() {
+                let mut row = vec![f64::NAN; fields];
+                // SAFETY: `lines` exists, so the CPU has the features of its reader.
+                let taken = unsafe {
+                    match reader {
+                        LineReader::Avx512 => x86::read_line(&lines, rest, &mut row),
+                        _ => avx2::read_line(&lines, rest, &mut row),
+                    }
+                };
+                let line = std::str::from_utf8(rest).unwrap().lines().next().unwrap();
+                let want: Vec<u64> = line
+                    .split(',')
+                    .map(|f| parse_number(f.as_bytes()).unwrap().to_bits())
+                    .collect();
+                let got: Vec<u64> = row.iter().map(|v| v.to_bits()).collect();
+                assert_eq!(taken, Some(line.len() + 1), "{reader:?}: {line:?}");
+                assert_eq!(got, want, "{reader:?}: {line:?}");
+                rest = &rest[line.len() + 1..];
+            }
+        }
     }
 }
