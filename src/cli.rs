@@ -139,9 +139,11 @@ pub struct ScoreArgs {
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     pub format: Format,
 
-    /// Copy this input column next to each prediction, to join results back.
-    #[arg(long, value_name = "NAME")]
-    pub id_column: Option<String>,
+    /// Copy this input column next to each prediction, to join results back. Give it several
+    /// times, or as a comma list (--id-column store,day), to carry several columns, in that
+    /// order, before the prediction.
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub id_column: Vec<String>,
 
     /// Rows per batch: each batch is one matrix-vector product.
     #[arg(long, default_value_t = 4096, value_name = "N",

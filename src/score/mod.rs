@@ -17,9 +17,11 @@ use crate::error::{Outcome, Result};
 use crate::log::{Logger, Progress};
 use crate::model::ModelFile;
 use crate::output::{Encoder, Sink};
+use crate::parquet_output::text_column;
 use crate::paths::is_finished_output;
 use crate::read::block::{BlockSource, RawHeader, BLOCK_SIZE};
 use crate::read::header::Header;
+use crate::read::parquet::is_parquet;
 use crate::read::selection::Selection;
 use crate::read::shard::{Shard, ShardReader};
 use crate::read::{display_name, open_input};
@@ -27,6 +29,7 @@ use crate::score::collect::Collector;
 use crate::score::scorer::Scorer;
 
 pub mod collect;
+pub mod parquet;
 pub mod pipeline;
 pub mod plan;
 pub mod scorer;
@@ -100,13 +103,14 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<Outcome> {
     log.info("Running inference...");
     log.info("Loading data...");
     let name = display_name(&plan.data);
-    let opened = open_input(&plan.data)?;
-    let input = opened.reader;
-    // A compressed file's size says nothing of how much text it holds, so there is no total.
-    let total_bytes = if plan.data == "-" || opened.compression.is_some() {
-        None
-    } else {
-        std::fs::metadata(&plan.data).ok().map(|m| m.len())
+    // A Parquet file is read by its columns; anything else as CSV text.
+    let parquet = match is_parquet(&plan.data) {
+        true => Some(crate::read::parquet::open_file(&plan.data)?),
+        false => None,
+    };
+    let opened = match parquet {
+        Some(_) => None,
+        None => Some(open_input(&plan.data)?),
     };
     log.info(&format!("Loading model from: {}", plan.model));
     let model = ModelFile::load(&plan.model)?;
@@ -125,34 +129,28 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<Outcome> {
         }),
     };
     if let Some(Some(sink)) = policy.as_mut().map(|p| p.sink.as_mut()) {
-        sink.write(b"line,reason,record\n")?;
+        sink.write(match parquet {
+            Some(_) => parquet::REJECTS_HEADER,
+            None => b"line,reason,record\n",
+        })?;
     }
-    let (blocks, raw) = BlockSource::new(name, input, options.block_size)?;
-    let (source, progress) = match plan.shard {
-        None => {
+    let rows = match (parquet, opened) {
+        (Some(reader), _) => {
             log.info("Scoring observations...");
-            (Source::whole(name, blocks, raw), log.progress(total_bytes))
+            let progress = log.progress(None);
+            parquet::score_parquet(
+                reader,
+                plan.shard,
+                &model,
+                options,
+                &mut sink,
+                policy.as_mut(),
+                progress,
+            )?
         }
-        Some(shard) => {
-            // The header was read from the start of the file; the shard reads its own range.
-            drop(blocks);
-            let (start, end) = shard.range(raw.bytes, total_bytes.unwrap_or(0));
-            log.info(&format!(
-                "Scoring observations... (shard {} of {}: the records that start in bytes {start}..{end})",
-                shard.index, shard.count
-            ));
-            let source = Source::shard(&plan.data, shard, raw, options.block_size)?;
-            (source, log.progress(Some(end - start)))
-        }
+        (None, Some(opened)) => score_csv(&plan, opened, &model, &mut sink, policy.as_mut(), log)?,
+        (None, None) => unreachable!("a CSV input is opened when the input is not Parquet"),
     };
-    let rows = score_source(
-        source,
-        &model,
-        options,
-        &mut sink,
-        policy.as_mut(),
-        progress,
-    )?;
     sink.finish()?;
     let rejected = match policy {
         Some(policy) => {
@@ -173,6 +171,45 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<Outcome> {
         return Ok(Outcome::RowsRejected);
     }
     Ok(Outcome::Success)
+}
+
+/// Scores the CSV input `opened` (the whole file, or the plan's shard of it) into `sink`;
+/// returns the rows scored.
+fn score_csv(
+    plan: &ScorePlan,
+    opened: crate::read::Input,
+    model: &ModelFile,
+    sink: &mut Sink,
+    policy: Option<&mut RejectPolicy>,
+    log: &Logger,
+) -> Result<u64> {
+    let name = display_name(&plan.data);
+    let options = &plan.options;
+    // A compressed file's size says nothing of how much text it holds, so there is no total.
+    let total_bytes = if plan.data == "-" || opened.compression.is_some() {
+        None
+    } else {
+        std::fs::metadata(&plan.data).ok().map(|m| m.len())
+    };
+    let (blocks, raw) = BlockSource::new(name, opened.reader, options.block_size)?;
+    let (source, progress) = match plan.shard {
+        None => {
+            log.info("Scoring observations...");
+            (Source::whole(name, blocks, raw), log.progress(total_bytes))
+        }
+        Some(shard) => {
+            // The header was read from the start of the file; the shard reads its own range.
+            drop(blocks);
+            let (start, end) = shard.range(raw.bytes, total_bytes.unwrap_or(0));
+            log.info(&format!(
+                "Scoring observations... (shard {} of {}: the records that start in bytes {start}..{end})",
+                shard.index, shard.count
+            ));
+            let source = Source::shard(&plan.data, shard, raw, options.block_size)?;
+            (source, log.progress(Some(end - start)))
+        }
+    };
+    score_source(source, model, options, sink, policy, progress)
 }
 
 /// Scores a whole CSV stream (named `name` in messages) into `sink`; returns the rows scored.
@@ -206,13 +243,12 @@ pub fn score_source<R: Read + Send>(
     progress: Progress,
 ) -> Result<u64> {
     let header = Header::parse(&source.name, &csv::ByteRecord::from(source.header))?;
-    let selection = Selection::new(
-        &header,
-        &model.features,
-        "feature",
-        options.id_column.as_deref(),
-    )?;
-    let encoder = Encoder::new(options.format, options.id_column.as_deref());
+    let selection = Selection::new(&header, &model.features, "feature", &options.id_columns)?;
+    let encoder = Encoder::new(options.format, &options.id_columns);
+    if let Sink::Parquet(parquet) = sink {
+        let ids = options.id_columns.iter().map(|n| text_column(n)).collect();
+        parquet.set_id_columns(ids);
+    }
     if source.write_header {
         sink.write(&encoder.header())?;
     }
@@ -305,7 +341,7 @@ mod tests {
     ) -> Result<Vec<u8>> {
         let options = ScoreOptions {
             format: Format::Csv,
-            id_column: Some("id".into()),
+            id_columns: vec!["id".into()],
             batch_rows,
             threads,
             block_size,
@@ -427,7 +463,7 @@ mod tests {
                 testing::scratch_file("score-shards", &format!("{case}.csv"), text.as_bytes());
             let options = ScoreOptions {
                 format: Format::Csv,
-                id_column: Some("id".into()),
+                id_columns: vec!["id".into()],
                 batch_rows: 3,
                 threads: 1 + case % 3,
                 block_size: 64,
