@@ -193,8 +193,8 @@ struct Source {
 
 /// Where a source's rows come from.
 enum Rows {
-    Csv(BatchReader<HashingReader<Box<dyn Read + Send>>>),
-    Parquet(ParquetReader<std::fs::File>),
+    Csv(Box<BatchReader<HashingReader<Box<dyn Read + Send>>>>),
+    Parquet(Box<ParquetReader<std::fs::File>>),
 }
 
 impl Source {
@@ -239,7 +239,7 @@ impl Source {
         Ok(Source {
             path: name.to_string(),
             features,
-            reader: Rows::Csv(reader),
+            reader: Rows::Csv(Box::new(reader)),
             batch: Batch::new(BATCH_ROWS, columns.len()),
         })
     }
@@ -272,7 +272,7 @@ impl Source {
         Ok(Source {
             path: path.to_string(),
             features,
-            reader: Rows::Parquet(reader),
+            reader: Rows::Parquet(Box::new(reader)),
             batch: Batch::new(BATCH_ROWS, columns.len()),
         })
     }
