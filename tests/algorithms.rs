@@ -271,12 +271,15 @@ fn streaming_trains_in_memory_that_does_not_grow_with_the_rows() {
     );
     let summary = wd.inspect_json(Some("m.bin"));
     assert_eq!(summary["train"]["rows"], ROWS);
-    // The in-memory fit fails for want of memory (the allocator aborts), not for any other
+    // The in-memory fit fails for want of memory (the allocator aborts, or the rows' room
+    // cannot be reserved, depending on how much the binary itself maps), not for any other
     // reason, such as a bad flag, that would make this test pass without proving anything.
     let in_memory = run("");
     let stderr = String::from_utf8_lossy(&in_memory.stderr);
     assert!(
-        !in_memory.status.success() && stderr.contains("memory allocation of"),
+        !in_memory.status.success()
+            && (stderr.contains("memory allocation of")
+                || stderr.contains("cannot hold the training rows in memory")),
         "the limit is too generous, or the fit failed otherwise: {stderr}"
     );
 }

@@ -12,6 +12,7 @@ mod global;
 mod import;
 mod inspect;
 mod memory;
+mod parquet;
 mod paths;
 mod pipes;
 mod rejects;
