@@ -119,7 +119,8 @@ pub struct ScoreArgs {
 
     /// CSV of observations with a header naming the model's features (any order; extra
     /// columns are ignored); `-` reads standard input. Gzip and zstd (by name, .gz or .zst, or
-    /// by content) are read decompressed.
+    /// by content) are read decompressed. A Parquet file (named .parquet, or by content) is
+    /// read by its columns: only the model's and the id columns.
     #[arg(
         long,
         env = "DATA_PATH",
@@ -131,7 +132,8 @@ pub struct ScoreArgs {
     /// Write predictions to this file (written whole or not at all; a replaced file keeps its
     /// permissions) instead of standard output; a descriptor, device or FIFO (/dev/stdout) is
     /// written through. It may not be the same file as any input or other output. A name
-    /// ending in .gz or .zst is written compressed.
+    /// ending in .gz or .zst is written compressed; one ending in .parquet is written as
+    /// Parquet (zstd), whatever --format says.
     #[arg(long, env = "OUTPUT_PATH", hide_env_values = true, value_name = "PATH")]
     pub output: Option<String>,
 
@@ -201,7 +203,7 @@ pub enum OnError {
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
     /// Training CSV with a header; `-` reads standard input. Gzip and zstd are read
-    /// decompressed.
+    /// decompressed; a Parquet file (named .parquet, or by content) is read by its columns.
     #[arg(long, value_name = "PATH")]
     pub data: String,
 
