@@ -108,6 +108,8 @@ pub struct ParquetReader<R: ChunkReader + 'static> {
     values: Values,
     /// The row numbers (from 1) of the last batch's rows.
     kept: Vec<u64>,
+    /// One feature column's values of a batch, NaN for a null.
+    numbers: Vec<f64>,
 }
 
 /// Reused buffers of decoded values, one per physical type.
@@ -144,6 +146,7 @@ impl<R: ChunkReader + 'static> ParquetReader<R> {
             defs: Vec::new(),
             values: Values::default(),
             kept: Vec::new(),
+            numbers: Vec::new(),
         })
     }
 
@@ -326,29 +329,27 @@ impl<R: ChunkReader + 'static> ParquetReader<R> {
                 .as_slice_mut()
                 .expect("a batch is in standard layout");
             for (slot, column) in self.features.iter().enumerate() {
-                let text = read_column(
+                read_numbers(
                     &self.name,
                     column,
                     &mut readers[slot],
                     n,
                     &mut self.defs,
                     &mut self.values,
-                    false,
+                    &mut self.numbers,
                 )?;
-                for (r, value) in text.into_iter().enumerate() {
-                    let problem = match value {
-                        Cell::Number(v) if v.is_finite() => {
-                            x[r * width + slot] = v;
-                            continue;
-                        }
-                        Cell::Number(v) => Some(format!("{v}")),
-                        Cell::Null => None,
-                        Cell::Text(_) => unreachable!("feature columns are numeric"),
-                    };
+                for (r, &value) in self.numbers.iter().enumerate() {
+                    if value.is_finite() {
+                        x[r * width + slot] = value;
+                        continue;
+                    }
+                    // A null is read as NaN, which Parquet's numbers otherwise may hold too.
+                    let max_def = column.descr.max_def_level();
+                    let null = max_def > 0 && self.defs.get(r).is_some_and(|&d| d < max_def);
                     bad[r].get_or_insert_with(|| ParquetProblem {
                         row: self.rows_before + r as u64 + 1,
                         column: column.name.clone(),
-                        found: problem,
+                        found: (!null).then(|| format!("{value}")),
                     });
                 }
             }
@@ -362,7 +363,6 @@ impl<R: ChunkReader + 'static> ParquetReader<R> {
                 n,
                 &mut self.defs,
                 &mut self.values,
-                true,
             )?);
         }
         // Rows with a problem are an error, or are set aside and the rest moved up.
@@ -407,16 +407,73 @@ impl<R: ChunkReader + 'static> ParquetReader<R> {
     }
 }
 
-/// One decoded value.
+/// Reads the next `n` values of the numeric `column` into `numbers` as `f64`, NaN for a null
+/// (`defs` then tells which): a decimal is scaled, a float widened.
+fn read_numbers(
+    name: &str,
+    column: &Column,
+    reader: &mut ColumnReader,
+    n: usize,
+    defs: &mut Vec<i16>,
+    values: &mut Values,
+    numbers: &mut Vec<f64>,
+) -> Result<()> {
+    defs.clear();
+    numbers.clear();
+    let max_def = column.descr.max_def_level();
+    let divisor = 10f64.powi(decimal_scale(&column.descr));
+    let short = || {
+        Error::data(
+            Location::file(name),
+            format!(
+                "column {}: the row group holds fewer values than its stated row count; the file is damaged",
+                column.name
+            ),
+        )
+    };
+    macro_rules! read {
+        ($r:expr, $buf:expr, $to:expr) => {{
+            $buf.clear();
+            let (records, present, _) = $r
+                .read_records(n, Some(&mut *defs), None, &mut $buf)
+                .map_err(|e| damaged(name, &e))?;
+            if records != n || $buf.len() < present {
+                return Err(short());
+            }
+            if present == n {
+                numbers.extend($buf[..n].iter().map($to));
+            } else {
+                let mut it = $buf[..present].iter();
+                for r in 0..n {
+                    match defs.get(r) {
+                        Some(&d) if d < max_def => numbers.push(f64::NAN),
+                        _ => numbers.push($to(it.next().ok_or_else(short)?)),
+                    }
+                }
+            }
+        }};
+    }
+    match reader {
+        ColumnReader::Int32ColumnReader(r) => {
+            read!(r, values.i32s, |v: &i32| f64::from(*v) / divisor)
+        }
+        ColumnReader::Int64ColumnReader(r) => read!(r, values.i64s, |v: &i64| *v as f64 / divisor),
+        ColumnReader::FloatColumnReader(r) => read!(r, values.f32s, |v: &f32| f64::from(*v)),
+        ColumnReader::DoubleColumnReader(r) => read!(r, values.f64s, |v: &f64| *v),
+        _ => unreachable!("select() takes only numeric feature columns"),
+    }
+    Ok(())
+}
+
+/// One decoded id.
 #[derive(Debug, Clone)]
 enum Cell {
-    Number(f64),
     Text(Vec<u8>),
     Null,
 }
 
-/// Reads the next `n` values of `column`: numbers, or, `as_text` (for ids) or for a column that
-/// is not numeric, text (the shortest that reads back as the same value).
+/// Reads the next `n` values of the id column `column` as text: the shortest that reads back
+/// as the same value (the bytes themselves for byte arrays).
 fn read_column(
     name: &str,
     column: &Column,
@@ -424,11 +481,9 @@ fn read_column(
     n: usize,
     defs: &mut Vec<i16>,
     values: &mut Values,
-    as_text: bool,
 ) -> Result<Vec<Cell>> {
     defs.clear();
     let max_def = column.descr.max_def_level();
-    let scale = decimal_scale(&column.descr);
     macro_rules! read {
         ($r:expr, $buf:expr, $to:expr) => {{
             $buf.clear();
@@ -462,31 +517,13 @@ fn read_column(
             cells
         }};
     }
-    let scaled = |v: f64| match scale {
-        0 => v,
-        s => v / 10f64.powi(s),
-    };
     let text = |t: String| Cell::Text(t.into_bytes());
     let cells = match reader {
         ColumnReader::BoolColumnReader(r) => read!(r, values.bools, |v: &bool| text(v.to_string())),
-        ColumnReader::Int32ColumnReader(r) => match as_text {
-            true => read!(r, values.i32s, |v: &i32| text(v.to_string())),
-            false => read!(r, values.i32s, |v: &i32| Cell::Number(scaled(f64::from(
-                *v
-            )))),
-        },
-        ColumnReader::Int64ColumnReader(r) => match as_text {
-            true => read!(r, values.i64s, |v: &i64| text(v.to_string())),
-            false => read!(r, values.i64s, |v: &i64| Cell::Number(scaled(*v as f64))),
-        },
-        ColumnReader::FloatColumnReader(r) => match as_text {
-            true => read!(r, values.f32s, |v: &f32| text(v.to_string())),
-            false => read!(r, values.f32s, |v: &f32| Cell::Number(f64::from(*v))),
-        },
-        ColumnReader::DoubleColumnReader(r) => match as_text {
-            true => read!(r, values.f64s, |v: &f64| text(v.to_string())),
-            false => read!(r, values.f64s, |v: &f64| Cell::Number(*v)),
-        },
+        ColumnReader::Int32ColumnReader(r) => read!(r, values.i32s, |v: &i32| text(v.to_string())),
+        ColumnReader::Int64ColumnReader(r) => read!(r, values.i64s, |v: &i64| text(v.to_string())),
+        ColumnReader::FloatColumnReader(r) => read!(r, values.f32s, |v: &f32| text(v.to_string())),
+        ColumnReader::DoubleColumnReader(r) => read!(r, values.f64s, |v: &f64| text(v.to_string())),
         ColumnReader::ByteArrayColumnReader(r) => {
             read!(r, values.bytes, |v: &ByteArray| Cell::Text(
                 v.data().to_vec()
