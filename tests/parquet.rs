@@ -58,7 +58,11 @@ fn parquet_scores_to_the_same_bytes_as_the_csv_in_every_format() {
     let wd = workdir("parquet_same_bytes");
     for format in ["csv", "jsonl"] {
         let plain = wd.ok(&["-q", "--format", format]).output.stdout;
-        for data in ["pq/test.parquet", "pq/test_snappy.parquet"] {
+        for data in [
+            "pq/test.parquet",
+            "pq/test_snappy.parquet",
+            "pq/decimal.parquet",
+        ] {
             for extra in [
                 &["--threads", "1"][..],
                 &["--threads", "4", "--batch-rows", "3"],
