@@ -38,12 +38,15 @@ pub fn is_parquet(path: &str) -> bool {
     if has_parquet_extension(path) {
         return true;
     }
+    // Only a regular file is looked into: opening a FIFO would wait for its writer, and
+    // reading it would take bytes the CSV reader needs.
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
     let mut start = [0u8; 4];
     match File::open(path) {
-        Ok(file) if file.metadata().is_ok_and(|m| m.is_file()) => {
-            file.take(4).read_exact(&mut start).is_ok() && &start == MAGIC
-        }
-        _ => false,
+        Ok(file) => file.take(4).read_exact(&mut start).is_ok() && &start == MAGIC,
+        Err(_) => false,
     }
 }
 
