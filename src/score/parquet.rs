@@ -5,6 +5,7 @@
 //! values as read, `null` for a null).
 
 use std::fs::File;
+use std::sync::mpsc;
 
 use ndarray::{s, Array1};
 
@@ -14,7 +15,7 @@ use crate::model::linear::predict_into;
 use crate::model::ModelFile;
 use crate::output::{csv_field, Encoder, Sink};
 use crate::read::batch::{Batch, Ids};
-use crate::read::parquet::ParquetReader;
+use crate::read::parquet::{ParquetProblem, ParquetReader};
 use crate::read::shard::Shard;
 use crate::score::collect::RejectPolicy;
 use crate::score::plan::ScoreOptions;
@@ -45,18 +46,24 @@ pub fn score_parquet(
         sink.write(&encoder.header())?;
     }
     let weights = Array1::from(model.coefficients.clone());
-    let mut batch = Batch::new(options.batch_rows, model.features.len());
-    batch.ids = reader.new_ids();
-    let mut predictions = Array1::<f64>::zeros(batch.capacity());
+    let name = reader.name().to_string();
+    let skip = policy.is_some();
+    let new_decoded = |reader: &ParquetReader<File>| {
+        let mut batch = Batch::new(options.batch_rows, model.features.len());
+        batch.ids = reader.new_ids();
+        Decoded {
+            batch,
+            kept: Vec::new(),
+            rejects: Vec::new(),
+            last: false,
+        }
+    };
+    let mut predictions = Array1::<f64>::zeros(new_decoded(&reader).batch.capacity());
     let mut out = Vec::new();
-    let mut rejects = Vec::new();
     let mut rows = 0u64;
     let has_ids = !options.id_columns.is_empty();
-    loop {
-        let skip = policy.is_some().then_some(&mut rejects);
-        if reader.read_batch(&mut batch, skip)? == 0 {
-            break;
-        }
+    let mut process = |decoded: &mut Decoded| -> Result<()> {
+        let batch = &decoded.batch;
         let n = batch.rows;
         let mut view = predictions.slice_mut(s![..n]);
         predict_into(
@@ -71,7 +78,7 @@ pub fn score_parquet(
         let ids = has_ids.then_some(&batch.ids);
         // What cannot be written: a prediction beyond f64, an id JSON Lines cannot carry.
         let problem = |i: usize| -> Option<String> {
-            let row = reader.kept_rows()[i];
+            let row = decoded.kept[i];
             if !values[i].is_finite() {
                 return Some(format!(
                     "row {row}: the prediction is beyond the range of f64; are the values in the right units?"
@@ -88,18 +95,19 @@ pub fn score_parquet(
                 })
         };
         out.clear();
+        let mut written = n;
         match (0..n).find(|&i| problem(i).is_some()) {
             None => encoder.encode(values, ids, &mut out),
             Some(first) => {
                 let Some(policy) = policy.as_deref_mut() else {
                     let reason = problem(first).expect("found above");
-                    return Err(Error::data(Location::file(reader.name()), reason));
+                    return Err(Error::data(Location::file(&name), reason));
                 };
                 let mut kept = Vec::with_capacity(n);
                 let mut kept_ids = ids.map(Ids::empty_like);
                 for (i, &value) in values.iter().enumerate() {
                     if let Some(reason) = problem(i) {
-                        reject(policy, reader.name(), reason, String::new())?;
+                        reject(policy, &name, reason, String::new())?;
                         continue;
                     }
                     kept.push(value);
@@ -108,26 +116,82 @@ pub fn score_parquet(
                     }
                 }
                 encoder.encode(&kept, kept_ids.as_ref(), &mut out);
-                rows += kept.len() as u64;
-                sink.write(&out)?;
-                for (problem, record) in rejects.drain(..) {
-                    reject(policy, reader.name(), problem.reason(), record)?;
-                }
-                progress.update(rows, 0);
-                continue;
+                written = kept.len();
             }
         }
         if let Some(policy) = policy.as_deref_mut() {
-            for (problem, record) in rejects.drain(..) {
-                reject(policy, reader.name(), problem.reason(), record)?;
+            for (problem, record) in decoded.rejects.drain(..) {
+                reject(policy, &name, problem.reason(), record)?;
             }
         }
-        rows += n as u64;
+        rows += written as u64;
         sink.write(&out)?;
         progress.update(rows, 0);
+        Ok(())
+    };
+    if options.threads <= 1 {
+        let mut decoded = new_decoded(&reader);
+        while decode(&mut reader, &mut decoded, skip)? > 0 {
+            process(&mut decoded)?;
+        }
+    } else {
+        // Two stages: this thread predicts, encodes and writes while another decodes the next
+        // batches (decompression and decoding are most of the work). Three batches circulate
+        // between them, so memory stays at a few batches.
+        let spare: Vec<Decoded> = (0..3).map(|_| new_decoded(&reader)).collect();
+        std::thread::scope(|scope| -> Result<()> {
+            let (full_tx, full_rx) = mpsc::sync_channel::<Result<Decoded>>(2);
+            let (free_tx, free_rx) = mpsc::channel::<Decoded>();
+            for decoded in spare {
+                free_tx.send(decoded).expect("the receiver is here");
+            }
+            let reader = &mut reader;
+            scope.spawn(move || {
+                // Ends when the input does, on an error, or when the writer stops taking.
+                while let Ok(mut decoded) = free_rx.recv() {
+                    let result = decode(reader, &mut decoded, skip);
+                    let done = !matches!(result, Ok(n) if n > 0);
+                    let sent = full_tx.send(result.map(|_| decoded));
+                    if done || sent.is_err() {
+                        break;
+                    }
+                }
+            });
+            for result in &full_rx {
+                let mut decoded = result?;
+                if decoded.last {
+                    break;
+                }
+                process(&mut decoded)?;
+                // The decoder may have finished already, with batches still queued here.
+                let _ = free_tx.send(decoded);
+            }
+            Ok(())
+        })?;
     }
     progress.finish();
     Ok(rows)
+}
+
+/// A decoded batch and what goes with it: the file's row number of each of its rows, and the
+/// rows set aside.
+struct Decoded {
+    batch: Batch,
+    kept: Vec<u64>,
+    rejects: Vec<(ParquetProblem, String)>,
+    /// Whether the input ended before this batch.
+    last: bool,
+}
+
+/// Decodes the next batch into `decoded`; returns the rows read (kept or set aside), 0 at the
+/// end, when the batch is marked as the last.
+fn decode(reader: &mut ParquetReader<File>, decoded: &mut Decoded, skip: bool) -> Result<usize> {
+    decoded.rejects.clear();
+    let n = reader.read_batch(&mut decoded.batch, skip.then_some(&mut decoded.rejects))?;
+    decoded.kept.clear();
+    decoded.kept.extend_from_slice(reader.kept_rows());
+    decoded.last = n == 0;
+    Ok(n)
 }
 
 /// Records a rejected row of the Parquet input `path`, or fails once rejects are over budget.
