@@ -29,7 +29,7 @@ fn main() {
 fn selection() -> Selection {
     let names: Vec<String> = HEADER.split(',').map(String::from).collect();
     let header = Header::parse("bench.csv", &csv::ByteRecord::from(names.clone())).unwrap();
-    Selection::new(&header, &names[..FEATURES], "feature", None).unwrap()
+    Selection::new(&header, &names[..FEATURES], "feature", &[]).unwrap()
 }
 
 /// A block of `BATCH` rows, like a worker receives.
@@ -100,7 +100,7 @@ fn predict_a_batch(bencher: Bencher) {
 #[divan::bench]
 fn encode_a_batch(bencher: Bencher) {
     let predictions: Vec<f64> = (0..BATCH).map(|i| 22.5 + (i as f64).sqrt()).collect();
-    let encoder = Encoder::new(Format::Csv, None);
+    let encoder = Encoder::new(Format::Csv, &[]);
     let mut out = Vec::with_capacity(BATCH * 20);
     bencher
         .counter(divan::counter::ItemsCount::new(BATCH))

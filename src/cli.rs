@@ -127,7 +127,8 @@ pub struct ScoreArgs {
 
     /// CSV of observations with a header naming the model's features (any order; extra
     /// columns are ignored); `-` reads standard input. Gzip and zstd (by name, .gz or .zst, or
-    /// by content) are read decompressed.
+    /// by content) are read decompressed. A Parquet file (named .parquet, or by content) is
+    /// read by its columns: only the model's and the id columns.
     /// Also s3://, gs:// or az:// URLs (credentials from the environment); a URL ending in /
     /// is a prefix: every object under it, in key order, as one input.
     #[arg(value_parser = local_path)]
@@ -142,7 +143,8 @@ pub struct ScoreArgs {
     /// Write predictions to this file (written whole or not at all; a replaced file keeps its
     /// permissions) instead of standard output; a descriptor, device or FIFO (/dev/stdout) is
     /// written through. It may not be the same file as any input or other output. A name
-    /// ending in .gz or .zst is written compressed. An s3://, gs:// or az:// URL is uploaded, and
+    /// ending in .gz or .zst is written compressed; one ending in .parquet is written as
+    /// Parquet (zstd), whatever --format says. An s3://, gs:// or az:// URL is uploaded, and
     /// appears only when the run succeeds.
     #[arg(value_parser = local_path)]
     #[arg(long, env = "OUTPUT_PATH", hide_env_values = true, value_name = "PATH")]
@@ -152,9 +154,11 @@ pub struct ScoreArgs {
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     pub format: Format,
 
-    /// Copy this input column next to each prediction, to join results back.
-    #[arg(long, value_name = "NAME")]
-    pub id_column: Option<String>,
+    /// Copy this input column next to each prediction, to join results back. Give it several
+    /// times, or as a comma list (--id-column store,day), to carry several columns, in that
+    /// order, before the prediction.
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub id_column: Vec<String>,
 
     /// Rows per batch: each batch is one matrix-vector product.
     #[arg(long, default_value_t = 4096, value_name = "N",
@@ -213,7 +217,7 @@ pub enum OnError {
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
     /// Training CSV with a header; `-` reads standard input. Gzip and zstd are read
-    /// decompressed.
+    /// decompressed; a Parquet file (named .parquet, or by content) is read by its columns.
     #[arg(value_parser = local_path)]
     #[arg(long, value_name = "PATH")]
     pub data: String,

@@ -37,6 +37,7 @@ pub mod inspect;
 pub mod log;
 pub mod model;
 pub mod output;
+pub mod parquet_output;
 pub mod paths;
 pub mod read;
 pub mod score;

@@ -15,41 +15,50 @@ use crate::atomic::AtomicFile;
 use crate::compression::{Compression, Compressor};
 use crate::descriptor;
 use crate::error::{Error, Result};
+use crate::parquet_output::ParquetSink;
 use crate::read::batch::Ids;
+use crate::read::parquet::has_parquet_extension;
 use crate::store::put::ObjectWriter;
 use crate::store::Object;
 
 /// The output format of predictions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// A CSV with header `prediction`, or `<id column>,prediction`.
+    /// A CSV with header `prediction`, or `<id columns>,prediction`.
     Csv,
-    /// One JSON object per line: `{"prediction":24.1}`, or `{"<id column>":"…","prediction":24.1}`.
+    /// One JSON object per line: `{"prediction":24.1}`, or `{"<id column>":"…",…,"prediction":24.1}`.
     Jsonl,
+    /// Parquet, chosen by an `--output` ending in `.parquet` ([`crate::parquet_output`]).
+    #[value(skip)]
+    Parquet,
 }
 
 /// Encodes predictions (and ids) as bytes in the chosen format.
 #[derive(Debug, Clone)]
 pub struct Encoder {
     format: Format,
-    id_key: Option<Vec<u8>>,
+    id_keys: Vec<Vec<u8>>,
 }
 
 impl Encoder {
-    /// An encoder; `id_column` names the id column whose values go next to predictions.
-    pub fn new(format: Format, id_column: Option<&str>) -> Encoder {
-        let id_key = id_column.map(|name| match format {
-            Format::Csv => csv_field(name.as_bytes()),
-            Format::Jsonl => serde_json::to_vec(name).expect("a string always serializes"),
-        });
-        Encoder { format, id_key }
+    /// An encoder; `id_columns` name the id columns whose values go before each prediction, in
+    /// this order.
+    pub fn new(format: Format, id_columns: &[String]) -> Encoder {
+        let id_keys = id_columns
+            .iter()
+            .map(|name| match format {
+                Format::Csv | Format::Parquet => csv_field(name.as_bytes()),
+                Format::Jsonl => serde_json::to_vec(name).expect("a string always serializes"),
+            })
+            .collect();
+        Encoder { format, id_keys }
     }
 
     /// The bytes that start the output: the CSV header, nothing for JSON Lines.
     pub fn header(&self) -> Vec<u8> {
         let mut out = Vec::new();
         if self.format == Format::Csv {
-            if let Some(key) = &self.id_key {
+            for key in &self.id_keys {
                 out.extend_from_slice(key);
                 out.push(b',');
             }
@@ -75,6 +84,13 @@ impl Encoder {
     pub fn encode(&self, predictions: &[f64], ids: Option<&Ids>, out: &mut Vec<u8>) {
         let mut float = zmij::Buffer::new();
         let mut large = [0u8; 32];
+        if self.format == Format::Parquet {
+            for (i, &p) in predictions.iter().enumerate() {
+                let row = ids.into_iter().flat_map(|ids| ids.row(i));
+                crate::parquet_output::encode_row(p, row, out);
+            }
+            return;
+        }
         for (i, &p) in predictions.iter().enumerate() {
             let mut value = float.format_finite(p).as_bytes();
             if p.abs() >= 1e16 {
@@ -83,21 +99,28 @@ impl Encoder {
             match self.format {
                 Format::Csv => {
                     if let Some(ids) = ids {
-                        out.extend_from_slice(&csv_field(ids.get(i)));
-                        out.push(b',');
+                        for id in ids.row(i) {
+                            out.extend_from_slice(&csv_field(id));
+                            out.push(b',');
+                        }
                     }
                     out.extend_from_slice(value);
                     out.push(b'\n');
                 }
+                Format::Parquet => unreachable!("Parquet rows are encoded above"),
                 Format::Jsonl => {
                     out.push(b'{');
-                    if let (Some(key), Some(ids)) = (&self.id_key, ids) {
-                        out.extend_from_slice(key);
-                        out.push(b':');
-                        let id = std::str::from_utf8(ids.get(i))
-                            .expect("ids JSON Lines cannot carry are set aside before encoding");
-                        serde_json::to_writer(&mut *out, id).expect("writing to a Vec cannot fail");
-                        out.push(b',');
+                    if let Some(ids) = ids {
+                        for (key, id) in self.id_keys.iter().zip(ids.row(i)) {
+                            out.extend_from_slice(key);
+                            out.push(b':');
+                            let id = std::str::from_utf8(id).expect(
+                                "ids JSON Lines cannot carry are set aside before encoding",
+                            );
+                            serde_json::to_writer(&mut *out, id)
+                                .expect("writing to a Vec cannot fail");
+                            out.push(b',');
+                        }
                     }
                     out.extend_from_slice(b"\"prediction\":");
                     out.extend_from_slice(value);
@@ -146,6 +169,8 @@ pub enum Sink {
     },
     /// Memory, for callers that want the bytes (and for tests).
     Memory(Vec<u8>),
+    /// A Parquet file (a name ending in `.parquet`), written whole by [`Sink::finish`].
+    Parquet(Box<ParquetSink>),
 }
 
 impl Sink {
@@ -162,6 +187,9 @@ impl Sink {
             return Sink::create_object(path, false);
         }
         match descriptor::open_write_through(path)? {
+            None if has_parquet_extension(path) => {
+                Ok(Sink::Parquet(Box::new(ParquetSink::create(path)?)))
+            }
             None => {
                 let file = AtomicFile::create(path)?;
                 match Compression::of_path(path) {
@@ -224,6 +252,7 @@ impl Sink {
                 buf.extend_from_slice(bytes);
                 Ok(())
             }
+            Sink::Parquet(sink) => sink.write(bytes),
         }
     }
 
@@ -251,6 +280,7 @@ impl Sink {
                 .flush()
                 .map_err(|e| device_error(&path, standard_output, e)),
             Sink::Memory(_) => Ok(()),
+            Sink::Parquet(sink) => sink.finish(),
         }
     }
 }
@@ -300,7 +330,7 @@ mod tests {
     #[test]
     fn csv_and_jsonl_encode_the_same_shortest_floats() {
         let mut out = Vec::new();
-        let csv = Encoder::new(Format::Csv, None);
+        let csv = Encoder::new(Format::Csv, &[]);
         out.extend(csv.header());
         csv.encode(&[0.1 + 0.2, 24.0, -1e-7], None, &mut out);
         assert_eq!(
@@ -308,15 +338,15 @@ mod tests {
             "prediction\n0.30000000000000004\n24.0\n-1e-7\n"
         );
         let mut out = Vec::new();
-        Encoder::new(Format::Jsonl, None).encode(&[24.0], None, &mut out);
+        Encoder::new(Format::Jsonl, &[]).encode(&[24.0], None, &mut out);
         assert_eq!(out, b"{\"prediction\":24.0}\n");
     }
 
     #[test]
     fn only_csv_carries_an_id_that_is_not_utf8() {
         let (csv, jsonl) = (
-            Encoder::new(Format::Csv, Some("id")),
-            Encoder::new(Format::Jsonl, Some("id")),
+            Encoder::new(Format::Csv, &["id".into()]),
+            Encoder::new(Format::Jsonl, &["id".into()]),
         );
         for id in [&b"r1"[..], "é".as_bytes(), b""] {
             assert!(csv.carries(id) && jsonl.carries(id), "{id:?}");
@@ -342,7 +372,7 @@ mod tests {
             }
         }
         let mut out = Vec::new();
-        Encoder::new(Format::Csv, None).encode(&values, None, &mut out);
+        Encoder::new(Format::Csv, &[]).encode(&values, None, &mut out);
         let mut expected = String::new();
         let mut ryu = ryu::Buffer::new();
         for &x in &values {

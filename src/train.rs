@@ -23,6 +23,7 @@ use crate::model::summary::ModelSummary;
 use crate::model::{Algorithm, CrossValidation, FitMetrics, ModelFile, Solver, FORMAT_VERSION};
 use crate::paths::Paths;
 use crate::read::batch::Batch;
+use crate::read::parquet::{is_parquet, ParquetReader};
 use crate::read::reader::BatchReader;
 use crate::read::{display_name, open_input};
 
@@ -182,17 +183,26 @@ impl<R: Read> Read for HashingReader<R> {
 }
 
 /// A CSV opened through the batch reader with the feature columns and the target (last)
-/// selected, hashing its bytes as they are read.
+/// selected, hashing its bytes as they are read; or a Parquet file, hashed whole at the end.
 struct Source {
     path: String,
     features: Vec<String>,
-    reader: BatchReader<HashingReader<Box<dyn Read + Send>>>,
+    reader: Rows,
     batch: Batch,
+}
+
+/// Where a source's rows come from.
+enum Rows {
+    Csv(Box<BatchReader<HashingReader<Box<dyn Read + Send>>>>),
+    Parquet(Box<ParquetReader<std::fs::File>>),
 }
 
 impl Source {
     /// Opens `path`; `features` defaults to every column but the target.
     fn open(path: &str, features: Option<&[String]>, target: &str) -> Result<Source> {
+        if is_parquet(path) {
+            return Source::open_parquet(path, features, target);
+        }
         let input = HashingReader {
             inner: open_input(path)?.reader,
             hasher: Sha256::new(),
@@ -225,24 +235,77 @@ impl Source {
         }
         let mut columns = features.clone();
         columns.push(target.to_string());
-        reader.select(&columns, "feature", None)?;
+        reader.select(&columns, "feature", &[])?;
         Ok(Source {
             path: name.to_string(),
             features,
-            reader,
+            reader: Rows::Csv(Box::new(reader)),
+            batch: Batch::new(BATCH_ROWS, columns.len()),
+        })
+    }
+
+    /// Opens the Parquet file at `path`, as [`Source::open`] a CSV.
+    fn open_parquet(path: &str, features: Option<&[String]>, target: &str) -> Result<Source> {
+        let mut reader = crate::read::parquet::open_file(path)?;
+        let names = reader.column_names();
+        if !names.iter().any(|n| n == target) {
+            return Err(Error::data(
+                Location::file(path),
+                format!(
+                    "missing target column {target} (the file has: {})",
+                    names.join(", ")
+                ),
+            ));
+        }
+        let features: Vec<String> = match features {
+            Some(list) => list.to_vec(),
+            None => names.iter().filter(|n| *n != target).cloned().collect(),
+        };
+        if features.iter().any(|f| f == target) {
+            return Err(Error::Usage(format!(
+                "--features names the target column {target}; a model cannot use its own target"
+            )));
+        }
+        let mut columns = features.clone();
+        columns.push(target.to_string());
+        reader.select(&columns, "feature", &[])?;
+        Ok(Source {
+            path: path.to_string(),
+            features,
+            reader: Rows::Parquet(Box::new(reader)),
             batch: Batch::new(BATCH_ROWS, columns.len()),
         })
     }
 
     /// The next batch's rows, features then target; empty at the end.
     fn next_rows(&mut self) -> Result<ArrayView2<'_, f64>> {
-        let n = self.reader.read_batch(&mut self.batch)?;
+        let n = match &mut self.reader {
+            Rows::Csv(reader) => reader.read_batch(&mut self.batch)?,
+            Rows::Parquet(reader) => {
+                // Every row is needed to fit: a null fails the run, as a bad CSV cell does.
+                reader.read_batch(&mut self.batch, None)?;
+                self.batch.rows
+            }
+        };
         Ok(self.batch.x.slice(s![..n, ..]))
     }
 
-    /// The SHA-256 (hex) of every byte read.
-    fn finish(self) -> String {
-        hex(&self.reader.into_inner().hasher.finalize())
+    /// The SHA-256 (hex) of every byte read (the whole file, for Parquet).
+    fn finish(self) -> Result<String> {
+        match self.reader {
+            Rows::Csv(reader) => Ok(hex(&reader.into_inner().hasher.finalize())),
+            Rows::Parquet(_) => {
+                let file = std::fs::File::open(&self.path)
+                    .map_err(|e| Error::io(&self.path, "open", e))?;
+                let mut hashing = HashingReader {
+                    inner: file,
+                    hasher: Sha256::new(),
+                };
+                io::copy(&mut hashing, &mut io::sink())
+                    .map_err(|e| Error::io(&self.path, "read", e))?;
+                Ok(hex(&hashing.hasher.finalize()))
+            }
+        }
     }
 }
 
@@ -282,7 +345,7 @@ fn read_table(mut source: Source) -> Result<(Vec<String>, Table)> {
         Table {
             x,
             y: Array1::from(y),
-            sha256: source.finish(),
+            sha256: source.finish()?,
         },
     ))
 }
@@ -404,7 +467,7 @@ fn holdout_metrics(
         mse: ss_res / rows as f64,
         r2: estimator::r2(ss_res, target_moments.sum_of_squares(0)),
     };
-    Ok((metrics, source.finish()))
+    Ok((metrics, source.finish()?))
 }
 
 /// The `[start, end)` rows of each of `k` folds of `n` rows, as scikit-learn's `KFold(k)`: the
@@ -742,7 +805,7 @@ fn train_streaming(
         }
     }
     let features = std::mem::take(&mut source.features);
-    let sha256 = source.finish();
+    let sha256 = source.finish()?;
     let mut all = Moments::new(columns);
     for part in &parts {
         all.merge(part);

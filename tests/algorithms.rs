@@ -278,7 +278,8 @@ fn streaming_trains_in_memory_that_does_not_grow_with_the_rows() {
     let in_memory = run("");
     let stderr = String::from_utf8_lossy(&in_memory.stderr);
     let out_of_memory = stderr.contains("memory allocation of")
-        || stderr.contains("need more memory than there is");
+        || stderr.contains("need more memory than there is")
+        || stderr.contains("cannot hold the training rows in memory");
     assert!(
         !in_memory.status.success() && out_of_memory,
         "the limit is too generous, or the fit failed otherwise: {stderr}"

@@ -13,6 +13,7 @@ mod import;
 mod import_sources;
 mod inspect;
 mod memory;
+mod parquet;
 mod paths;
 mod pipes;
 mod rejects;

@@ -37,11 +37,13 @@ def main() -> None:
         raise SystemExit(f"{args.weights}: {len(features)} features but {len(coefficients)} coefficients")
     terms = " + ".join(f"{identifier(name)} * ?" for name in features)
     types = ", ".join(f"{identifier(name)}: 'DOUBLE'" for name in features)
-    query = (
-        f"COPY (SELECT {terms} + ? AS prediction "
-        f"FROM read_csv(?, header = true, types = {{{types}}})) "
-        "TO ? (FORMAT csv, HEADER)"
+    # A Parquet file (benches/parquet.py) carries its own types.
+    source = (
+        "read_parquet(?)"
+        if args.data.endswith(".parquet")
+        else f"read_csv(?, header = true, types = {{{types}}})"
     )
+    query = f"COPY (SELECT {terms} + ? AS prediction FROM {source}) TO ? (FORMAT csv, HEADER)"
     duckdb.connect().execute(query, [*coefficients, float(weights["intercept"]), args.data, args.output])
 
 

@@ -54,7 +54,7 @@ fn score(
 ) -> Result<Vec<u8>, String> {
     let options = ScoreOptions {
         format: Format::Csv,
-        id_column: None,
+        id_columns: vec![],
         batch_rows,
         threads,
         block_size,
@@ -74,7 +74,7 @@ fn read_rows(data: &[u8]) -> Result<usize, String> {
     let mut reader = BatchReader::new("fuzz.csv", data).map_err(|e| e.to_string())?;
     let names: Vec<String> = FEATURES.iter().map(|f| f.to_string()).collect();
     reader
-        .select(&names, "feature", None)
+        .select(&names, "feature", &[])
         .map_err(|e| e.to_string())?;
     let mut batch = Batch::new(7, names.len());
     let mut rows = 0;
@@ -93,7 +93,7 @@ fn rows_read(data: &[u8], reader: LineReader) -> Option<Vec<String>> {
     let (mut source, header) = BlockSource::new("fuzz.csv", data, 1 << 16).ok()?;
     let header = Header::parse("fuzz.csv", &csv::ByteRecord::from(header.fields)).ok()?;
     let names: Vec<String> = FEATURES.iter().map(|f| f.to_string()).collect();
-    let selection = Selection::new(&header, &names, "feature", None)
+    let selection = Selection::new(&header, &names, "feature", &[])
         .ok()?
         .with_line_reader(reader);
     let mut seen = Vec::new();

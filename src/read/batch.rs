@@ -17,14 +17,45 @@ pub fn rows_within_budget(requested: usize, columns: usize) -> usize {
     requested.min(BATCH_BYTES / row_bytes).max(1)
 }
 
-/// The identifiers of the rows of one batch, copied from the id column, in one reused buffer.
-#[derive(Debug, Default)]
+/// The identifiers of the rows of one batch, copied from the id columns, in one reused buffer.
+/// A row's ids are pushed in the order their fields come in the row, and read back in the
+/// order the id columns were asked for.
+#[derive(Debug)]
 pub struct Ids {
     bytes: Vec<u8>,
     ends: Vec<usize>,
+    /// For each id column as asked for, its place among a row's ids in field order.
+    order: Vec<usize>,
+}
+
+impl Default for Ids {
+    /// Ids of one column per row.
+    fn default() -> Ids {
+        Ids::new(vec![0])
+    }
 }
 
 impl Ids {
+    /// Ids of `order.len()` columns per row; `order[j]` is where the `j`-th column asked for
+    /// comes among a row's fields.
+    pub fn new(order: Vec<usize>) -> Ids {
+        Ids {
+            bytes: Vec::new(),
+            ends: Vec::new(),
+            order,
+        }
+    }
+
+    /// Empty ids of the same columns.
+    pub fn empty_like(&self) -> Ids {
+        Ids::new(self.order.clone())
+    }
+
+    /// How many id columns a row has.
+    pub fn per_row(&self) -> usize {
+        self.order.len()
+    }
+
     pub(crate) fn clear(&mut self) {
         self.bytes.clear();
         self.ends.clear();
@@ -37,14 +68,36 @@ impl Ids {
 
     /// Keeps the ids of the first `rows` rows only.
     pub(crate) fn truncate(&mut self, rows: usize) {
-        self.ends.truncate(rows);
+        self.ends.truncate(rows * self.order.len());
         self.bytes.truncate(self.ends.last().copied().unwrap_or(0));
     }
 
-    /// The id of row `i` of the batch.
+    fn entry(&self, n: usize) -> &[u8] {
+        let start = if n == 0 { 0 } else { self.ends[n - 1] };
+        &self.bytes[start..self.ends[n]]
+    }
+
+    /// The `j`-th id (in the order the columns were asked for) of row `i` of the batch.
+    pub fn get_at(&self, i: usize, j: usize) -> &[u8] {
+        self.entry(i * self.order.len() + self.order[j])
+    }
+
+    /// The first id of row `i` of the batch.
     pub fn get(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.bytes[start..self.ends[i]]
+        self.get_at(i, 0)
+    }
+
+    /// The ids of row `i`, in the order the columns were asked for.
+    pub fn row(&self, i: usize) -> impl Iterator<Item = &[u8]> + '_ {
+        (0..self.order.len()).map(move |j| self.get_at(i, j))
+    }
+
+    /// Appends row `i` of `other` (which has the same columns).
+    pub(crate) fn push_row_of(&mut self, other: &Ids, i: usize) {
+        let k = other.order.len();
+        for n in i * k..(i + 1) * k {
+            self.push(other.entry(n));
+        }
     }
 }
 
@@ -56,7 +109,7 @@ pub struct Batch {
     pub x: Array2<f64>,
     /// How many rows of `x` hold data.
     pub rows: usize,
-    /// The rows' ids, when an id column was selected.
+    /// The rows' ids, when id columns were selected.
     pub ids: Ids,
 }
 

@@ -98,7 +98,7 @@ const SHOWN_NAMES: usize = 30;
 
 /// The header's names for a message: control characters escaped, long names cut, and at most
 /// [`SHOWN_NAMES`] of them, so that a file that is not what it should be gives one short line.
-fn shown_names(names: &[String]) -> String {
+pub(crate) fn shown_names(names: &[String]) -> String {
     const LONGEST: usize = 64;
     let mut shown: Vec<String> = Vec::new();
     for name in names.iter().take(SHOWN_NAMES) {

@@ -31,6 +31,7 @@ pub mod cpu;
 pub mod cursor;
 pub mod header;
 pub mod number;
+pub mod parquet;
 pub mod plain;
 pub mod problem;
 pub mod quoted;
@@ -113,6 +114,7 @@ mod tests {
         };
         let mut cursor = Cursor::default();
         let mut batch = Batch::new(4, selection.width());
+        batch.ids = selection.new_ids();
         let mut rejects = Vec::new();
         let mut seen = Vec::new();
         loop {
@@ -146,17 +148,20 @@ mod tests {
         // reader; csv-core, which quoted blocks use, is the reference for all of them.
         let headers = [["a", "id", "b", "skip"], ["skip", "b", "a", "id"]];
         let mut selections = Vec::new();
-        for (names, id) in [(headers[0], Some("id")), (headers[1], Some("id"))]
-            .into_iter()
-            .chain(headers.map(|names| (names, None)))
+        for (names, id) in [
+            (headers[0], vec!["id".into()]),
+            (headers[1], vec!["id".into()]),
+        ]
+        .into_iter()
+        .chain(headers.map(|names| (names, vec![])))
         {
             let header = Header::parse("in.csv", &csv::ByteRecord::from(names.to_vec())).unwrap();
             let names = ["b".into(), "a".into()];
-            let selection = Selection::new(&header, &names, "feature", id).unwrap();
+            let selection = Selection::new(&header, &names, "feature", &id).unwrap();
             let chosen = cpu::chosen().unwrap();
             assert_eq!(
                 selection.has_vector_reader(),
-                id.is_none() && chosen != cpu::LineReader::Scalar
+                id.is_empty() && chosen != cpu::LineReader::Scalar
             );
             selections.push(selection);
         }

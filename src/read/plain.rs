@@ -220,7 +220,7 @@ fn simple_field(
         }
         None => skip_field(field),
     };
-    if selection.id_field == Some(k) {
+    if selection.is_id[k] {
         ids.push(&field[..used]);
     }
     Some(start + used)

@@ -16,8 +16,8 @@ pub struct Columns<'a> {
     pub field_count: usize,
     /// The batch columns' names, in batch order.
     pub names: &'a [String],
-    /// The id column's name, when one is carried.
-    pub id: Option<&'a str>,
+    /// The id columns' names, in the order asked for.
+    pub ids: &'a [String],
 }
 
 /// What is wrong with one row.
@@ -47,6 +47,8 @@ pub enum RowProblem {
     IdNotUtf8 {
         /// The id column's index in the row.
         field: usize,
+        /// Which id column it is, in the order asked for.
+        id: usize,
     },
     /// The input's last record has the wrong number of fields and a quote that is never
     /// closed, in field `field` (the last): the rest of the file was read into it.
@@ -99,12 +101,12 @@ impl RowError {
                 "the prediction is beyond the range of f64; are the values in the right units?"
                     .to_string(),
             ),
-            RowProblem::IdNotUtf8 { field } => (
+            RowProblem::IdNotUtf8 { field, id } => (
                 Location::cell(path, line, field + 1),
                 format!(
                     "column {}: not valid UTF-8, which JSON Lines output cannot carry; \
                      use --format csv",
-                    columns.id.unwrap_or("id")
+                    columns.ids.get(*id).map_or("id", String::as_str)
                 ),
             ),
             RowProblem::UnclosedQuote { field } => (

@@ -49,10 +49,10 @@ impl<R: Read> BatchReader<R> {
         &self.header
     }
 
-    /// Chooses the numeric columns to read, by name and in this order, and optionally a column
-    /// whose text is carried along as each row's id. `what` names the columns in messages.
-    pub fn select(&mut self, names: &[String], what: &str, id_column: Option<&str>) -> Result<()> {
-        self.selection = Some(Selection::new(&self.header, names, what, id_column)?);
+    /// Chooses the numeric columns to read, by name and in this order, and any columns whose
+    /// text is carried along as each row's ids. `what` names the columns in messages.
+    pub fn select(&mut self, names: &[String], what: &str, ids: &[String]) -> Result<()> {
+        self.selection = Some(Selection::new(&self.header, names, what, ids)?);
         Ok(())
     }
 
@@ -63,6 +63,9 @@ impl<R: Read> BatchReader<R> {
             .selection
             .as_ref()
             .expect("select() comes before read_batch()");
+        if batch.ids.per_row() != selection.id_names().len().max(1) {
+            batch.ids = selection.new_ids();
+        }
         while !batch.is_full() {
             if self.block.is_none() {
                 if self.finished {
@@ -113,8 +116,7 @@ mod tests {
 
     fn reader(text: &str) -> BatchReader<&[u8]> {
         let mut r = BatchReader::new("in.csv", text.as_bytes()).unwrap();
-        r.select(&["a".into(), "b".into()], "feature", None)
-            .unwrap();
+        r.select(&["a".into(), "b".into()], "feature", &[]).unwrap();
         r
     }
 
@@ -176,7 +178,7 @@ mod tests {
     fn a_line_after_a_quoted_newline_keeps_its_line_number() {
         let mut r =
             BatchReader::new("in.csv", "id,a,b\n\"x\ny\",1,2\nz,3,oops\n".as_bytes()).unwrap();
-        r.select(&["a".into(), "b".into()], "feature", Some("id"))
+        r.select(&["a".into(), "b".into()], "feature", &["id".into()])
             .unwrap();
         let err = r.read_batch(&mut Batch::new(8, 2)).unwrap_err();
         assert_eq!(
@@ -202,7 +204,7 @@ mod tests {
     #[test]
     fn ids_are_carried_per_row() {
         let mut r = BatchReader::new("in.csv", "id,a,b\nx1,1,2\n\"y,2\",3,4\n".as_bytes()).unwrap();
-        r.select(&["a".into(), "b".into()], "feature", Some("id"))
+        r.select(&["a".into(), "b".into()], "feature", &["id".into()])
             .unwrap();
         let mut batch = Batch::new(8, 2);
         r.read_batch(&mut batch).unwrap();

@@ -1,8 +1,8 @@
 //! Which fields of a row to read: the model's columns, found by name in the header, into batch
-//! columns, and an optional id column carried along as text; and the field-by-field reader of
+//! columns, and any id columns carried along as text; and the field-by-field reader of
 //! one record that decides what is wrong with a row.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::read::batch::Ids;
 use crate::read::cpu::{self, LineReader};
 use crate::read::header::Header;
@@ -10,17 +10,19 @@ use crate::read::number::parse_number;
 use crate::read::problem::{Columns, RowProblem};
 use crate::read::vector::Lines;
 
-/// Which fields of each row to read: numeric columns into batch columns, and an optional id.
+/// Which fields of each row to read: numeric columns into batch columns, and any ids.
 #[derive(Debug, Clone)]
 pub struct Selection {
     path: String,
     names: Vec<String>,
-    /// The id column's name, if any.
-    id_name: Option<String>,
+    /// The id columns' names, in the order asked for.
+    id_names: Vec<String>,
     /// For each field of a row, the batch column it fills, if any.
     pub(crate) slot_of_field: Vec<Option<usize>>,
-    /// The field copied as each row's id, if any.
-    pub(crate) id_field: Option<usize>,
+    /// The fields copied as each row's ids, in the order asked for.
+    pub(crate) id_fields: Vec<usize>,
+    /// For each field of a row, whether it is an id.
+    pub(crate) is_id: Vec<bool>,
     /// Fields in the header, which every row must have.
     pub(crate) field_count: usize,
     /// The vector line reader, where the CPU and the row's shape allow it.
@@ -28,42 +30,60 @@ pub struct Selection {
 }
 
 impl Selection {
-    /// Selects `names` (numeric, in this order) and optionally an id column from `header`.
-    /// `what` names the numeric columns in messages ("feature"). Lines of plain numbers go to the
-    /// line reader [`cpu::chosen`] gives (a usage error if `BATCH_INFERENCE_CPU` names one this
-    /// CPU cannot run).
-    pub fn new(
-        header: &Header,
-        names: &[String],
-        what: &str,
-        id_column: Option<&str>,
-    ) -> Result<Selection> {
+    /// Selects `names` (numeric, in this order) and the id columns `ids` (none, one or several,
+    /// each named once: [`crate::score::plan`] checks that) from `header`. `what` names the
+    /// numeric columns in messages ("feature"). An id column the file does not have is a usage
+    /// error: the command line names it. Lines of plain numbers go to the line reader
+    /// [`cpu::chosen`] gives (a usage error if `BATCH_INFERENCE_CPU` names one this CPU cannot
+    /// run).
+    pub fn new(header: &Header, names: &[String], what: &str, ids: &[String]) -> Result<Selection> {
         let fields = header.resolve(names, what)?;
         let mut slot_of_field = vec![None; header.names().len()];
         for (slot, &field) in fields.iter().enumerate() {
             slot_of_field[field] = Some(slot);
         }
-        let id_field = match id_column {
-            Some(name) => Some(header.resolve(&[name.to_string()], "id")?[0]),
-            None => None,
+        let id_fields = match header.resolve(ids, "id") {
+            Ok(fields) => fields,
+            Err(_) => return Err(unknown_id_columns(header.path(), header.names(), ids)),
         };
+        let mut is_id = vec![false; header.names().len()];
+        for &field in &id_fields {
+            is_id[field] = true;
+        }
         let field_count = header.names().len();
         let lines = Lines::new(
             cpu::chosen()?,
             &slot_of_field,
             field_count,
             names.len(),
-            id_field.is_some(),
+            !ids.is_empty(),
         );
         Ok(Selection {
             path: header.path().to_string(),
             names: names.to_vec(),
-            id_name: id_column.map(String::from),
+            id_names: ids.to_vec(),
             slot_of_field,
-            id_field,
+            id_fields,
+            is_id,
             field_count,
             lines,
         })
+    }
+
+    /// A batch's empty ids for this selection's id columns.
+    pub fn new_ids(&self) -> Ids {
+        let mut sorted = self.id_fields.clone();
+        sorted.sort_unstable();
+        let order = self
+            .id_fields
+            .iter()
+            .map(|f| {
+                sorted
+                    .binary_search(f)
+                    .expect("every id field is in the list")
+            })
+            .collect();
+        Ids::new(order)
     }
 
     /// Reads every line with the scalar reader, even where a vector one could run (for tests
@@ -81,7 +101,7 @@ impl Selection {
             &self.slot_of_field,
             self.field_count,
             width,
-            self.id_field.is_some(),
+            !self.id_fields.is_empty(),
         );
         self
     }
@@ -109,7 +129,7 @@ impl Selection {
             path: &self.path,
             field_count: self.field_count,
             names: &self.names,
-            id: self.id_name.as_deref(),
+            ids: &self.id_names,
         }
     }
 
@@ -118,9 +138,14 @@ impl Selection {
         self.names.len()
     }
 
-    /// Whether an id column is carried.
+    /// Whether id columns are carried.
     pub fn has_id(&self) -> bool {
-        self.id_field.is_some()
+        !self.id_fields.is_empty()
+    }
+
+    /// The id columns' names, in the order asked for.
+    pub fn id_names(&self) -> &[String] {
+        &self.id_names
     }
 
     /// Parses one record's fields into `row`. A wrong field count is reported before a bad
@@ -148,7 +173,7 @@ impl Selection {
                     }
                 }
             }
-            if self.id_field == Some(k) {
+            if self.is_id[k] {
                 ids.push(field);
             }
         }
@@ -160,4 +185,19 @@ impl Selection {
             None => Ok(()),
         }
     }
+}
+
+/// The usage error for id columns that `path`, with columns `names`, does not have.
+fn unknown_id_columns(path: &str, names: &[String], ids: &[String]) -> Error {
+    let missing: Vec<&str> = ids
+        .iter()
+        .filter(|id| !names.contains(id))
+        .map(String::as_str)
+        .collect();
+    let plural = if missing.len() == 1 { "" } else { "s" };
+    Error::Usage(format!(
+        "--id-column {}: {path} has no column{plural} of that name; its columns are {}",
+        missing.join(","),
+        crate::read::header::shown_names(names)
+    ))
 }

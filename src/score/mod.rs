@@ -11,13 +11,15 @@ use std::io::Read;
 use std::time::Instant;
 
 use crate::cli::ScoreArgs;
-use crate::error::{Outcome, Result};
+use crate::error::{Error, Outcome, Result};
 use crate::log::{Logger, Progress};
 use crate::model::ModelFile;
 use crate::output::{Encoder, Sink};
+use crate::parquet_output::text_column;
 use crate::paths::is_finished_output;
 use crate::read::block::{BlockSource, RawHeader, BLOCK_SIZE};
 use crate::read::header::Header;
+use crate::read::parquet::is_parquet;
 use crate::read::selection::Selection;
 use crate::read::shard::{Shard, ShardReader};
 use crate::read::{display_name, open_input};
@@ -25,6 +27,7 @@ use crate::score::collect::Collector;
 use crate::score::scorer::Scorer;
 
 pub mod collect;
+pub mod parquet;
 pub mod pipeline;
 pub mod plan;
 pub mod scorer;
@@ -98,23 +101,26 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<Outcome> {
     log.info("Running inference...");
     log.info("Loading data...");
     let name = display_name(&plan.data);
+    // A Parquet file is read by its columns; anything else as CSV text.
+    let parquet = match is_parquet(&plan.data) {
+        true if crate::store::is_url(&plan.data) => {
+            return Err(Error::Usage(format!(
+                "--data {}: Parquet is read from local files only for now; copy the object to a local file first",
+                plan.data
+            )))
+        }
+        true => Some(crate::read::parquet::open_file(&plan.data)?),
+        false => None,
+    };
     // A prefix is sharded by object, not by byte range: each shard reads its run of objects.
     let by_object = plan.shard.filter(|_| crate::store::is_prefix(&plan.data));
-    let opened = match by_object {
-        Some(shard) => crate::read::Input {
+    let opened = match (&parquet, by_object) {
+        (Some(_), _) => None,
+        (None, Some(shard)) => Some(crate::read::Input {
             reader: crate::store::get::open_part(&plan.data, Some((shard.index, shard.count)))?,
             compression: None,
-        },
-        None => open_input(&plan.data)?,
-    };
-    let input = opened.reader;
-    // A compressed file's size says nothing of how much text it holds, so there is no total.
-    let total_bytes = if plan.data == "-" || opened.compression.is_some() {
-        None
-    } else if crate::store::is_url(&plan.data) {
-        crate::store::get::size_of(&plan.data)?
-    } else {
-        std::fs::metadata(&plan.data).ok().map(|m| m.len())
+        }),
+        (None, None) => Some(open_input(&plan.data)?),
     };
     log.info(&format!("Loading model from: {}", plan.model));
     let model = ModelFile::load(&plan.model)?;
@@ -140,9 +146,72 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<Outcome> {
         }),
     };
     if let Some(Some(sink)) = policy.as_mut().map(|p| p.sink.as_mut()) {
-        sink.write(b"line,reason,record\n")?;
+        sink.write(match parquet {
+            Some(_) => parquet::REJECTS_HEADER,
+            None => b"line,reason,record\n",
+        })?;
     }
-    let (blocks, raw) = BlockSource::new(name, input, options.block_size)?;
+    let rows = match (parquet, opened) {
+        (Some(reader), _) => {
+            log.info("Scoring observations...");
+            let progress = log.progress(None);
+            parquet::score_parquet(
+                reader,
+                plan.shard,
+                &model,
+                options,
+                &mut sink,
+                policy.as_mut(),
+                progress,
+            )?
+        }
+        (None, Some(opened)) => score_csv(&plan, opened, &model, &mut sink, policy.as_mut(), log)?,
+        (None, None) => unreachable!("a CSV input is opened when the input is not Parquet"),
+    };
+    sink.finish()?;
+    let rejected = match policy {
+        Some(policy) => {
+            if let Some(rejects) = policy.sink {
+                rejects.finish()?;
+            }
+            policy.count
+        }
+        None => 0,
+    };
+    log.summary(rows, started.elapsed(), name, plan.output.as_deref());
+    if rejected > 0 {
+        let place = plan
+            .rejects
+            .as_deref()
+            .map_or(String::new(), |p| format!(", recorded in {p}"));
+        log.warn(&format!("{rejected} rows rejected{place}"));
+        return Ok(Outcome::RowsRejected);
+    }
+    Ok(Outcome::Success)
+}
+
+/// Scores the CSV input `opened` (the whole file, or the plan's shard of it) into `sink`;
+/// returns the rows scored.
+fn score_csv(
+    plan: &ScorePlan,
+    opened: crate::read::Input,
+    model: &ModelFile,
+    sink: &mut Sink,
+    policy: Option<&mut RejectPolicy>,
+    log: &Logger,
+) -> Result<u64> {
+    let name = display_name(&plan.data);
+    let options = &plan.options;
+    // A compressed file's size says nothing of how much text it holds, so there is no total.
+    let total_bytes = if plan.data == "-" || opened.compression.is_some() {
+        None
+    } else if crate::store::is_url(&plan.data) {
+        crate::store::get::size_of(&plan.data)?
+    } else {
+        std::fs::metadata(&plan.data).ok().map(|m| m.len())
+    };
+    let by_object = plan.shard.filter(|_| crate::store::is_prefix(&plan.data));
+    let (blocks, raw) = BlockSource::new(name, opened.reader, options.block_size)?;
     let (source, progress) = match plan.shard {
         None => {
             log.info("Scoring observations...");
@@ -169,34 +238,7 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<Outcome> {
             (source, log.progress(Some(end - start)))
         }
     };
-    let rows = score_source(
-        source,
-        &model,
-        options,
-        &mut sink,
-        policy.as_mut(),
-        progress,
-    )?;
-    sink.finish()?;
-    let rejected = match policy {
-        Some(policy) => {
-            if let Some(rejects) = policy.sink {
-                rejects.finish()?;
-            }
-            policy.count
-        }
-        None => 0,
-    };
-    log.summary(rows, started.elapsed(), name, plan.output.as_deref());
-    if rejected > 0 {
-        let place = plan
-            .rejects
-            .as_deref()
-            .map_or(String::new(), |p| format!(", recorded in {p}"));
-        log.warn(&format!("{rejected} rows rejected{place}"));
-        return Ok(Outcome::RowsRejected);
-    }
-    Ok(Outcome::Success)
+    score_source(source, model, options, sink, policy, progress)
 }
 
 /// Scores a whole CSV stream (named `name` in messages) into `sink`; returns the rows scored.
@@ -230,13 +272,12 @@ pub fn score_source<R: Read + Send>(
     progress: Progress,
 ) -> Result<u64> {
     let header = Header::parse(&source.name, &csv::ByteRecord::from(source.header))?;
-    let selection = Selection::new(
-        &header,
-        &model.features,
-        "feature",
-        options.id_column.as_deref(),
-    )?;
-    let encoder = Encoder::new(options.format, options.id_column.as_deref());
+    let selection = Selection::new(&header, &model.features, "feature", &options.id_columns)?;
+    let encoder = Encoder::new(options.format, &options.id_columns);
+    if let Sink::Parquet(parquet) = sink {
+        let ids = options.id_columns.iter().map(|n| text_column(n)).collect();
+        parquet.set_id_columns(ids);
+    }
     if source.write_header {
         sink.write(&encoder.header())?;
     }
@@ -328,7 +369,7 @@ mod tests {
     ) -> Result<Vec<u8>> {
         let options = ScoreOptions {
             format: Format::Csv,
-            id_column: Some("id".into()),
+            id_columns: vec!["id".into()],
             batch_rows,
             threads,
             block_size,
@@ -450,7 +491,7 @@ mod tests {
                 testing::scratch_file("score-shards", &format!("{case}.csv"), text.as_bytes());
             let options = ScoreOptions {
                 format: Format::Csv,
-                id_column: Some("id".into()),
+                id_columns: vec!["id".into()],
                 batch_rows: 3,
                 threads: 1 + case % 3,
                 block_size: 64,

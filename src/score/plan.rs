@@ -8,6 +8,7 @@ use crate::compression::Compression;
 use crate::error::{Error, Result};
 use crate::output::Format;
 use crate::paths::Paths;
+use crate::read::parquet::has_parquet_extension;
 use crate::read::shard::Shard;
 
 /// How to score, apart from what and where.
@@ -15,8 +16,8 @@ use crate::read::shard::Shard;
 pub struct ScoreOptions {
     /// Output format.
     pub format: Format,
-    /// Column copied next to each prediction.
-    pub id_column: Option<String>,
+    /// Columns copied next to each prediction, in this order.
+    pub id_columns: Vec<String>,
     /// Rows per matrix-vector product.
     pub batch_rows: usize,
     /// Worker threads; 1 scores on the calling thread.
@@ -60,12 +61,7 @@ impl ScorePlan {
                 "--rejects and --max-errors apply only with --on-error skip".into(),
             ));
         }
-        if args.id_column.as_deref() == Some(PREDICTION) {
-            return Err(Error::Usage(format!(
-                "--id-column {PREDICTION} would give the output two columns named {PREDICTION}; \
-                 rename the input column"
-            )));
-        }
+        check_id_columns(&args.id_column)?;
         let to_stdout = matches!(args.output.as_deref(), None | Some("-"));
         if to_stdout && args.rejects.as_deref() == Some("-") {
             return Err(Error::Usage(
@@ -85,6 +81,17 @@ impl ScorePlan {
         };
         let output = for_shard("--output", &args.output)?;
         let rejects = for_shard("--rejects", &args.rejects)?;
+        if let Some(path) = rejects.as_deref().filter(|p| has_parquet_extension(p)) {
+            return Err(Error::Usage(format!(
+                "--rejects {path}: rejected rows are written as CSV (line,reason,record); \
+                 name the file .csv"
+            )));
+        }
+        // An output named .parquet is Parquet, whatever --format says.
+        let format = match output.as_deref() {
+            Some(path) if has_parquet_extension(path) => Format::Parquet,
+            _ => args.format,
+        };
         // Before anything is opened: no output may be an input or another output.
         Paths::new()
             .standard_output(to_stdout || rejects.as_deref() == Some("-"))
@@ -111,14 +118,38 @@ impl ScorePlan {
             max_errors: args.max_errors,
             overwrite: args.overwrite,
             options: ScoreOptions {
-                format: args.format,
-                id_column: args.id_column.clone(),
+                format,
+                id_columns: args.id_column.clone(),
                 batch_rows: args.batch_rows as usize,
                 threads: args.threads.map_or_else(default_threads, |n| n as usize),
                 block_size,
             },
         })
     }
+}
+
+/// Checks the id columns: none is `prediction`, and none is named twice (the output would
+/// have two columns of one name).
+fn check_id_columns(ids: &[String]) -> Result<()> {
+    for (i, id) in ids.iter().enumerate() {
+        if id == PREDICTION {
+            return Err(Error::Usage(format!(
+                "--id-column {PREDICTION} would give the output two columns named {PREDICTION}; \
+                 rename the input column"
+            )));
+        }
+        if id.is_empty() {
+            return Err(Error::Usage(
+                "--id-column has an empty name; give column names separated by commas".into(),
+            ));
+        }
+        if ids[..i].contains(id) {
+            return Err(Error::Usage(format!(
+                "--id-column {id} is given twice; name each id column once"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The threads to use when `--threads` is not given: the CPUs this process may use, which

@@ -69,7 +69,8 @@ pub(crate) enum Failure {
 impl Scorer<'_> {
     /// A worker's buffers, sized for this scorer.
     pub(crate) fn work(&self) -> Work {
-        let batch = Batch::new(self.batch_rows, self.selection.width());
+        let mut batch = Batch::new(self.batch_rows, self.selection.width());
+        batch.ids = self.selection.new_ids();
         Work {
             cursor: Cursor::default(),
             predictions: Array1::zeros(batch.capacity()),
@@ -156,12 +157,14 @@ impl Scorer<'_> {
         if !prediction.is_finite() {
             return Some(RowProblem::Overflow);
         }
-        match (ids, self.selection.id_field) {
-            (Some(ids), Some(field)) if !self.encoder.carries(ids.get(i)) => {
-                Some(RowProblem::IdNotUtf8 { field })
-            }
-            _ => None,
-        }
+        let ids = ids?;
+        let fields = &self.selection.id_fields;
+        (0..fields.len())
+            .find(|&j| !self.encoder.carries(ids.get_at(i, j)))
+            .map(|j| RowProblem::IdNotUtf8 {
+                field: fields[j],
+                id: j,
+            })
     }
 
     /// The first `rows` rows of the batch read from `start` (byte position and line breaks
@@ -178,6 +181,7 @@ impl Scorer<'_> {
     ) -> Vec<Reject> {
         let mut cursor = Cursor::at(start.0, start.1);
         let mut one = Batch::new(1, self.selection.width());
+        one.ids = self.selection.new_ids();
         let mut set_aside = Vec::new();
         let mut unwritable = Vec::new();
         for i in 0..rows {
@@ -217,14 +221,14 @@ fn writable_rows(
     problem: impl Fn(usize) -> Option<RowProblem>,
 ) -> (Vec<f64>, Option<Ids>) {
     let mut kept = Vec::with_capacity(predictions.len());
-    let mut kept_ids = ids.map(|_| Ids::default());
+    let mut kept_ids = ids.map(Ids::empty_like);
     for (i, &p) in predictions.iter().enumerate() {
         if problem(i).is_some() {
             continue;
         }
         kept.push(p);
         if let (Some(kept_ids), Some(ids)) = (&mut kept_ids, ids) {
-            kept_ids.push(ids.get(i));
+            kept_ids.push_row_of(ids, i);
         }
     }
     (kept, kept_ids)

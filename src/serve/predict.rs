@@ -37,21 +37,22 @@ pub struct Predicted {
     pub rows: usize,
 }
 
-/// Scores the CSV `body` with `model`, in `format`, with the id column `id_column` copied
-/// next to each prediction when given; a bad body or row is the batch command's data error.
+/// Scores the CSV `body` with `model`, in `format`, with the id columns `id_columns` copied
+/// next to each prediction; a bad body or row is the batch command's data error.
 pub fn predict_csv(
     model: &ModelFile,
     body: &[u8],
     format: Format,
-    id_column: Option<&str>,
+    id_columns: &[String],
 ) -> Result<Predicted> {
     let (mut blocks, raw) = BlockSource::new(BODY, body, BLOCK_SIZE)?;
     let lines_in_header = raw.newlines;
     let header = Header::parse(BODY, &csv::ByteRecord::from(raw.fields))?;
-    let selection = Selection::new(&header, &model.features, "feature", id_column)?;
-    let encoder = Encoder::new(format, id_column);
+    let selection = Selection::new(&header, &model.features, "feature", id_columns)?;
+    let encoder = Encoder::new(format, id_columns);
     let mut out = encoder.header();
     let mut batch = Batch::new(BATCH_ROWS, selection.width());
+    batch.ids = selection.new_ids();
     let mut predictions = Array1::zeros(batch.capacity());
     let mut lines_before = lines_in_header;
     let mut rows = 0;
@@ -111,12 +112,14 @@ fn problem(
     if !prediction.is_finite() {
         return Some(RowProblem::Overflow);
     }
-    match (ids, selection.id_field) {
-        (Some(ids), Some(field)) if !encoder.carries(ids.get(i)) => {
-            Some(RowProblem::IdNotUtf8 { field })
-        }
-        _ => None,
-    }
+    let ids = ids?;
+    let fields = &selection.id_fields;
+    (0..fields.len())
+        .find(|&j| !encoder.carries(ids.get_at(i, j)))
+        .map(|j| RowProblem::IdNotUtf8 {
+            field: fields[j],
+            id: j,
+        })
 }
 
 /// Row `index` of the batch read from `start` in `block`, with `problem`: the batch is read
@@ -196,7 +199,11 @@ pub async fn handle(
     let loaded = server.slot.get();
     let predicted = server
         .on_cpu(body.len(), move || {
-            predict_csv(&loaded.model, &body, format, id_column.as_deref())
+            let id_columns: Vec<String> = match &id_column {
+                Some(names) => names.split(',').map(str::to_string).collect(),
+                None => Vec::new(),
+            };
+            predict_csv(&loaded.model, &body, format, &id_columns)
                 .map_err(|e| ApiError::bad_request(e.to_string()))
         })
         .await?;
@@ -204,6 +211,8 @@ pub async fn handle(
     let content_type = match format {
         Format::Csv => "text/csv; charset=utf-8",
         Format::Jsonl => "application/jsonl",
+        // Not offered by the query's formats; named for completeness.
+        Format::Parquet => "application/vnd.apache.parquet",
     };
     let mut response = (StatusCode::OK, predicted.out).into_response();
     response

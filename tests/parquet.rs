@@ -1,0 +1,452 @@
+//! Parquet in and out, and several id columns. The Parquet inputs are data/test.csv written
+//! by pyarrow (tests/fixtures/make_parquet_fixtures.py, which lists them); Parquet outputs are
+//! read back here with the parquet crate.
+
+use std::fs::File;
+
+use parquet::basic::{LogicalType, Type as PhysicalType};
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::Field;
+
+use crate::util::{predictions, repo, Workdir};
+
+/// A workdir whose `pq/` holds the Parquet fixtures.
+fn workdir(name: &str) -> Workdir {
+    let wd = Workdir::new(name);
+    let fixtures = repo().join("tests/fixtures/parquet");
+    for entry in std::fs::read_dir(fixtures).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        wd.create(&format!("pq/{name}"), std::fs::read(&path).unwrap());
+    }
+    wd
+}
+
+/// The columns of a Parquet file: name, physical type, logical type, and every value as text.
+fn read_parquet(
+    path: &std::path::Path,
+) -> Vec<(String, PhysicalType, Option<LogicalType>, Vec<String>)> {
+    let reader = SerializedFileReader::new(File::open(path).unwrap()).unwrap();
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    let mut columns: Vec<_> = schema
+        .columns()
+        .iter()
+        .map(|c| {
+            (
+                c.name().to_string(),
+                c.physical_type(),
+                c.logical_type_ref().cloned(),
+                Vec::new(),
+            )
+        })
+        .collect();
+    for row in reader.get_row_iter(None).unwrap() {
+        for (i, (_, field)) in row.unwrap().get_column_iter().enumerate() {
+            let text = match field {
+                Field::Str(s) => s.clone(),
+                Field::Null => "null".to_string(),
+                other => other.to_string(),
+            };
+            columns[i].3.push(text);
+        }
+    }
+    columns
+}
+
+#[test]
+fn parquet_scores_to_the_same_bytes_as_the_csv_in_every_format() {
+    let wd = workdir("parquet_same_bytes");
+    for format in ["csv", "jsonl"] {
+        let plain = wd.ok(&["-q", "--format", format]).output.stdout;
+        for data in [
+            "pq/test.parquet",
+            "pq/test_snappy.parquet",
+            "pq/decimal.parquet",
+        ] {
+            for extra in [
+                &["--threads", "1"][..],
+                &["--threads", "4", "--batch-rows", "3"],
+            ] {
+                let mut args = vec!["-q", "--format", format, "--data", data];
+                args.extend(extra);
+                assert_eq!(
+                    wd.ok(&args).output.stdout,
+                    plain,
+                    "{data} {format} {extra:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_parquet_file_is_known_by_its_magic_bytes_under_another_name() {
+    let wd = workdir("parquet_magic");
+    let plain = wd.ok(&["-q"]).output.stdout;
+    wd.create(
+        "data.bin",
+        std::fs::read(wd.path("pq/test.parquet")).unwrap(),
+    );
+    assert_eq!(wd.ok(&["-q", "--data", "data.bin"]).output.stdout, plain);
+}
+
+#[test]
+fn several_id_columns_are_carried_in_the_order_given_in_csv_and_json_lines() {
+    let wd = workdir("parquet_several_ids");
+    let plain = predictions(&wd.ok(&["-q"]).stdout());
+    let csv = wd
+        .ok(&["-q", "--id-column", "RAD,CHAS", "--id-column", "ZN"])
+        .stdout();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "RAD,CHAS,ZN,prediction");
+    // data/test.csv's first row: ZN 0, CHAS 0, RAD 4.
+    assert_eq!(lines[1], format!("4,0,0,{}", plain[0]));
+    assert_eq!(lines.len(), plain.len() + 1);
+    let jsonl = wd
+        .ok(&["-q", "--format", "jsonl", "--id-column", "LSTAT,CRIM"])
+        .stdout();
+    assert_eq!(
+        jsonl.lines().next().unwrap(),
+        format!(
+            "{{\"LSTAT\":\"16.3\",\"CRIM\":\"0.75026\",\"prediction\":{}}}",
+            plain[0]
+        )
+    );
+    // The same columns from Parquet, whose values are written in their shortest text.
+    let from_parquet = wd
+        .ok(&[
+            "-q",
+            "--data",
+            "pq/test.parquet",
+            "--id-column",
+            "house,row,weight,TAX",
+        ])
+        .stdout();
+    let lines: Vec<&str> = from_parquet.lines().collect();
+    assert_eq!(lines[0], "house,row,weight,TAX,prediction");
+    assert_eq!(lines[1], format!("h1,1,0.25,307,{}", plain[0]));
+    assert_eq!(lines[51], format!("h51,51,12.75,224,{}", plain[50]));
+}
+
+#[test]
+fn several_id_columns_give_the_same_bytes_on_any_thread_count_and_in_shards() {
+    let wd = workdir("parquet_ids_threads");
+    let args = ["-q", "--id-column", "RAD,CHAS,ZN", "--batch-rows", "2"];
+    let one = wd
+        .ok(&[&args[..], &["--threads", "1"]].concat())
+        .output
+        .stdout;
+    let four = wd
+        .ok(&[&args[..], &["--threads", "4"]].concat())
+        .output
+        .stdout;
+    assert_eq!(one, four);
+    let mut joined = Vec::new();
+    for index in ["0", "1", "2"] {
+        let shard = ["--shard-index", index, "--shard-count", "3"];
+        joined.extend(wd.ok(&[&args[..], &shard[..]].concat()).output.stdout);
+    }
+    assert_eq!(joined, one);
+}
+
+#[test]
+fn a_repeated_or_unknown_id_column_is_a_usage_error() {
+    let wd = workdir("parquet_bad_ids");
+    assert_eq!(
+        wd.fails(&["--id-column", "RAD,CHAS", "--id-column", "RAD"], 2)
+            .error(),
+        "--id-column RAD is given twice; name each id column once"
+    );
+    assert_eq!(
+        wd.fails(&["--id-column", "RAD,nope,gone"], 2).error(),
+        "--id-column nope,gone: data/test.csv has no columns of that name; its columns are \
+         CRIM, ZN, INDUS, CHAS, NOX, RM, AGE, DIS, RAD, TAX, PTRATIO, B, LSTAT, MEDV"
+    );
+    assert_eq!(
+        wd.fails(&["--data", "pq/test.parquet", "--id-column", "nope"], 2).error(),
+        "--id-column nope: pq/test.parquet has no column of that name; its columns are \
+         CRIM, ZN, INDUS, CHAS, NOX, RM, AGE, DIS, RAD, TAX, PTRATIO, B, LSTAT, MEDV, house, row, weight"
+    );
+}
+
+#[test]
+fn id_columns_keep_their_parquet_types_in_a_parquet_output() {
+    let wd = workdir("parquet_out_types");
+    let plain = predictions(&wd.ok(&["-q"]).stdout());
+    wd.ok(&[
+        "-q",
+        "--data",
+        "pq/test.parquet",
+        "--id-column",
+        "house,row,weight,CHAS",
+        "--output",
+        "out.parquet",
+    ]);
+    let columns = read_parquet(&wd.path("out.parquet"));
+    let shapes: Vec<(&str, PhysicalType, Option<LogicalType>)> = columns
+        .iter()
+        .map(|(n, p, l, _)| (n.as_str(), *p, l.clone()))
+        .collect();
+    assert_eq!(
+        shapes,
+        [
+            ("house", PhysicalType::BYTE_ARRAY, Some(LogicalType::String)),
+            ("row", PhysicalType::INT64, None),
+            ("weight", PhysicalType::FLOAT, None),
+            ("CHAS", PhysicalType::INT32, None),
+            ("prediction", PhysicalType::DOUBLE, None),
+        ]
+    );
+    let n = plain.len();
+    assert_eq!(
+        columns[0].3,
+        (1..=n).map(|i| format!("h{i}")).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        columns[1].3,
+        (1..=n).map(|i| i.to_string()).collect::<Vec<_>>()
+    );
+    let weights: Vec<f32> = columns[2].3.iter().map(|t| t.parse().unwrap()).collect();
+    assert_eq!(weights, (1..=n).map(|i| i as f32 / 4.0).collect::<Vec<_>>());
+    let scored: Vec<f64> = columns[4].3.iter().map(|t| t.parse().unwrap()).collect();
+    assert_eq!(scored, plain);
+}
+
+#[test]
+fn a_csv_scores_into_parquet_with_its_ids_as_text() {
+    let wd = workdir("parquet_out_from_csv");
+    let plain = predictions(&wd.ok(&["-q"]).stdout());
+    wd.ok(&[
+        "-q",
+        "--id-column",
+        "RAD,ZN",
+        "--output",
+        "out.parquet",
+        "--threads",
+        "3",
+    ]);
+    let columns = read_parquet(&wd.path("out.parquet"));
+    assert_eq!(columns.len(), 3);
+    assert_eq!(
+        (columns[0].0.as_str(), columns[0].1),
+        ("RAD", PhysicalType::BYTE_ARRAY)
+    );
+    assert_eq!(columns[0].2, Some(LogicalType::String));
+    assert_eq!(&columns[0].3[..3], ["4", "7", "4"]);
+    assert_eq!(&columns[1].3[..3], ["0", "33", "0"]);
+    let scored: Vec<f64> = columns[2].3.iter().map(|t| t.parse().unwrap()).collect();
+    assert_eq!(scored, plain);
+    // A file with no rows is still a Parquet file, with the same columns.
+    wd.create(
+        "empty.csv",
+        "CRIM,ZN,INDUS,CHAS,NOX,RM,AGE,DIS,RAD,TAX,PTRATIO,B,LSTAT\n",
+    );
+    wd.ok(&["-q", "--data", "empty.csv", "--output", "empty.parquet"]);
+    let columns = read_parquet(&wd.path("empty.parquet"));
+    assert_eq!(columns.len(), 1);
+    assert!(columns[0].3.is_empty());
+}
+
+#[test]
+fn shards_of_a_file_of_six_row_groups_add_up_to_the_whole() {
+    let wd = workdir("parquet_shards");
+    let whole = wd
+        .ok(&["-q", "--data", "pq/test.parquet", "--id-column", "house"])
+        .output
+        .stdout;
+    for count in [1, 2, 4, 6, 9] {
+        let mut joined = Vec::new();
+        for index in 0..count {
+            let (index, count) = (index.to_string(), count.to_string());
+            let args = [
+                "-q",
+                "--data",
+                "pq/test.parquet",
+                "--id-column",
+                "house",
+                "--shard-index",
+                &index,
+                "--shard-count",
+                &count,
+                "--output",
+                &format!("of{count}-part-{{index}}.csv"),
+            ];
+            wd.ok(&args);
+            let part = format!("of{count}-part-{index}.csv");
+            joined.extend(std::fs::read(wd.path(&part)).unwrap());
+        }
+        assert_eq!(
+            String::from_utf8(joined).unwrap(),
+            String::from_utf8(whole.clone()).unwrap(),
+            "{count} shards"
+        );
+    }
+}
+
+#[test]
+fn a_null_an_infinity_or_a_text_feature_is_a_data_error_and_writes_no_output() {
+    let wd = workdir("parquet_bad_rows");
+    for (file, message) in [
+        (
+            "null",
+            "pq/null.parquet: row 7: column LSTAT: expected a number, found null",
+        ),
+        (
+            "inf",
+            "pq/inf.parquet: row 12: column NOX: expected a finite number, found inf",
+        ),
+        (
+            "text",
+            "pq/text.parquet: column CRIM: a feature must be numeric, but the column holds \
+             strings; is this the right file?",
+        ),
+    ] {
+        for output in ["out.csv", "out.parquet"] {
+            let data = format!("pq/{file}.parquet");
+            let run = wd.fails(&["-q", "--data", &data, "--output", output], 3);
+            assert_eq!(run.error(), message);
+            assert!(!wd.path(output).exists(), "{file}: {output} was written");
+        }
+    }
+    assert!(
+        !wd.list(".").iter().any(|n| n.starts_with(".out")),
+        "a temporary file was left: {:?}",
+        wd.list(".")
+    );
+}
+
+#[test]
+fn a_truncated_or_foreign_parquet_file_is_a_data_error_not_a_panic() {
+    let wd = workdir("parquet_broken");
+    for file in ["truncated", "not"] {
+        let data = format!("pq/{file}.parquet");
+        assert_eq!(
+            wd.fails(&["-q", "--data", &data], 3).error(),
+            format!(
+                "{data}: not a readable Parquet file (Parquet error: Invalid Parquet file. \
+                 Corrupt footer); is it complete?"
+            )
+        );
+    }
+    // Every length of a damaged file: an error, never a panic.
+    let bytes = std::fs::read(wd.path("pq/test.parquet")).unwrap();
+    for len in (0..bytes.len()).step_by(997).chain([bytes.len() - 1]) {
+        let mut cut = bytes[..len].to_vec();
+        if len > 8 {
+            // Keep the end magic, so the reader goes past the first check.
+            cut.extend_from_slice(&bytes[bytes.len() - 8..]);
+        }
+        wd.create("cut.parquet", &cut);
+        let run = wd.output(&mut wd.command(&["-q", "--data", "cut.parquet"]));
+        assert!(
+            matches!(run.output.status.code(), Some(0 | 3)),
+            "length {len}: {:?}\n{}",
+            run.output.status,
+            run.stderr()
+        );
+        assert!(
+            !run.stderr().contains("panicked"),
+            "length {len}: {}",
+            run.stderr()
+        );
+    }
+}
+
+#[test]
+fn a_missing_feature_in_parquet_is_the_same_data_error_as_in_a_csv() {
+    let wd = workdir("parquet_missing_feature");
+    // A model of a column that only the Parquet file has, and one that only the CSV has.
+    let train = |data: &str, features: &str, out: &str| {
+        wd.ok(&[
+            "train",
+            "-q",
+            "--data",
+            data,
+            "--target",
+            "MEDV",
+            "--features",
+            features,
+            "--out",
+            out,
+        ]);
+    };
+    train("pq/test.parquet", "CRIM,weight", "w.bin");
+    assert_eq!(
+        wd.fails(&["-q", "--model", "w.bin"], 3).error(),
+        "data/test.csv:1: missing feature column weight (the file has: CRIM, ZN, INDUS, CHAS, \
+         NOX, RM, AGE, DIS, RAD, TAX, PTRATIO, B, LSTAT, MEDV)"
+    );
+    wd.create("extra.csv", "MISSING,MEDV\n1,2\n3,5\n4,4\n");
+    train("extra.csv", "MISSING", "m.bin");
+    assert_eq!(
+        wd.fails(&["-q", "--model", "m.bin", "--data", "pq/test.parquet"], 3)
+            .error(),
+        "pq/test.parquet: missing feature column MISSING (the file has: CRIM, ZN, INDUS, CHAS, \
+         NOX, RM, AGE, DIS, RAD, TAX, PTRATIO, B, LSTAT, MEDV, house, row, weight)"
+    );
+}
+
+#[test]
+fn skipped_parquet_rows_go_to_a_csv_rejects_file_with_their_row_numbers() {
+    let wd = workdir("parquet_rejects");
+    let plain = predictions(&wd.ok(&["-q"]).stdout());
+    let run = wd.fails(
+        &[
+            "-q",
+            "--data",
+            "pq/null.parquet",
+            "--on-error",
+            "skip",
+            "--rejects",
+            "rejects.csv",
+            "--output",
+            "out.csv",
+        ],
+        6,
+    );
+    assert_eq!(run.stderr(), "");
+    let rejects = wd.read("rejects.csv");
+    let lines: Vec<&str> = rejects.lines().collect();
+    assert_eq!(lines[0], "row,reason,record");
+    assert_eq!(lines.len(), 2);
+    // The record: the row's features as read, in the model's order.
+    assert_eq!(
+        lines[1],
+        "7,\"row 7: column LSTAT: expected a number, found null\",\
+         \"0.06899,0,25.65,0,0.581,5.87,69.7,2.2577,2,188,19.1,389.15,null\""
+    );
+    let mut kept = plain.clone();
+    kept.remove(6);
+    assert_eq!(predictions(&wd.read("out.csv")), kept);
+    assert_eq!(
+        wd.fails(&["--on-error", "skip", "--rejects", "r.parquet"], 2).error(),
+        "--rejects r.parquet: rejected rows are written as CSV (line,reason,record); name the file .csv"
+    );
+}
+
+#[test]
+fn training_on_parquet_gives_the_model_of_the_same_rows_as_csv() {
+    let wd = workdir("parquet_train");
+    let features = "CRIM,ZN,INDUS,CHAS,NOX,RM,AGE,DIS,RAD,TAX,PTRATIO,B,LSTAT";
+    for (data, out) in [("data/test.csv", "csv.bin"), ("pq/test.parquet", "pq.bin")] {
+        wd.ok(&[
+            "train",
+            "-q",
+            "--data",
+            data,
+            "--target",
+            "MEDV",
+            "--features",
+            features,
+            "--out",
+            out,
+        ]);
+    }
+    let (csv, pq) = (
+        wd.inspect_json(Some("csv.bin")),
+        wd.inspect_json(Some("pq.bin")),
+    );
+    assert_eq!(csv["coefficients"], pq["coefficients"]);
+    assert_eq!(csv["intercept"], pq["intercept"]);
+    assert_eq!(csv["features"], pq["features"]);
+}
