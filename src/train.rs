@@ -510,6 +510,7 @@ pub fn train(args: &TrainArgs, log: &Logger) -> Result<()> {
         cv,
         training_sha256: sha256,
         source: None,
+        trees: None,
     };
     model.save_atomic(&args.out)?;
 

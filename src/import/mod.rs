@@ -3,12 +3,14 @@
 //!
 //! - [`onnx`]: the protobuf messages, hand-written for prost.
 //! - [`linear`]: the graph folded into weights and an intercept, or refused by operator.
+//! - [`trees`]: a graph around one tree ensemble regressor, read into our tree layout.
 //!
 //! The ONNX file's input is one tensor of shape `[N, p]`, which has no column names, so
 //! `--features` names its columns. The model records where it came from ([`Source`]).
 
 pub mod linear;
 pub mod onnx;
+pub mod trees;
 
 use std::fs::File;
 use std::io::Read;
@@ -36,23 +38,12 @@ pub fn import(args: &ImportArgs, log: &Logger) -> Result<()> {
         .as_ref()
         .ok_or_else(|| Error::model(&args.path, "the ONNX model has no graph"))?;
     check_opsets(&model, graph).map_err(|m| Error::model(&args.path, m))?;
+    if trees::is_tree_graph(graph) {
+        return import_trees(args, log, &model, graph, &bytes);
+    }
     let folded = linear::fold(graph).map_err(|m| Error::model(&args.path, m))?;
-    let features = feature_names(args, &folded)?;
-    let source = Source {
-        format: "onnx".into(),
-        producer_name: model.producer_name.clone(),
-        producer_version: model.producer_version.clone(),
-        opsets: model
-            .opset_import
-            .iter()
-            .map(|o| Opset {
-                domain: linear::domain_name(&o.domain).to_string(),
-                version: o.version,
-            })
-            .collect(),
-        operators: folded.operators.clone(),
-        sha256: format!("{:x}", Sha256::digest(&bytes)),
-    };
+    let features = feature_names(args, &folded.input, folded.weights.len())?;
+    let source = source_of(&model, folded.operators.clone(), &bytes);
     let p = features.len();
     let imported = ModelFile {
         algorithm: Algorithm::Imported,
@@ -72,6 +63,7 @@ pub fn import(args: &ImportArgs, log: &Logger) -> Result<()> {
         cv: None,
         training_sha256: String::new(),
         source: Some(source),
+        trees: None,
     };
     imported.save_atomic(&args.out)?;
     log.info(&format!(
@@ -81,6 +73,73 @@ pub fn import(args: &ImportArgs, log: &Logger) -> Result<()> {
         model.producer_version,
         folded.operators.join(" -> "),
         args.out
+    ));
+    Ok(())
+}
+
+/// Where the model in `bytes` came from.
+fn source_of(model: &onnx::ModelProto, operators: Vec<String>, bytes: &[u8]) -> Source {
+    Source {
+        format: "onnx".into(),
+        producer_name: model.producer_name.clone(),
+        producer_version: model.producer_version.clone(),
+        opsets: model
+            .opset_import
+            .iter()
+            .map(|o| Opset {
+                domain: linear::domain_name(&o.domain).to_string(),
+                version: o.version,
+            })
+            .collect(),
+        operators,
+        sha256: format!("{:x}", Sha256::digest(bytes)),
+    }
+}
+
+/// Imports the tree ensemble of `graph`.
+fn import_trees(
+    args: &ImportArgs,
+    log: &Logger,
+    model: &onnx::ModelProto,
+    graph: &onnx::GraphProto,
+    bytes: &[u8],
+) -> Result<()> {
+    let read = trees::read(graph).map_err(|m| Error::model(&args.path, m))?;
+    let features = feature_names(args, &read.input, read.width)?;
+    let summary = format!(
+        "{} trees, max depth {}",
+        read.ensemble.trees(),
+        read.ensemble.max_depth()
+    );
+    let imported = ModelFile {
+        algorithm: Algorithm::Imported,
+        standardize: false,
+        solver: Solver::Trees,
+        target: read.output.clone(),
+        features,
+        coefficients: Vec::new(),
+        intercept: 0.0,
+        // Nothing was fitted here, so nothing was measured.
+        train: FitMetrics {
+            rows: 0,
+            mse: f64::NAN,
+            r2: f64::NAN,
+        },
+        holdout: None,
+        cv: None,
+        training_sha256: String::new(),
+        source: Some(source_of(model, read.operators.clone(), bytes)),
+        trees: Some(read.ensemble),
+    };
+    imported.save_atomic(&args.out)?;
+    log.info(&format!(
+        "Imported {} ({} {}: {}) into {}: {} features, {summary}",
+        args.path,
+        model.producer_name,
+        model.producer_version,
+        read.operators.join(" -> "),
+        args.out,
+        read.width
     ));
     Ok(())
 }
@@ -95,7 +154,7 @@ fn read_limited(path: &str) -> Result<Vec<u8>> {
     if bytes.len() as u64 > MAX_PAYLOAD {
         return Err(Error::model(
             path,
-            format!("the ONNX file is over the {MAX_PAYLOAD}-byte limit of a linear model"),
+            format!("the ONNX file is over the {MAX_PAYLOAD}-byte limit of a model file"),
         ));
     }
     Ok(bytes)
@@ -133,21 +192,20 @@ fn check_opsets(
     Ok(())
 }
 
-/// The model's feature names: `--features`, one per column of the graph's input.
-fn feature_names(args: &ImportArgs, folded: &linear::Folded) -> Result<Vec<String>> {
-    let p = folded.weights.len();
+/// The model's feature names: `--features`, one per column of the graph's `input` of `p`.
+fn feature_names(args: &ImportArgs, input: &str, p: usize) -> Result<Vec<String>> {
     let Some(features) = &args.features else {
         return Err(Error::Usage(format!(
             "{}: the ONNX input {} is one tensor of {p} columns with no names; name them with \
              --features A,B,... ({p} names, in the order of the columns)",
-            args.path, folded.input
+            args.path, input
         )));
     };
     if features.len() != p {
         return Err(Error::Usage(format!(
             "--features names {} columns, but the ONNX input {} of {} has {p}; give {p} names",
             features.len(),
-            folded.input,
+            input,
             args.path
         )));
     }

@@ -10,11 +10,10 @@
 use std::io::Read;
 use std::time::Instant;
 
-use ndarray::Array1;
-
 use crate::cli::ScoreArgs;
 use crate::error::{Outcome, Result};
 use crate::log::{Logger, Progress};
+use crate::model::predictor::Predictor;
 use crate::model::ModelFile;
 use crate::output::{Encoder, Sink};
 use crate::paths::is_finished_output;
@@ -218,8 +217,7 @@ pub fn score_source<R: Read + Send>(
     }
     let scorer = Scorer {
         selection,
-        weights: Array1::from(model.coefficients.clone()),
-        intercept: model.intercept,
+        predictor: Predictor::new(model),
         encoder,
         batch_rows: options.batch_rows,
         skip: rejects.is_some(),

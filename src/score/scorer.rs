@@ -1,11 +1,11 @@
 //! The scorer: what a worker does with one block. Its rows are parsed into reused batches,
-//! each batch is predicted with one matrix-vector product, and the predictions are encoded into
+//! each batch is predicted by the model's predictor, and the predictions are encoded into
 //! the block's output bytes; rows that cannot be scored fail the block or, under
 //! `--on-error skip`, are set aside with their line and text.
 
 use ndarray::{s, Array1};
 
-use crate::model::linear::predict_into;
+use crate::model::predictor::Predictor;
 use crate::output::Encoder;
 use crate::read::batch::{Batch, Ids};
 use crate::read::block::{Block, CutError};
@@ -18,10 +18,8 @@ use crate::read::selection::Selection;
 pub(crate) struct Scorer {
     /// The columns to read.
     pub(crate) selection: Selection,
-    /// The model's coefficients, in selection order.
-    pub(crate) weights: Array1<f64>,
-    /// The model's intercept.
-    pub(crate) intercept: f64,
+    /// The model, whose features are in selection order.
+    pub(crate) predictor: Predictor,
     /// Turns predictions into output bytes.
     pub(crate) encoder: Encoder,
     /// Rows per batch asked for; a batch holds fewer when they would pass the memory budget
@@ -107,12 +105,8 @@ impl Scorer {
                 break;
             }
             let mut predictions = work.predictions.slice_mut(s![..n]);
-            predict_into(
-                work.batch.x.slice(s![..n, ..]),
-                &self.weights,
-                self.intercept,
-                predictions.view_mut(),
-            );
+            self.predictor
+                .predict_into(work.batch.x.slice(s![..n, ..]), predictions.view_mut());
             let predictions = predictions
                 .into_slice()
                 .expect("a slice of an Array1 is contiguous");
