@@ -18,3 +18,4 @@ mod rejects;
 mod score;
 mod shard;
 mod train;
+mod trees;
