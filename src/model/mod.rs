@@ -5,7 +5,7 @@
 //! | offset | size | field                                            |
 //! |--------|------|--------------------------------------------------|
 //! | 0      | 8    | magic `\x89BIM\r\n\x1a\n` (catches text-mode mangling, like PNG's) |
-//! | 8      | 4    | format version (u32), currently 4 (1 to 3 are still read) |
+//! | 8      | 4    | format version (u32): 4 for a tree model, 3 for a linear one (1 to 4 are read) |
 //! | 12     | 8    | payload length in bytes (u64)                    |
 //! | 20     | 32   | SHA-256 of the payload                           |
 //! | 52     | n    | payload: bincode 2 (standard config) of [`ModelFile`] |
@@ -482,13 +482,22 @@ impl ModelFile {
         Ok((model, version))
     }
 
-    /// Encodes the model with its header.
+    /// Encodes the model with its header. A linear model is written as format version 3 (its
+    /// payload without the empty `trees`, the one byte of `None` at the end), so that a file
+    /// that needs nothing of version 4 stays readable by older builds and the shipped
+    /// model/model.bin does not change; a tree model is version 4.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let payload = bincode::serde::encode_to_vec(self, BINCODE)
+        let mut payload = bincode::serde::encode_to_vec(self, BINCODE)
             .expect("a model of validated size always encodes");
+        let version = if self.trees.is_none() {
+            assert_eq!(payload.pop(), Some(0), "`trees: None` is one 0 at the end");
+            3
+        } else {
+            FORMAT_VERSION
+        };
         let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
         bytes.extend_from_slice(&MAGIC);
-        bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        bytes.extend_from_slice(&version.to_le_bytes());
         bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
         bytes.extend_from_slice(&Sha256::digest(&payload));
         bytes.extend_from_slice(&payload);
@@ -747,12 +756,11 @@ mod tests {
         assert!(message(&bytes).contains("format version 5 is newer than this program reads (4)"));
     }
 
-    /// `m` (a linear model) as format `version` 1, 2 or 3 wrote it: a version 4 payload of a
-    /// linear model is the version 3 payload and one 0 (`trees: None`), and that of a trained
-    /// model is the older payload and one more 0 (`source: None`).
+    /// `m` (a linear model) as format `version` 1, 2 or 3 wrote it: a linear model is written
+    /// as version 3, whose payload for a trained model is the older payload and one 0
+    /// (`source: None`).
     fn as_version(m: &ModelFile, version: u32) -> Vec<u8> {
         let mut bytes = m.to_bytes();
-        assert_eq!(bytes.pop(), Some(0));
         if version < 3 {
             assert_eq!(bytes.pop(), Some(0));
         }
@@ -898,14 +906,26 @@ mod tests {
     }
 
     #[test]
-    fn a_version_3_imported_linear_model_still_loads() {
+    fn a_linear_model_is_written_as_version_3_and_read_as_3_or_4() {
         let mut m = model();
         m.algorithm = Algorithm::Imported;
         m.solver = Solver::Folded;
         m.source = tree_model().source;
+        let mut bytes = m.to_bytes();
         assert_eq!(
-            ModelFile::from_bytes_versioned("m.bin", &as_version(&m, 3)).unwrap(),
-            (m, 3)
+            ModelFile::from_bytes_versioned("m.bin", &bytes).unwrap(),
+            (m.clone(), 3)
+        );
+        // The same model as version 4: the payload and one 0 (`trees: None`).
+        bytes.push(0);
+        let payload_len = (bytes.len() - HEADER_LEN) as u64;
+        bytes[8..12].copy_from_slice(&4u32.to_le_bytes());
+        bytes[12..20].copy_from_slice(&payload_len.to_le_bytes());
+        let digest = Sha256::digest(&bytes[HEADER_LEN..]);
+        bytes[20..HEADER_LEN].copy_from_slice(&digest);
+        assert_eq!(
+            ModelFile::from_bytes_versioned("m.bin", &bytes).unwrap(),
+            (m, 4)
         );
     }
 }
