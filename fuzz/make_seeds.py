@@ -1,4 +1,6 @@
-"""Writes the fuzz targets' seed inputs from data/test.csv and model/model.bin.
+"""Writes the fuzz targets' seed inputs from data/test.csv, model/model.bin and a tree model
+(tests/fixtures/trees/decision_tree_float.bin, which `import` makes from the decision tree
+export beside it; a test checks that).
 
 Run from anywhere: `python3 fuzz/make_seeds.py`. The seeds are committed; .ci/run checks that
 this script makes them again byte for byte. Each CSV seed is the head of data/test.csv in one
@@ -47,10 +49,16 @@ def csv_seeds(text: str) -> dict[str, bytes]:
 def main() -> None:
     text = (ROOT / "data" / "test.csv").read_text()
     model = (ROOT / "model" / "model.bin").read_bytes()
+    tree = (ROOT / "tests" / "fixtures" / "trees" / "decision_tree_float.bin").read_bytes()
     seeds = {
         "csv_reader": csv_seeds(text),
         # The whole file, and its payload alone (the target also tries input as a payload).
-        "model_decoder": {"model.bin": model, "payload.bin": model[52:]},
+        "model_decoder": {
+            "model.bin": model,
+            "payload.bin": model[52:],
+            "tree.bin": tree,
+            "tree_payload.bin": tree[52:],
+        },
     }
     for target, files in seeds.items():
         folder = SEEDS / target

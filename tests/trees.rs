@@ -110,6 +110,14 @@ fn the_seeds_gbr_imports_into_the_committed_model_and_scores_as_scikit_learn_pre
 }
 
 #[test]
+fn the_fuzzers_tree_seed_is_what_import_makes_of_the_decision_tree() {
+    let wd = Workdir::new("trees_fuzz_seed");
+    wd.create("tree.onnx", fixture("decision_tree_float.onnx"));
+    import(&wd, "tree.onnx", "tree.bin");
+    assert!(std::fs::read(wd.path("tree.bin")).unwrap() == fixture("decision_tree_float.bin"));
+}
+
+#[test]
 fn inspect_shows_the_trees_and_where_they_came_from() {
     let wd = Workdir::new("trees_inspect");
     let text = wd.ok(&["inspect", "--model", "model/gbr.bin"]).stdout();
