@@ -1,7 +1,7 @@
 //! `import` of tree ensembles: the exports of tests/fixtures/trees/ (made by
 //! tests/fixtures/make_tree_models.py) score as scikit-learn or LightGBM predicts, on
 //! data/test.csv and on 10,000 generated rows, with the same bytes for any thread count; the
-//! seed's GBR (model/gbr.onnx) imports into the committed model/gbr.bin; hostile graphs, made
+//! seed's GBR (tests/fixtures/trees/seed_gbr.onnx) imports into the committed model/gbr.bin; hostile graphs, made
 //! here from a real export with the library's own protobuf messages, are refused by name.
 
 use std::io::Read;
@@ -84,15 +84,14 @@ fn every_tree_export_scores_as_its_library_predicts_and_no_worse_than_onnxruntim
 #[test]
 fn the_seeds_gbr_imports_into_the_committed_model_and_scores_as_scikit_learn_predicts() {
     let wd = Workdir::new("trees_seed_gbr");
-    import(&wd, "model/gbr.onnx", "gbr.bin");
+    wd.create("seed_gbr.onnx", fixture("seed_gbr.onnx"));
+    import(&wd, "seed_gbr.onnx", "gbr.bin");
     assert!(
         std::fs::read(wd.path("gbr.bin")).unwrap()
             == std::fs::read(repo().join("model/gbr.bin")).unwrap(),
-        "import of model/gbr.onnx is not byte for byte model/gbr.bin"
+        "import of seed_gbr.onnx is not byte for byte model/gbr.bin"
     );
-    let answers: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(repo().join("model/gbr.json")).unwrap())
-            .unwrap();
+    let answers: serde_json::Value = serde_json::from_slice(&fixture("seed_gbr.json")).unwrap();
     let sklearn = crate::util::floats(&answers["test"]["library"]);
     let onnxruntime = crate::util::floats(&answers["test"]["onnxruntime"]);
     let ours = predictions(&score(&wd, "model/gbr.bin", "data/test.csv", "2"));
@@ -133,16 +132,16 @@ fn inspect_shows_the_trees_and_where_they_came_from() {
     ] {
         assert!(text.contains(line), "{line:?} not in:\n{text}");
     }
-    let onnx = std::fs::read(repo().join("model/gbr.onnx")).unwrap();
+    let onnx = fixture("seed_gbr.onnx");
     let sha = format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(&onnx));
     assert!(text.contains(&sha), "no sha256 {sha} in:\n{text}");
     assert!(text.contains("skl2onnx 1.20.0"), "{text}");
 }
 
-/// model/gbr.onnx decoded, changed by `change` (given its tree node), encoded to `bad.onnx`,
+/// tests/fixtures/trees/seed_gbr.onnx decoded, changed by `change` (given its tree node), encoded to `bad.onnx`,
 /// imported: the refusal's message, after the exit code 4 is checked.
 fn refusal(wd: &Workdir, change: impl FnOnce(&mut NodeProto)) -> String {
-    let bytes = std::fs::read(repo().join("model/gbr.onnx")).unwrap();
+    let bytes = fixture("seed_gbr.onnx");
     let mut model = ModelProto::decode(&bytes[..]).unwrap();
     let graph = model.graph.as_mut().unwrap();
     change(&mut graph.node[0]);

@@ -489,12 +489,10 @@ impl ModelFile {
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut payload = bincode::serde::encode_to_vec(self, BINCODE)
             .expect("a model of validated size always encodes");
-        let version = if self.trees.is_none() {
+        let version = self.format_version();
+        if version == 3 {
             assert_eq!(payload.pop(), Some(0), "`trees: None` is one 0 at the end");
-            3
-        } else {
-            FORMAT_VERSION
-        };
+        }
         let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
         bytes.extend_from_slice(&MAGIC);
         bytes.extend_from_slice(&version.to_le_bytes());
@@ -502,6 +500,16 @@ impl ModelFile {
         bytes.extend_from_slice(&Sha256::digest(&payload));
         bytes.extend_from_slice(&payload);
         bytes
+    }
+
+    /// The format version [`ModelFile::to_bytes`] writes the model as: 3 for a linear model, 4
+    /// ([`FORMAT_VERSION`]) for a tree model.
+    pub fn format_version(&self) -> u32 {
+        if self.trees.is_none() {
+            3
+        } else {
+            FORMAT_VERSION
+        }
     }
 
     /// Checks the model and writes it to `path` atomically.
