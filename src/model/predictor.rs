@@ -3,7 +3,7 @@
 
 use ndarray::{Array1, ArrayView2, ArrayViewMut1};
 
-use crate::model::trees::TreeEnsemble;
+use crate::model::trees::{CompleteTrees, TreeEnsemble};
 use crate::model::{linear, ModelFile};
 
 /// A model ready to predict batches: built once from a [`ModelFile`], shared by the workers.
@@ -16,15 +16,20 @@ pub enum Predictor {
         /// The intercept.
         intercept: f64,
     },
-    /// A tree ensemble.
+    /// A tree ensemble, walked node by node.
     Trees(TreeEnsemble),
+    /// A shallow tree ensemble of `x <= t` branches, as complete trees walked without branches.
+    CompleteTrees(CompleteTrees),
 }
 
 impl Predictor {
     /// The predictor of `model`.
     pub fn new(model: &ModelFile) -> Predictor {
         match &model.trees {
-            Some(trees) => Predictor::Trees(trees.clone()),
+            Some(trees) => match trees.complete() {
+                Some(complete) => Predictor::CompleteTrees(complete),
+                None => Predictor::Trees(trees.clone()),
+            },
             None => Predictor::Linear {
                 weights: Array1::from(model.coefficients.clone()),
                 intercept: model.intercept,
@@ -40,6 +45,7 @@ impl Predictor {
                 linear::predict_into(x, weights, *intercept, out)
             }
             Predictor::Trees(trees) => trees.predict_into(x, out),
+            Predictor::CompleteTrees(trees) => trees.predict_into(x, out),
         }
     }
 }

@@ -253,6 +253,116 @@ impl TreeEnsemble {
     }
 }
 
+/// The deepest trees [`TreeEnsemble::complete`] lays out as complete trees (`2^depth` leaves
+/// each).
+const COMPLETE_DEPTH: usize = 8;
+
+/// A tree ensemble whose branches are all `x <= threshold` (missing values the other way), as
+/// complete trees of one depth: shallower leaves are repeated down to it, under branches that
+/// lead to the same value either way. A row then walks each tree in exactly `depth` steps with
+/// no branch to mispredict: `i = 2i + 1 + (x > t)`. Built when a model is loaded, not stored;
+/// its predictions are the same bits as [`TreeEnsemble::predict_into`]'s (same leaves, same
+/// order of the sum).
+#[derive(Debug, Clone)]
+pub struct CompleteTrees {
+    ensemble_base: f64,
+    aggregate: Aggregate,
+    float_features: bool,
+    depth: usize,
+    trees: usize,
+    features: Vec<u32>,
+    thresholds: Vec<f64>,
+    leaves: Vec<f64>,
+}
+
+impl TreeEnsemble {
+    /// The ensemble as [`CompleteTrees`], when its trees are at most [`COMPLETE_DEPTH`] deep
+    /// and every branch is `BRANCH_LEQ` without missing-value tracking, and the complete trees
+    /// are at most four times the nodes (so that many shallow trees and one deep one cannot
+    /// blow the layout up).
+    pub fn complete(&self) -> Option<CompleteTrees> {
+        let depth = self.max_depth();
+        if depth > COMPLETE_DEPTH || self.trees() << depth > 4 * self.kinds.len() {
+            return None;
+        }
+        let leq_only = self
+            .kinds
+            .iter()
+            .all(|&k| k == kind::LEAF || k == kind::LEQ);
+        if depth == 0 || depth > COMPLETE_DEPTH || !leq_only {
+            return None;
+        }
+        let internal = (1 << depth) - 1;
+        let mut complete = CompleteTrees {
+            ensemble_base: self.base,
+            aggregate: self.aggregate,
+            float_features: self.float_features,
+            depth,
+            trees: self.trees(),
+            features: vec![0; internal * self.trees()],
+            thresholds: vec![f64::INFINITY; internal * self.trees()],
+            leaves: vec![0.0; (internal + 1) * self.trees()],
+        };
+        for t in 0..self.trees() {
+            self.fill(&mut complete, t, self.roots[t] as usize, 0, 0);
+        }
+        Some(complete)
+    }
+
+    /// Lays node `i` out at `slot` of tree `t`, `level` steps below the root.
+    fn fill(&self, out: &mut CompleteTrees, t: usize, i: usize, slot: usize, level: usize) {
+        let internal = (1 << out.depth) - 1;
+        if level == out.depth {
+            // Only a leaf reaches the last level: the depth is the deepest leaf's.
+            out.leaves[t * (internal + 1) + slot - internal] = self.values[i];
+            return;
+        }
+        let (yes, no) = if self.kinds[i] == kind::LEAF {
+            // Feature 0 against +inf: either way leads to this same leaf.
+            (i, i)
+        } else {
+            out.features[t * internal + slot] = self.features[i];
+            out.thresholds[t * internal + slot] = self.values[i];
+            (self.yes[i] as usize, self.no[i] as usize)
+        };
+        self.fill(out, t, yes, 2 * slot + 1, level + 1);
+        self.fill(out, t, no, 2 * slot + 2, level + 1);
+    }
+}
+
+impl CompleteTrees {
+    /// Predicts every row of `x` into `out`, as [`TreeEnsemble::predict_into`] does.
+    pub fn predict_into(&self, x: ArrayView2<f64>, mut out: ArrayViewMut1<f64>) {
+        let start = match self.aggregate {
+            Aggregate::Sum => self.ensemble_base,
+            Aggregate::Average => 0.0,
+        };
+        out.fill(start);
+        let internal = (1 << self.depth) - 1;
+        for t in 0..self.trees {
+            let features = &self.features[t * internal..(t + 1) * internal];
+            let thresholds = &self.thresholds[t * internal..(t + 1) * internal];
+            let leaves = &self.leaves[t * (internal + 1)..(t + 1) * (internal + 1)];
+            for (row, sum) in x.outer_iter().zip(out.iter_mut()) {
+                let row = row.as_slice().expect("a batch's rows are contiguous");
+                let mut i = 0;
+                for _ in 0..self.depth {
+                    let mut value = row[features[i] as usize];
+                    if self.float_features {
+                        value = f64::from(value as f32);
+                    }
+                    i = 2 * i + 1 + usize::from(!(value <= thresholds[i]));
+                }
+                *sum += leaves[i - internal];
+            }
+        }
+        if self.aggregate == Aggregate::Average {
+            let trees = self.trees as f64;
+            out.mapv_inplace(|sum| sum / trees + self.ensemble_base);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,6 +425,25 @@ mod tests {
         assert_eq!(predict(&e, array![[1.000_000_01, 0.0]]), array![120.5]);
         e.float_features = true;
         assert_eq!(predict(&e, array![[1.000_000_01, 0.0]]), array![110.5]);
+    }
+
+    #[test]
+    fn complete_trees_predict_the_same_bits_as_the_walk() {
+        let mut e = ensemble();
+        e.kinds[2] = kind::LEQ;
+        e.float_features = true;
+        let complete = e.complete().expect("two levels of LEQ");
+        let cells = [f64::NAN, 0.0, 1.0, 1.000_000_01, 4.0, 5.0, 6.0, -3.0];
+        let x = ndarray::Array2::from_shape_fn((64, 2), |(i, j)| cells[(i >> (3 * j)) % 8]);
+        let mut out = Array1::zeros(64);
+        complete.predict_into(x.view(), out.view_mut());
+        let walked = predict(&e, x);
+        assert!(out
+            .iter()
+            .zip(&walked)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+        e.kinds[2] = kind::LT;
+        assert!(e.complete().is_none());
     }
 
     #[test]
