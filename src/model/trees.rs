@@ -351,7 +351,10 @@ impl CompleteTrees {
                     if self.float_features {
                         value = f64::from(value as f32);
                     }
-                    i = 2 * i + 1 + usize::from(!(value <= thresholds[i]));
+                    // Not `value > t`: a NaN must go the no way, as in the node walk.
+                    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+                    let no = !(value <= thresholds[i]);
+                    i = 2 * i + 1 + usize::from(no);
                 }
                 *sum += leaves[i - internal];
             }
