@@ -1,5 +1,7 @@
-"""Writes the fuzz targets' seed inputs from data/test.csv, model/model.bin and the committed
-ONNX fixtures (tests/fixtures/onnx/, its columns/ folder, and an MLflow directory's).
+"""Writes the fuzz targets' seed inputs from data/test.csv, model/model.bin, a tree model
+(tests/fixtures/trees/decision_tree_float.bin, which `import` makes from the decision tree
+export beside it; a test checks that) and the committed ONNX fixtures (tests/fixtures/onnx/,
+its columns/ folder, and an MLflow directory's).
 
 Run from anywhere: `python3 fuzz/make_seeds.py`. The seeds are committed; .ci/run checks that
 this script makes them again byte for byte. Each CSV seed is the head of data/test.csv in one
@@ -53,10 +55,16 @@ def main() -> None:
     onnx_files |= {f"columns_{f.name}": f for f in (fixtures / "onnx" / "columns").glob("*.onnx")}
     # The MLflow directories hold the same export: one seed of it.
     onnx_files["mlflow_model.onnx"] = fixtures / "mlflow" / "columns" / "model.onnx"
+    tree = (fixtures / "trees" / "decision_tree_float.bin").read_bytes()
     seeds = {
         "csv_reader": csv_seeds(text),
         # The whole file, and its payload alone (the target also tries input as a payload).
-        "model_decoder": {"model.bin": model, "payload.bin": model[52:]},
+        "model_decoder": {
+            "model.bin": model,
+            "payload.bin": model[52:],
+            "tree.bin": tree,
+            "tree_payload.bin": tree[52:],
+        },
         # Every committed ONNX export.
         "onnx_import": {name: f.read_bytes() for name, f in sorted(onnx_files.items())},
     }

@@ -4,6 +4,7 @@
 use crate::cli::InspectArgs;
 use crate::error::{Error, Result};
 use crate::model::summary::{full_rank, ModelSummary, Parameters};
+use crate::model::trees::{Aggregate, TreeEnsemble};
 use crate::model::{FitMetrics, ModelFile, Solver, Source};
 
 /// How `model` was fitted, in one line for people.
@@ -14,6 +15,7 @@ fn render_solver(model: &ModelFile) -> String {
         Solver::Folded => {
             "not fitted here: weights and intercept folded in f64 from the imported graph".into()
         }
+        Solver::Trees => "not fitted here: trees read from the imported graph".into(),
         Solver::Qr => "least squares by QR (linfa-linear), rank not recorded".into(),
         Solver::LeastSquares { rank } if full_rank(model, rank) => {
             format!("least squares by QR (linfa-linear), rank {rank} of {p}")
@@ -48,6 +50,39 @@ fn render_solver(model: &ModelFile) -> String {
             )
         }
     }
+}
+
+/// A tree ensemble, as lines of `inspect`: the features its branches test, then its shape.
+fn render_trees(model: &ModelFile, trees: &TreeEnsemble) -> String {
+    let used = trees.features_used();
+    let names: Vec<&str> = used.iter().map(|&j| model.features[j].as_str()).collect();
+    let mut out = format!(
+        "  used by the trees: {} of {}: {}\n",
+        used.len(),
+        model.features.len(),
+        names.join(", ")
+    );
+    let aggregate = match trees.aggregate {
+        Aggregate::Sum => "sum",
+        Aggregate::Average => "average",
+    };
+    out += "kind:           tree ensemble\n";
+    out += &format!("trees:          {}\n", trees.trees());
+    out += &format!("max depth:      {}\n", trees.max_depth());
+    out += &format!("leaves:         {}\n", trees.leaves());
+    out += &format!(
+        "aggregate:      {aggregate} of the leaves, plus {}\n",
+        trees.base
+    );
+    out += &format!(
+        "comparisons:    {}\n",
+        if trees.float_features {
+            "features rounded to float32 first"
+        } else {
+            "features as float64"
+        }
+    );
+    out
 }
 
 /// Where an imported model came from, as lines of `inspect`.
@@ -105,10 +140,14 @@ pub fn render(path: &str, model: &ModelFile, version: u32) -> String {
         None => out += &format!("training data:  sha256 {}\n", model.training_sha256),
     }
     out += &format!("features:       {}\n", model.features.len());
-    for (name, coef) in model.features.iter().zip(&model.coefficients) {
-        out += &format!("  {name:<width$}  {coef:>24}\n");
+    if let Some(trees) = &model.trees {
+        out += &render_trees(model, trees);
+    } else {
+        for (name, coef) in model.features.iter().zip(&model.coefficients) {
+            out += &format!("  {name:<width$}  {coef:>24}\n");
+        }
+        out += &format!("  {:<width$}  {:>24}\n", "intercept", model.intercept);
     }
-    out += &format!("  {:<width$}  {:>24}\n", "intercept", model.intercept);
     if model.source.is_some() {
         out += "metrics:        none (imported, not fitted here)\n";
         return out;

@@ -45,6 +45,7 @@ pub fn model(features: &[&str], coefficients: &[f64], intercept: f64) -> ModelFi
         cv: None,
         training_sha256: "00".into(),
         source: None,
+        trees: None,
     }
 }
 

@@ -20,7 +20,7 @@ use crate::estimator::{self, Fit, Moments};
 use crate::log::{utc_timestamp, Logger};
 use crate::model::linear::predict_into;
 use crate::model::summary::ModelSummary;
-use crate::model::{Algorithm, CrossValidation, FitMetrics, ModelFile, Solver, FORMAT_VERSION};
+use crate::model::{Algorithm, CrossValidation, FitMetrics, ModelFile, Solver};
 use crate::paths::Paths;
 use crate::read::batch::Batch;
 use crate::read::parquet::{is_parquet, ParquetReader};
@@ -573,11 +573,12 @@ pub fn train(args: &TrainArgs, log: &Logger) -> Result<()> {
         cv,
         training_sha256: sha256,
         source: None,
+        trees: None,
     };
     model.save_atomic(&args.out)?;
 
     let metadata = Metadata {
-        summary: ModelSummary::new(&model, FORMAT_VERSION),
+        summary: ModelSummary::new(&model, model.format_version()),
         training_data: display_name(&args.data),
         holdout_data: args.holdout.as_deref().map(display_name),
         holdout_sha256: holdout.as_ref().map(|(_, sha)| sha.as_str()),

@@ -32,15 +32,14 @@ fn run_page(name: &str, page: &str) {
     let examples = examples(&markdown);
     assert!(!examples.is_empty(), "no console examples in {page}");
     let wd = Workdir::new(name);
-    // The import example reads a committed ONNX fixture by its path in the repository.
-    for entry in std::fs::read_dir(repo().join("tests/fixtures/onnx")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension() == Some("onnx".as_ref()) {
-            let name = path.file_name().unwrap().to_str().unwrap();
-            wd.create(
-                &format!("tests/fixtures/onnx/{name}"),
-                std::fs::read(&path).unwrap(),
-            );
+    // The import examples read committed ONNX fixtures by their paths in the repository.
+    for dir in ["tests/fixtures/onnx", "tests/fixtures/trees"] {
+        for entry in std::fs::read_dir(repo().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension() == Some("onnx".as_ref()) {
+                let name = path.file_name().unwrap().to_str().unwrap();
+                wd.create(&format!("{dir}/{name}"), std::fs::read(&path).unwrap());
+            }
         }
     }
     // So do the MLflow examples, by the directories' paths.

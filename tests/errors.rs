@@ -485,10 +485,10 @@ fn an_empty_model_file_is_invalid() {
 fn a_model_from_a_future_format_version_asks_for_an_upgrade() {
     let wd = Workdir::new("future_model");
     let mut bytes = std::fs::read(wd.path("model/model.bin")).unwrap();
-    bytes[8..12].copy_from_slice(&4u32.to_le_bytes());
+    bytes[8..12].copy_from_slice(&5u32.to_le_bytes());
     assert_eq!(
         model_error(&wd, &bytes),
-        "model/model.bin: invalid model file: format version 4 is newer than this program reads (3); upgrade batch_inference"
+        "model/model.bin: invalid model file: format version 5 is newer than this program reads (4); upgrade batch_inference"
     );
 }
 

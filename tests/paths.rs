@@ -497,7 +497,7 @@ fn a_retrained_model_and_its_metadata_keep_their_modes() {
     ]);
     assert_eq!(mode(&wd, "model/model.bin"), 0o600);
     assert_eq!(mode(&wd, "model/metadata.json"), 0o640);
-    assert_eq!(wd.list("model"), ["metadata.json", "model.bin"]);
+    assert_eq!(wd.list("model"), ["gbr.bin", "metadata.json", "model.bin"]);
 }
 
 #[test]

@@ -22,3 +22,4 @@ mod score;
 mod serve;
 mod shard;
 mod train;
+mod trees;

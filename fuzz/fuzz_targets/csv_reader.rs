@@ -42,6 +42,7 @@ fn model() -> ModelFile {
         cv: None,
         training_sha256: String::new(),
         source: None,
+        trees: None,
     }
 }
 

@@ -377,7 +377,7 @@ impl Step<'_> {
 
 /// A tensor's elements as f64, from its typed field or its raw bytes; their count must be the
 /// product of its dimensions.
-fn elements(tensor: &TensorProto) -> Result<Vec<f64>, String> {
+pub(crate) fn elements(tensor: &TensorProto) -> Result<Vec<f64>, String> {
     if tensor.data_location != 0 || !tensor.external_data.is_empty() {
         return Err("its data is in an external file, which is not supported".into());
     }

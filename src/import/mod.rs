@@ -1,12 +1,13 @@
-//! `batch_inference import`: an ONNX file of a linear regressor (as skl2onnx writes one), or an
-//! MLflow model directory holding one, into our model file, scored then by the same kernel as
-//! a trained model.
+//! `batch_inference import`: an ONNX file of a linear regressor or a tree ensemble (as skl2onnx
+//! and onnxmltools write them), or an MLflow model directory holding one, into our model file,
+//! scored then by the same predictor as a trained model.
 //!
 //! - [`onnx`]: the protobuf messages, hand-written for prost.
 //! - [`mlflow`]: an MLflow model directory's `MLmodel`: the ONNX file and the signature.
 //! - [`graph`]: what every graph must be (names used once, topological order).
 //! - [`inputs`]: one input per column, merged by a Concat, folded into one input.
 //! - [`linear`]: the graph folded into weights and an intercept, or refused by operator.
+//! - [`trees`]: a graph around one tree ensemble regressor, read into our tree layout.
 //!
 //! The feature names come from the graph's inputs when there is one per column, else from an
 //! MLflow signature of columns, else from `--features` (an input of shape `[N, p]` has none).
@@ -20,6 +21,7 @@ pub mod mlflow;
 pub mod names;
 pub mod onnx;
 pub mod sniff;
+pub mod trees;
 
 use std::fs::File;
 use std::io::Read;
@@ -64,8 +66,12 @@ pub fn import(args: &ImportArgs, log: &Logger) -> Result<()> {
     let imported = convert(onnx_path, &bytes, &given)?;
     imported.save_atomic(&args.out)?;
     let source = imported.source.as_ref().expect("convert sets the source");
+    let trees = match &imported.trees {
+        Some(trees) => format!(", {} trees, max depth {}", trees.trees(), trees.max_depth()),
+        None => String::new(),
+    };
     log.info(&format!(
-        "Imported {} ({} {}: {}) into {}: {} features",
+        "Imported {} ({} {}: {}) into {}: {} features{trees}",
         args.path,
         source.producer_name,
         source.producer_version,
@@ -88,10 +94,61 @@ pub fn convert(path: &str, bytes: &[u8], given: &names::Given) -> Result<ModelFi
     check_opsets(&model, graph).map_err(|m| Error::model(path, m))?;
     graph::check(graph).map_err(|m| Error::model(path, m))?;
     let columns = inputs::merge(graph).map_err(|m| Error::model(path, m))?;
+    if trees::is_tree_graph(&columns.graph) {
+        let read = trees::read(&columns.graph).map_err(|m| Error::model(path, m))?;
+        let features = names::choose(path, &read.input, read.width, columns.names, given)?;
+        return Ok(ModelFile {
+            solver: Solver::Trees,
+            target: read.output.clone(),
+            features,
+            coefficients: Vec::new(),
+            intercept: 0.0,
+            source: Some(source_of(&model, read.operators, bytes)),
+            trees: Some(read.ensemble),
+            ..imported_model()
+        });
+    }
     let folded = linear::fold(&columns.graph).map_err(|m| Error::model(path, m))?;
-    let features = names::choose(path, &folded, columns.names, given)?;
+    let p = folded.weights.len();
+    let features = names::choose(path, &folded.input, p, columns.names, given)?;
     check_finite(path, &folded, &features)?;
-    let source = Source {
+    Ok(ModelFile {
+        solver: Solver::Folded,
+        target: folded.output.clone(),
+        features,
+        source: Some(source_of(&model, folded.operators.clone(), bytes)),
+        coefficients: folded.weights,
+        intercept: folded.intercept,
+        ..imported_model()
+    })
+}
+
+/// What every imported model shares: nothing was fitted here, so nothing was measured.
+fn imported_model() -> ModelFile {
+    ModelFile {
+        algorithm: Algorithm::Imported,
+        standardize: false,
+        solver: Solver::Folded,
+        target: String::new(),
+        features: Vec::new(),
+        coefficients: Vec::new(),
+        intercept: 0.0,
+        train: FitMetrics {
+            rows: 0,
+            mse: f64::NAN,
+            r2: f64::NAN,
+        },
+        holdout: None,
+        cv: None,
+        training_sha256: String::new(),
+        source: None,
+        trees: None,
+    }
+}
+
+/// Where the model in `bytes` came from.
+fn source_of(model: &onnx::ModelProto, operators: Vec<String>, bytes: &[u8]) -> Source {
+    Source {
         format: "onnx".into(),
         producer_name: model.producer_name.clone(),
         producer_version: model.producer_version.clone(),
@@ -103,28 +160,9 @@ pub fn convert(path: &str, bytes: &[u8], given: &names::Given) -> Result<ModelFi
                 version: o.version,
             })
             .collect(),
-        operators: folded.operators.clone(),
+        operators,
         sha256: format!("{:x}", Sha256::digest(bytes)),
-    };
-    Ok(ModelFile {
-        algorithm: Algorithm::Imported,
-        standardize: false,
-        solver: Solver::Folded,
-        target: folded.output.clone(),
-        features,
-        coefficients: folded.weights,
-        intercept: folded.intercept,
-        // Nothing was fitted here, so nothing was measured.
-        train: FitMetrics {
-            rows: 0,
-            mse: f64::NAN,
-            r2: f64::NAN,
-        },
-        holdout: None,
-        cv: None,
-        training_sha256: String::new(),
-        source: Some(source),
-    })
+    }
 }
 
 /// Reads the whole file at `path`, refusing one larger than a model file may be.
@@ -142,7 +180,7 @@ fn read_limited(path: &str) -> Result<Vec<u8>> {
     if bytes.len() as u64 > MAX_PAYLOAD {
         return Err(Error::model(
             path,
-            format!("the ONNX file is over the {MAX_PAYLOAD}-byte limit of a linear model"),
+            format!("the ONNX file is over the {MAX_PAYLOAD}-byte limit of a model file"),
         ));
     }
     Ok(bytes)

@@ -8,7 +8,6 @@
 use std::collections::HashSet;
 
 use crate::error::{Error, Result};
-use crate::import::linear::Folded;
 use crate::import::mlflow::Signature;
 
 /// The names given beside the ONNX file.
@@ -20,15 +19,15 @@ pub struct Given<'a> {
     pub signature: Option<(&'a str, &'a Signature)>,
 }
 
-/// The names of the `p` columns of `folded`: from the graph's per-column inputs (`columns`),
+/// The names of the `p` columns of the graph input `input`: from its per-column inputs (`columns`),
 /// the signature, or `--features`.
 pub fn choose(
     path: &str,
-    folded: &Folded,
+    input: &str,
+    p: usize,
     columns: Option<Vec<String>>,
     given: &Given,
 ) -> Result<Vec<String>> {
-    let p = folded.weights.len();
     let mut from_model =
         columns.map(|names| (names, "the graph's per-column inputs name".to_string()));
     match given.signature {
@@ -84,7 +83,7 @@ pub fn choose(
             None => Err(Error::Usage(format!(
                 "{path}: the ONNX input {} is one tensor of {p} columns with no names; name \
                  them with --features A,B,... ({p} names, in the order of the columns)",
-                folded.input
+                input
             ))),
         };
     };
@@ -93,7 +92,7 @@ pub fn choose(
             "--features names {} columns, but the ONNX input {} of {path} has {p}; give {p} \
              names",
             features.len(),
-            folded.input,
+            input,
         )));
     }
     let mut seen = HashSet::new();
@@ -126,16 +125,6 @@ pub fn choose(
 mod tests {
     use super::*;
 
-    fn folded(p: usize) -> Folded {
-        Folded {
-            input: "X".into(),
-            output: "y".into(),
-            weights: vec![1.0; p],
-            intercept: 0.0,
-            operators: vec![],
-        }
-    }
-
     fn strings(names: &[&str]) -> Vec<String> {
         names.iter().map(|n| n.to_string()).collect()
     }
@@ -147,11 +136,8 @@ mod tests {
             features: None,
             signature: Some(("m/MLmodel", &signature)),
         };
-        assert_eq!(
-            choose("m.onnx", &folded(2), None, &given).unwrap(),
-            ["a", "b"]
-        );
-        let err = choose("m.onnx", &folded(2), Some(strings(&["a", "c"])), &given).unwrap_err();
+        assert_eq!(choose("m.onnx", "X", 2, None, &given).unwrap(), ["a", "b"]);
+        let err = choose("m.onnx", "X", 2, Some(strings(&["a", "c"])), &given).unwrap_err();
         assert_eq!(
             err.to_string(),
             "m/MLmodel: invalid model file: the signature names column 2 b, but the graph's \
@@ -167,7 +153,7 @@ mod tests {
             features: None,
             signature: Some(("m/MLmodel", &signature)),
         };
-        let err = choose("m.onnx", &folded(2), None, &given).unwrap_err();
+        let err = choose("m.onnx", "X", 2, None, &given).unwrap_err();
         assert_eq!(
             err.to_string(),
             "m/MLmodel: invalid model file: the signature's tensor has 3 columns, but the ONNX \
@@ -183,7 +169,7 @@ mod tests {
             features: Some(&features),
             signature: Some(("m/MLmodel", &signature)),
         };
-        let err = choose("m.onnx", &folded(2), None, &given).unwrap_err();
+        let err = choose("m.onnx", "X", 2, None, &given).unwrap_err();
         assert_eq!(
             err.to_string(),
             "--features names column 2 x, but the signature in m/MLmodel names it b; leave out \

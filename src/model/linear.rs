@@ -1,9 +1,7 @@
 //! The linear model's kernel: `x · w + b` for a whole batch, one matrix-vector product. Scoring
 //! and training's metrics both predict through it, so they agree to the last bit.
 
-use ndarray::{ArrayBase, ArrayView1, ArrayView2, ArrayViewMut1, Data, Ix1};
-
-use crate::model::ModelFile;
+use ndarray::{ArrayBase, ArrayView2, ArrayViewMut1, Data, Ix1};
 
 /// Predicts every row of `x` into `out`: one matrix-vector product, then the intercept, in the
 /// order scikit-learn's `X @ coef_ + intercept_` uses.
@@ -15,25 +13,6 @@ pub fn predict_into<S: Data<Elem = f64>>(
 ) {
     ndarray::linalg::general_mat_vec_mul(1.0, &x, weights, 0.0, &mut out);
     out += intercept;
-}
-
-impl ModelFile {
-    /// Predicts every row of `x` (one column per feature, in [`ModelFile::features`] order)
-    /// into `out`: the one entry through which every command (score, serve) predicts, whatever
-    /// the kind of model.
-    pub fn predict_into(&self, x: ArrayView2<f64>, out: ArrayViewMut1<f64>) {
-        predict_into(
-            x,
-            &ArrayView1::from(&self.coefficients),
-            self.intercept,
-            out,
-        );
-    }
-
-    /// The kind of model, as `inspect` and `/metrics` name it.
-    pub fn kind(&self) -> &'static str {
-        "linear"
-    }
 }
 
 #[cfg(test)]

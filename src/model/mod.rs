@@ -5,7 +5,7 @@
 //! | offset | size | field                                            |
 //! |--------|------|--------------------------------------------------|
 //! | 0      | 8    | magic `\x89BIM\r\n\x1a\n` (catches text-mode mangling, like PNG's) |
-//! | 8      | 4    | format version (u32), currently 3 (1 and 2 are still read) |
+//! | 8      | 4    | format version (u32): 4 for a tree model, 3 for a linear one (1 to 4 are read) |
 //! | 12     | 8    | payload length in bytes (u64)                    |
 //! | 20     | 32   | SHA-256 of the payload                           |
 //! | 52     | n    | payload: bincode 2 (standard config) of [`ModelFile`] |
@@ -20,9 +20,14 @@
 //! Version 3 added [`Algorithm::Imported`], [`Solver::Folded`] (again last) and, at the end of
 //! [`ModelFile`], the [`Source`] of an imported model; a version 1 or 2 payload is decoded as
 //! the struct without it ([`ModelFileV2`]) and has no source.
+//! Version 4 added [`Solver::Trees`] (last) and, at the end of [`ModelFile`], the tree ensemble
+//! of an imported tree model ([`trees::TreeEnsemble`]); a version 3 payload is decoded as the
+//! struct without it ([`ModelFileV3`]).
 
 pub mod linear;
+pub mod predictor;
 pub mod summary;
+pub mod trees;
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -36,7 +41,7 @@ use crate::error::{Error, Result};
 /// The first eight bytes of every model file.
 pub const MAGIC: [u8; 8] = *b"\x89BIM\r\n\x1a\n";
 /// The format version this build writes, and the newest it reads.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// Bytes before the payload.
 pub const HEADER_LEN: usize = 52;
 /// The largest payload we accept: ample for a million features, small enough to allocate.
@@ -193,6 +198,8 @@ pub enum Solver {
     /// Not fitted here: the weights and intercept were folded, in f64, from an imported graph
     /// of linear operators (a scaler's shift and scale into the weights).
     Folded,
+    /// Not fitted here: the trees were read from an imported graph ([`ModelFile::trees`]).
+    Trees,
 }
 
 impl Solver {
@@ -294,6 +301,46 @@ pub struct ModelFile {
     /// Where an imported model came from; `None` for a model `train` fitted. Last, since
     /// format version 3 appended it.
     pub source: Option<Source>,
+    /// The trees of an imported tree ensemble, which then predicts instead of the (empty)
+    /// coefficients; `None` for a linear model. Last, since format version 4 appended it.
+    pub trees: Option<trees::TreeEnsemble>,
+}
+
+/// [`ModelFile`] as format version 3 wrote it: without `trees`.
+#[derive(Deserialize)]
+struct ModelFileV3 {
+    algorithm: Algorithm,
+    standardize: bool,
+    solver: Solver,
+    target: String,
+    features: Vec<String>,
+    coefficients: Vec<f64>,
+    intercept: f64,
+    train: FitMetrics,
+    holdout: Option<FitMetrics>,
+    cv: Option<CrossValidation>,
+    training_sha256: String,
+    source: Option<Source>,
+}
+
+impl From<ModelFileV3> for ModelFile {
+    fn from(old: ModelFileV3) -> ModelFile {
+        ModelFile {
+            algorithm: old.algorithm,
+            standardize: old.standardize,
+            solver: old.solver,
+            target: old.target,
+            features: old.features,
+            coefficients: old.coefficients,
+            intercept: old.intercept,
+            train: old.train,
+            holdout: old.holdout,
+            cv: old.cv,
+            training_sha256: old.training_sha256,
+            source: old.source,
+            trees: None,
+        }
+    }
 }
 
 /// [`ModelFile`] as format versions 1 and 2 wrote it: without `source`.
@@ -327,6 +374,7 @@ impl From<ModelFileV2> for ModelFile {
             cv: old.cv,
             training_sha256: old.training_sha256,
             source: None,
+            trees: None,
         }
     }
 }
@@ -414,10 +462,10 @@ impl ModelFile {
             ));
         }
         let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-        let model = if version < 3 {
-            decode_payload::<ModelFileV2>(path, payload)?.into()
-        } else {
-            decode_payload::<ModelFile>(path, payload)?
+        let model = match version {
+            1 | 2 => decode_payload::<ModelFileV2>(path, payload)?.into(),
+            3 => decode_payload::<ModelFileV3>(path, payload)?.into(),
+            _ => decode_payload::<ModelFile>(path, payload)?,
         };
         model.validate().map_err(|m| Error::model(path, m))?;
         if version == 1 && model.solver.rank().is_some() {
@@ -427,20 +475,46 @@ impl ModelFile {
                  corrupt (retrain)",
             ));
         }
+        if version < 4 && model.solver == Solver::Trees {
+            return Err(Error::model(
+                path,
+                format!(
+                    "format version {version} cannot hold trees: the header or payload is \
+                     corrupt (import again)"
+                ),
+            ));
+        }
         Ok((model, version))
     }
 
-    /// Encodes the model with its header.
+    /// Encodes the model with its header. A linear model is written as format version 3 (its
+    /// payload without the empty `trees`, the one byte of `None` at the end), so that a file
+    /// that needs nothing of version 4 stays readable by older builds and the shipped
+    /// model/model.bin does not change; a tree model is version 4.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let payload = bincode::serde::encode_to_vec(self, BINCODE)
+        let mut payload = bincode::serde::encode_to_vec(self, BINCODE)
             .expect("a model of validated size always encodes");
+        let version = self.format_version();
+        if version == 3 {
+            assert_eq!(payload.pop(), Some(0), "`trees: None` is one 0 at the end");
+        }
         let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
         bytes.extend_from_slice(&MAGIC);
-        bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        bytes.extend_from_slice(&version.to_le_bytes());
         bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
         bytes.extend_from_slice(&Sha256::digest(&payload));
         bytes.extend_from_slice(&payload);
         bytes
+    }
+
+    /// The format version [`ModelFile::to_bytes`] writes the model as: 3 for a linear model, 4
+    /// ([`FORMAT_VERSION`]) for a tree model.
+    pub fn format_version(&self) -> u32 {
+        if self.trees.is_none() {
+            3
+        } else {
+            FORMAT_VERSION
+        }
     }
 
     /// Checks the model and writes it to `path` atomically.
@@ -454,7 +528,7 @@ impl ModelFile {
         self.algorithm.validate()?;
         let imported = [
             self.algorithm == Algorithm::Imported,
-            self.solver == Solver::Folded,
+            matches!(self.solver, Solver::Folded | Solver::Trees),
             self.source.is_some(),
         ];
         if imported.contains(&true) && imported.contains(&false) {
@@ -462,6 +536,9 @@ impl ModelFile {
                 "an imported model needs all of algorithm imported, solver folded and a source"
                     .into(),
             );
+        }
+        if (self.solver == Solver::Trees) != self.trees.is_some() {
+            return Err("a tree model needs both solver trees and a tree ensemble".into());
         }
         if let Some(cv) = &self.cv {
             if cv.folds.len() < 2 {
@@ -474,7 +551,12 @@ impl ModelFile {
         if self.features.is_empty() {
             return Err("the model has no features".into());
         }
-        if self.coefficients.len() != self.features.len() {
+        if let Some(trees) = &self.trees {
+            if !self.coefficients.is_empty() || self.intercept != 0.0 {
+                return Err("a tree model has no coefficients and no intercept".into());
+            }
+            trees.validate(self.features.len())?;
+        } else if self.coefficients.len() != self.features.len() {
             return Err(format!(
                 "the model has {} feature names but {} coefficients",
                 self.features.len(),
@@ -683,14 +765,18 @@ mod tests {
     fn a_future_version_asks_for_an_upgrade() {
         let mut bytes = model().to_bytes();
         bytes[8..12].copy_from_slice(&4u32.to_le_bytes());
-        assert!(message(&bytes).contains("format version 4 is newer than this program reads (3)"));
+        bytes[8..12].copy_from_slice(&5u32.to_le_bytes());
+        assert!(message(&bytes).contains("format version 5 is newer than this program reads (4)"));
     }
 
-    /// `m` (a trained model) as format `version` 1 or 2 wrote it: a version 3 payload of a
-    /// trained model is the older payload and one 0 (`source: None`).
+    /// `m` (a linear model) as format `version` 1, 2 or 3 wrote it: a linear model is written
+    /// as version 3, whose payload for a trained model is the older payload and one 0
+    /// (`source: None`).
     fn as_version(m: &ModelFile, version: u32) -> Vec<u8> {
         let mut bytes = m.to_bytes();
-        assert_eq!(bytes.pop(), Some(0));
+        if version < 3 {
+            assert_eq!(bytes.pop(), Some(0));
+        }
         let payload_len = (bytes.len() - HEADER_LEN) as u64;
         bytes[8..12].copy_from_slice(&version.to_le_bytes());
         bytes[12..20].copy_from_slice(&payload_len.to_le_bytes());
@@ -747,8 +833,10 @@ mod tests {
             ModelFile::from_bytes_versioned("m.bin", &as_version(&m, 2)).unwrap(),
             (m.clone(), 2)
         );
+        let mut v3 = as_version(&m, 2);
+        v3[8..12].copy_from_slice(&3u32.to_le_bytes());
         assert_eq!(
-            message(&as_version(&m, 3)),
+            message(&v3),
             "m.bin: invalid model file: cannot decode payload: it ends in the middle of a value"
         );
     }
@@ -771,5 +859,86 @@ mod tests {
         m.coefficients[1] = f64::NAN;
         assert!(message(&m.to_bytes())
             .ends_with("coefficient of feature b is NaN, not a finite number"));
+    }
+
+    fn tree_model() -> ModelFile {
+        use trees::{kind, Aggregate, TreeEnsemble};
+        ModelFile {
+            algorithm: Algorithm::Imported,
+            solver: Solver::Trees,
+            coefficients: vec![],
+            intercept: 0.0,
+            source: Some(Source {
+                format: "onnx".into(),
+                producer_name: "skl2onnx".into(),
+                producer_version: "1.20.0".into(),
+                opsets: vec![],
+                operators: vec!["ai.onnx.ml.TreeEnsembleRegressor".into()],
+                sha256: "ab".into(),
+            }),
+            trees: Some(TreeEnsemble {
+                float_features: true,
+                aggregate: Aggregate::Sum,
+                base: 1.5,
+                roots: vec![0],
+                kinds: vec![kind::LEQ, kind::LEAF, kind::LEAF],
+                features: vec![1, 0, 0],
+                values: vec![0.5, -1.0, 1.0],
+                yes: vec![1, 0, 0],
+                no: vec![2, 0, 0],
+            }),
+            ..model()
+        }
+    }
+
+    #[test]
+    fn a_tree_model_survives_a_round_trip_and_is_checked_on_load() {
+        let m = tree_model();
+        assert_eq!(
+            ModelFile::from_bytes_versioned("m.bin", &m.to_bytes()).unwrap(),
+            (m.clone(), 4)
+        );
+        let mut bad = m.clone();
+        bad.trees.as_mut().unwrap().yes[0] = 7;
+        assert_eq!(
+            message(&bad.to_bytes()),
+            "m.bin: invalid model file: tree 0: node 0 has child 7, not after it in its tree"
+        );
+        let mut bad = m.clone();
+        bad.trees.as_mut().unwrap().features[0] = 2;
+        assert_eq!(
+            message(&bad.to_bytes()),
+            "m.bin: invalid model file: tree 0: node 0 tests feature 2, past the 2 features"
+        );
+        let mut bad = m;
+        bad.trees = None;
+        assert_eq!(
+            message(&bad.to_bytes()),
+            "m.bin: invalid model file: a tree model needs both solver trees and a tree ensemble"
+        );
+    }
+
+    #[test]
+    fn a_linear_model_is_written_as_version_3_and_read_as_3_or_4() {
+        let mut m = model();
+        m.algorithm = Algorithm::Imported;
+        m.solver = Solver::Folded;
+        m.source = tree_model().source;
+        let mut bytes = m.to_bytes();
+        assert_eq!(
+            ModelFile::from_bytes_versioned("m.bin", &bytes).unwrap(),
+            (m.clone(), 3)
+        );
+        // The same model as version 4: the payload and one 0 (`trees: None`).
+        bytes.push(0);
+        let payload_len = (bytes.len() - HEADER_LEN) as u64;
+        bytes[8..12].copy_from_slice(&4u32.to_le_bytes());
+        bytes[12..20].copy_from_slice(&payload_len.to_le_bytes());
+        let digest = Sha256::digest(&bytes[HEADER_LEN..]);
+        bytes[20..HEADER_LEN].copy_from_slice(&digest);
+        assert_eq!(
+            ModelFile::from_bytes_versioned("m.bin", &bytes).unwrap(),
+            (m, 4)
+        );
     }
 }

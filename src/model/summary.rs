@@ -113,7 +113,8 @@ impl Parameters {
 
 /// How the coefficients were computed, for tools: `method` is `qr`, `svd` (ols below full
 /// rank), `cholesky`, `eigh-cholesky` (least squares from X'X below full rank),
-/// `coordinate-descent` or `folded` (an imported graph).
+/// `coordinate-descent`, `folded` (an imported linear graph) or `trees` (an imported tree
+/// ensemble).
 #[derive(Debug, Serialize)]
 pub struct SolverSummary {
     /// The method.
@@ -150,6 +151,10 @@ impl SolverSummary {
             Solver::Qr => none,
             Solver::Folded => SolverSummary {
                 method: "folded",
+                ..none
+            },
+            Solver::Trees => SolverSummary {
+                method: "trees",
                 ..none
             },
             Solver::LeastSquares { rank } => SolverSummary {

@@ -13,6 +13,7 @@ use std::time::Instant;
 use crate::cli::ScoreArgs;
 use crate::error::{Error, Outcome, Result};
 use crate::log::{Logger, Progress};
+use crate::model::predictor::Predictor;
 use crate::model::ModelFile;
 use crate::output::{Encoder, Sink};
 use crate::parquet_output::text_column;
@@ -283,7 +284,7 @@ pub fn score_source<R: Read + Send>(
     }
     let scorer = Scorer {
         selection,
-        model,
+        predictor: Predictor::new(model),
         encoder,
         batch_rows: options.batch_rows,
         skip: rejects.is_some(),

@@ -11,7 +11,7 @@ use ndarray::{s, Array1};
 
 use crate::error::{Error, Location, Result};
 use crate::log::Progress;
-use crate::model::linear::predict_into;
+use crate::model::predictor::Predictor;
 use crate::model::ModelFile;
 use crate::output::{csv_field, Encoder, Sink};
 use crate::read::batch::{Batch, Ids};
@@ -45,7 +45,7 @@ pub fn score_parquet(
     if shard.is_none_or(|s| s.index == 0) {
         sink.write(&encoder.header())?;
     }
-    let weights = Array1::from(model.coefficients.clone());
+    let predictor = Predictor::new(model);
     let name = reader.name().to_string();
     let skip = policy.is_some();
     let new_decoded = |reader: &ParquetReader<File>| {
@@ -66,12 +66,7 @@ pub fn score_parquet(
         let batch = &decoded.batch;
         let n = batch.rows;
         let mut view = predictions.slice_mut(s![..n]);
-        predict_into(
-            batch.x.slice(s![..n, ..]),
-            &weights,
-            model.intercept,
-            view.view_mut(),
-        );
+        predictor.predict_into(batch.x.slice(s![..n, ..]), view.view_mut());
         let values = view
             .into_slice()
             .expect("a slice of an Array1 is contiguous");

@@ -1,11 +1,11 @@
 //! The scorer: what a worker does with one block. Its rows are parsed into reused batches,
-//! each batch is predicted with one matrix-vector product, and the predictions are encoded into
+//! each batch is predicted by the model's predictor, and the predictions are encoded into
 //! the block's output bytes; rows that cannot be scored fail the block or, under
 //! `--on-error skip`, are set aside with their line and text.
 
 use ndarray::{s, Array1};
 
-use crate::model::ModelFile;
+use crate::model::predictor::Predictor;
 use crate::output::Encoder;
 use crate::read::batch::{Batch, Ids};
 use crate::read::block::{Block, CutError};
@@ -15,11 +15,11 @@ use crate::read::problem::{Reject, RowError, RowProblem};
 use crate::read::selection::Selection;
 
 /// Everything a worker needs to turn a block into output bytes.
-pub(crate) struct Scorer<'m> {
+pub(crate) struct Scorer {
     /// The columns to read, the model's features in its order.
     pub(crate) selection: Selection,
-    /// The model, which predicts through [`ModelFile::predict_into`].
-    pub(crate) model: &'m ModelFile,
+    /// The model, whose features are in selection order.
+    pub(crate) predictor: Predictor,
     /// Turns predictions into output bytes.
     pub(crate) encoder: Encoder,
     /// Rows per batch asked for; a batch holds fewer when they would pass the memory budget
@@ -66,7 +66,7 @@ pub(crate) enum Failure {
     Cut(CutError),
 }
 
-impl Scorer<'_> {
+impl Scorer {
     /// A worker's buffers, sized for this scorer.
     pub(crate) fn work(&self) -> Work {
         let mut batch = Batch::new(self.batch_rows, self.selection.width());
@@ -106,7 +106,7 @@ impl Scorer<'_> {
                 break;
             }
             let mut predictions = work.predictions.slice_mut(s![..n]);
-            self.model
+            self.predictor
                 .predict_into(work.batch.x.slice(s![..n, ..]), predictions.view_mut());
             let predictions = predictions
                 .into_slice()

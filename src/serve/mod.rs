@@ -5,8 +5,8 @@
 //! changed file, and [`drain`] stops the server on SIGTERM without dropping a request.
 //!
 //! The model is loaded before the listener opens, so readiness is true from the first answer.
-//! Every route predicts through [`ModelFile::predict_into`](crate::model::ModelFile), the
-//! kernel the batch command uses, so each kind of model the batch command scores is served.
+//! Every route predicts through a [`Predictor`](crate::model::predictor::Predictor) built when
+//! the model is loaded, as the batch command does, so each kind of model it scores is served.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

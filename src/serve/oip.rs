@@ -15,6 +15,7 @@ use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 
+use crate::model::predictor::Predictor;
 use crate::model::ModelFile;
 use crate::serve::{json_response, ApiError, Body, Server};
 
@@ -83,7 +84,7 @@ pub async fn infer(
     let model_name = server.name.clone();
     let (response, rows) = server
         .on_cpu(body.len(), move || {
-            respond(&loaded.model, &model_name, &body)
+            respond(&loaded.model, &loaded.predictor, &model_name, &body)
         })
         .await?;
     server.metrics.scored(rows);
@@ -130,7 +131,12 @@ struct ResponseOutput {
 
 /// Answers the request `body` with `model`, served as `name`: the response's JSON and the
 /// rows it predicts.
-pub fn respond(model: &ModelFile, name: &str, body: &[u8]) -> Result<(String, usize), ApiError> {
+pub fn respond(
+    model: &ModelFile,
+    predictor: &Predictor,
+    name: &str,
+    body: &[u8],
+) -> Result<(String, usize), ApiError> {
     let request: InferenceRequest = serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(format!("the request is not an inference request: {e}"))
     })?;
@@ -145,7 +151,7 @@ pub fn respond(model: &ModelFile, name: &str, body: &[u8]) -> Result<(String, us
     let x = rows(model, request.inputs)?;
     let n = x.nrows();
     let mut predictions = Array1::zeros(n);
-    model.predict_into(x.view(), predictions.view_mut());
+    predictor.predict_into(x.view(), predictions.view_mut());
     if let Some(row) = predictions.iter().position(|p| !p.is_finite()) {
         return Err(ApiError::bad_request(format!(
             "row {row}: the prediction is beyond the range of f64; are the values in the right units?"

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use ndarray::{s, Array1};
 
 use crate::error::Result;
+use crate::model::predictor::Predictor;
 use crate::model::ModelFile;
 use crate::output::{Encoder, Format};
 use crate::read::batch::{Batch, Ids};
@@ -41,6 +42,7 @@ pub struct Predicted {
 /// next to each prediction; a bad body or row is the batch command's data error.
 pub fn predict_csv(
     model: &ModelFile,
+    predictor: &Predictor,
     body: &[u8],
     format: Format,
     id_columns: &[String],
@@ -77,7 +79,7 @@ pub fn predict_csv(
                 break;
             }
             let mut scored = predictions.slice_mut(s![..n]);
-            model.predict_into(batch.x.slice(s![..n, ..]), scored.view_mut());
+            predictor.predict_into(batch.x.slice(s![..n, ..]), scored.view_mut());
             let scored = scored
                 .into_slice()
                 .expect("a slice of an Array1 is contiguous");
@@ -203,7 +205,7 @@ pub async fn handle(
                 Some(names) => names.split(',').map(str::to_string).collect(),
                 None => Vec::new(),
             };
-            predict_csv(&loaded.model, &body, format, &id_columns)
+            predict_csv(&loaded.model, &loaded.predictor, &body, format, &id_columns)
                 .map_err(|e| ApiError::bad_request(e.to_string()))
         })
         .await?;

@@ -11,6 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::model::predictor::Predictor;
 use crate::model::{ModelFile, HEADER_LEN, MAX_PAYLOAD};
 
 /// A model as loaded from its file, with what identifies it.
@@ -18,6 +19,8 @@ use crate::model::{ModelFile, HEADER_LEN, MAX_PAYLOAD};
 pub struct Loaded {
     /// The model.
     pub model: ModelFile,
+    /// What predicts with it, built once per load (a tree ensemble's layout for scoring).
+    pub predictor: Predictor,
     /// SHA-256 (hex) of the model file's bytes.
     pub sha256: String,
     /// When it was loaded, in seconds since the Unix epoch.
@@ -46,6 +49,7 @@ impl Loaded {
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
         Ok(Loaded {
+            predictor: Predictor::new(&model),
             model,
             sha256,
             loaded_at,

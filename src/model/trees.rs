@@ -1,0 +1,501 @@
+//! Tree ensembles: their layout in the model file, the checks that make any file safe to walk,
+//! and the predict kernel.
+//!
+//! All trees' nodes sit in flat arrays (one per field), tree after tree, each tree in preorder
+//! from its root (`roots[t]`): a branch's children always come after it and inside its tree.
+//! [`TreeEnsemble::validate`] holds every loaded file to that, so a walk only moves forward
+//! and ends within a tree's length, whatever the file says, and every index is in bounds.
+//!
+//! A batch is scored tree by tree (the tree stays in cache while every row walks it), each
+//! row's leaves added in tree order to an f64 sum that starts at the base value: the order
+//! scikit-learn's gradient boosting adds its stages in, and the same for any batch size or
+//! thread count.
+
+use ndarray::{ArrayView2, ArrayViewMut1};
+use serde::{Deserialize, Serialize};
+
+/// The most nodes an ensemble may have: each takes at most 24 bytes in the payload, so the
+/// largest ensemble stays well within [`crate::model::MAX_PAYLOAD`].
+pub const MAX_NODES: usize = 2_000_000;
+
+/// A node's kind: a leaf, or a branch and the test that sends a row to its `yes` child. A
+/// branch whose missing values go the `yes` way has [`MISSING_YES`] added.
+pub mod kind {
+    /// A leaf: its value is the tree's prediction.
+    pub const LEAF: u8 = 0;
+    /// `x <= threshold`.
+    pub const LEQ: u8 = 1;
+    /// `x < threshold`.
+    pub const LT: u8 = 2;
+    /// `x >= threshold`.
+    pub const GTE: u8 = 3;
+    /// `x > threshold`.
+    pub const GT: u8 = 4;
+    /// `x == threshold`.
+    pub const EQ: u8 = 5;
+    /// `x != threshold`.
+    pub const NEQ: u8 = 6;
+    /// Added to a branch's kind when a missing value (NaN) goes the `yes` way.
+    pub const MISSING_YES: u8 = 8;
+}
+
+/// How the trees' leaves make one prediction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Aggregate {
+    /// `base + Σ leaves`.
+    Sum,
+    /// `base + (Σ leaves) / trees`.
+    Average,
+}
+
+/// Trees that predict one number together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TreeEnsemble {
+    /// True when features are rounded to float32 before each comparison (a float graph, or a
+    /// Cast to float before the trees), as onnxruntime compares them.
+    pub float_features: bool,
+    /// How the leaves combine.
+    pub aggregate: Aggregate,
+    /// Added to every prediction.
+    pub base: f64,
+    /// Each tree's first node (its root); the first is 0, and they increase.
+    pub roots: Vec<u32>,
+    /// Each node's kind (see [`kind`]).
+    pub kinds: Vec<u8>,
+    /// A branch's feature (a column of the model's features); 0 for a leaf.
+    pub features: Vec<u32>,
+    /// A branch's threshold, or a leaf's value.
+    pub values: Vec<f64>,
+    /// A branch's child where its test holds (or a missing value goes, with `MISSING_YES`).
+    pub yes: Vec<u32>,
+    /// A branch's other child.
+    pub no: Vec<u32>,
+}
+
+impl TreeEnsemble {
+    /// The number of trees.
+    pub fn trees(&self) -> usize {
+        self.roots.len()
+    }
+
+    /// The nodes of tree `t`, as a range of indices.
+    fn span(&self, t: usize) -> std::ops::Range<usize> {
+        let end = self
+            .roots
+            .get(t + 1)
+            .map_or(self.kinds.len(), |&r| r as usize);
+        self.roots[t] as usize..end
+    }
+
+    /// The number of leaves of all trees.
+    pub fn leaves(&self) -> usize {
+        self.kinds.iter().filter(|&&k| k == kind::LEAF).count()
+    }
+
+    /// The deepest leaf's depth (a lone leaf is depth 0), over all trees.
+    pub fn max_depth(&self) -> usize {
+        let mut depth = vec![0usize; self.kinds.len()];
+        let mut deepest = 0;
+        // Preorder: a node's depth is known before its children are reached.
+        for i in 0..self.kinds.len() {
+            deepest = deepest.max(depth[i]);
+            if self.kinds[i] != kind::LEAF {
+                depth[self.yes[i] as usize] = depth[i] + 1;
+                depth[self.no[i] as usize] = depth[i] + 1;
+            }
+        }
+        deepest
+    }
+
+    /// The features some branch tests, as indices into the model's features, ascending.
+    pub fn features_used(&self) -> Vec<usize> {
+        let mut used: Vec<usize> = (0..self.kinds.len())
+            .filter(|&i| self.kinds[i] != kind::LEAF)
+            .map(|i| self.features[i] as usize)
+            .collect();
+        used.sort_unstable();
+        used.dedup();
+        used
+    }
+
+    /// Checks every size and index, so that [`TreeEnsemble::predict_into`] on rows of `width`
+    /// columns stays in bounds and every walk ends: children after their branch and within its
+    /// tree, features below `width`, known kinds, finite leaves and base, no NaN threshold.
+    pub fn validate(&self, width: usize) -> Result<(), String> {
+        let n = self.kinds.len();
+        if [
+            self.features.len(),
+            self.values.len(),
+            self.yes.len(),
+            self.no.len(),
+        ]
+        .iter()
+        .any(|&len| len != n)
+        {
+            return Err("the tree ensemble's node arrays differ in length".into());
+        }
+        if n > MAX_NODES {
+            return Err(format!(
+                "the tree ensemble has {n} nodes, over the limit of {MAX_NODES}"
+            ));
+        }
+        if self.roots.is_empty() {
+            return Err("the tree ensemble has no trees".into());
+        }
+        if self.roots[0] != 0 || self.roots.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("the tree ensemble's tree starts are not increasing from 0".into());
+        }
+        if self.roots[self.roots.len() - 1] as usize >= n {
+            return Err("a tree of the ensemble has no nodes".into());
+        }
+        if !self.base.is_finite() {
+            return Err(format!(
+                "the base value is {}, not a finite number",
+                self.base
+            ));
+        }
+        for t in 0..self.trees() {
+            let span = self.span(t);
+            for i in span.clone() {
+                let value = self.values[i];
+                let k = self.kinds[i];
+                if k == kind::LEAF {
+                    if !value.is_finite() {
+                        return Err(format!(
+                            "tree {t}: node {} is a leaf of value {value}, not a finite number",
+                            i - span.start
+                        ));
+                    }
+                    continue;
+                }
+                if !(kind::LEQ..=kind::NEQ).contains(&(k & !kind::MISSING_YES)) {
+                    return Err(format!(
+                        "tree {t}: node {} has unknown kind {k}",
+                        i - span.start
+                    ));
+                }
+                let feature = self.features[i] as usize;
+                if feature >= width {
+                    return Err(format!(
+                        "tree {t}: node {} tests feature {feature}, past the {width} features",
+                        i - span.start
+                    ));
+                }
+                if value.is_nan() {
+                    return Err(format!(
+                        "tree {t}: node {} has a NaN threshold",
+                        i - span.start
+                    ));
+                }
+                for child in [self.yes[i] as usize, self.no[i] as usize] {
+                    if child <= i || child >= span.end {
+                        return Err(format!(
+                            "tree {t}: node {} has child {}, not after it in its tree",
+                            i - span.start,
+                            child as i64 - span.start as i64
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Predicts every row of `x` (one column per model feature) into `out`.
+    pub fn predict_into(&self, x: ArrayView2<f64>, mut out: ArrayViewMut1<f64>) {
+        let start = match self.aggregate {
+            Aggregate::Sum => self.base,
+            Aggregate::Average => 0.0,
+        };
+        out.fill(start);
+        for t in 0..self.trees() {
+            let root = self.roots[t] as usize;
+            for (row, sum) in x.outer_iter().zip(out.iter_mut()) {
+                let row = row.as_slice().expect("a batch's rows are contiguous");
+                *sum += if self.float_features {
+                    self.walk::<true>(root, row)
+                } else {
+                    self.walk::<false>(root, row)
+                };
+            }
+        }
+        if self.aggregate == Aggregate::Average {
+            let trees = self.trees() as f64;
+            out.mapv_inplace(|sum| sum / trees + self.base);
+        }
+    }
+
+    /// The leaf value `row` reaches from `root`. Every step moves forward within the tree
+    /// ([`TreeEnsemble::validate`]), so the walk ends.
+    #[inline(always)]
+    fn walk<const FLOAT: bool>(&self, root: usize, row: &[f64]) -> f64 {
+        let mut i = root;
+        loop {
+            let k = self.kinds[i];
+            let threshold = self.values[i];
+            if k == kind::LEAF {
+                return threshold;
+            }
+            let mut x = row[self.features[i] as usize];
+            if FLOAT {
+                x = f64::from(x as f32);
+            }
+            let yes = match k & !kind::MISSING_YES {
+                kind::LEQ => x <= threshold,
+                kind::LT => x < threshold,
+                kind::GTE => x >= threshold,
+                kind::GT => x > threshold,
+                kind::EQ => x == threshold,
+                _ => x != threshold,
+            } || (k & kind::MISSING_YES != 0 && x.is_nan());
+            i = if yes { self.yes[i] } else { self.no[i] } as usize;
+        }
+    }
+}
+
+/// The deepest trees [`TreeEnsemble::complete`] lays out as complete trees (`2^depth` leaves
+/// each).
+const COMPLETE_DEPTH: usize = 8;
+
+/// A tree ensemble whose branches are all `x <= threshold` (missing values the other way), as
+/// complete trees of one depth: shallower leaves are repeated down to it, under branches that
+/// lead to the same value either way. A row then walks each tree in exactly `depth` steps with
+/// no branch to mispredict: `i = 2i + 1 + (x > t)`. Built when a model is loaded, not stored;
+/// its predictions are the same bits as [`TreeEnsemble::predict_into`]'s (same leaves, same
+/// order of the sum).
+#[derive(Debug, Clone)]
+pub struct CompleteTrees {
+    ensemble_base: f64,
+    aggregate: Aggregate,
+    float_features: bool,
+    depth: usize,
+    trees: usize,
+    features: Vec<u32>,
+    thresholds: Vec<f64>,
+    leaves: Vec<f64>,
+}
+
+impl TreeEnsemble {
+    /// The ensemble as [`CompleteTrees`], when its trees are at most [`COMPLETE_DEPTH`] deep
+    /// and every branch is `BRANCH_LEQ` without missing-value tracking, and the complete trees
+    /// are at most four times the nodes (so that many shallow trees and one deep one cannot
+    /// blow the layout up).
+    pub fn complete(&self) -> Option<CompleteTrees> {
+        let depth = self.max_depth();
+        if depth > COMPLETE_DEPTH || self.trees() << depth > 4 * self.kinds.len() {
+            return None;
+        }
+        let leq_only = self
+            .kinds
+            .iter()
+            .all(|&k| k == kind::LEAF || k == kind::LEQ);
+        if depth == 0 || depth > COMPLETE_DEPTH || !leq_only {
+            return None;
+        }
+        let internal = (1 << depth) - 1;
+        let mut complete = CompleteTrees {
+            ensemble_base: self.base,
+            aggregate: self.aggregate,
+            float_features: self.float_features,
+            depth,
+            trees: self.trees(),
+            features: vec![0; internal * self.trees()],
+            thresholds: vec![f64::INFINITY; internal * self.trees()],
+            leaves: vec![0.0; (internal + 1) * self.trees()],
+        };
+        for t in 0..self.trees() {
+            self.fill(&mut complete, t, self.roots[t] as usize, 0, 0);
+        }
+        Some(complete)
+    }
+
+    /// Lays node `i` out at `slot` of tree `t`, `level` steps below the root.
+    fn fill(&self, out: &mut CompleteTrees, t: usize, i: usize, slot: usize, level: usize) {
+        let internal = (1 << out.depth) - 1;
+        if level == out.depth {
+            // Only a leaf reaches the last level: the depth is the deepest leaf's.
+            out.leaves[t * (internal + 1) + slot - internal] = self.values[i];
+            return;
+        }
+        let (yes, no) = if self.kinds[i] == kind::LEAF {
+            // Feature 0 against +inf: either way leads to this same leaf.
+            (i, i)
+        } else {
+            out.features[t * internal + slot] = self.features[i];
+            out.thresholds[t * internal + slot] = self.values[i];
+            (self.yes[i] as usize, self.no[i] as usize)
+        };
+        self.fill(out, t, yes, 2 * slot + 1, level + 1);
+        self.fill(out, t, no, 2 * slot + 2, level + 1);
+    }
+}
+
+impl CompleteTrees {
+    /// Predicts every row of `x` into `out`, as [`TreeEnsemble::predict_into`] does.
+    pub fn predict_into(&self, x: ArrayView2<f64>, mut out: ArrayViewMut1<f64>) {
+        let start = match self.aggregate {
+            Aggregate::Sum => self.ensemble_base,
+            Aggregate::Average => 0.0,
+        };
+        out.fill(start);
+        let internal = (1 << self.depth) - 1;
+        for t in 0..self.trees {
+            let features = &self.features[t * internal..(t + 1) * internal];
+            let thresholds = &self.thresholds[t * internal..(t + 1) * internal];
+            let leaves = &self.leaves[t * (internal + 1)..(t + 1) * (internal + 1)];
+            for (row, sum) in x.outer_iter().zip(out.iter_mut()) {
+                let row = row.as_slice().expect("a batch's rows are contiguous");
+                let mut i = 0;
+                for _ in 0..self.depth {
+                    let mut value = row[features[i] as usize];
+                    if self.float_features {
+                        value = f64::from(value as f32);
+                    }
+                    // Not `value > t`: a NaN must go the no way, as in the node walk.
+                    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+                    let no = !(value <= thresholds[i]);
+                    i = 2 * i + 1 + usize::from(no);
+                }
+                *sum += leaves[i - internal];
+            }
+        }
+        if self.aggregate == Aggregate::Average {
+            let trees = self.trees as f64;
+            out.mapv_inplace(|sum| sum / trees + self.ensemble_base);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{array, Array1};
+
+    /// Two trees: `x0 <= 1 ? 10 : (x1 < 5 ? 20 : 30)` and a lone leaf 0.5, base 100.
+    fn ensemble() -> TreeEnsemble {
+        TreeEnsemble {
+            float_features: false,
+            aggregate: Aggregate::Sum,
+            base: 100.0,
+            roots: vec![0, 5],
+            kinds: vec![
+                kind::LEQ,
+                kind::LEAF,
+                kind::LT | kind::MISSING_YES,
+                kind::LEAF,
+                kind::LEAF,
+                kind::LEAF,
+            ],
+            features: vec![0, 0, 1, 0, 0, 0],
+            values: vec![1.0, 10.0, 5.0, 20.0, 30.0, 0.5],
+            yes: vec![1, 0, 3, 0, 0, 0],
+            no: vec![2, 0, 4, 0, 0, 0],
+        }
+    }
+
+    fn predict(e: &TreeEnsemble, x: ndarray::Array2<f64>) -> Array1<f64> {
+        let mut out = Array1::zeros(x.nrows());
+        e.predict_into(x.view(), out.view_mut());
+        out
+    }
+
+    #[test]
+    fn each_row_walks_every_tree_and_adds_the_leaves_to_the_base() {
+        let x = array![
+            [1.0, 0.0],
+            [1.5, 4.0],
+            [2.0, 5.0],
+            [2.0, f64::NAN],
+            [f64::NAN, 9.0]
+        ];
+        assert_eq!(
+            predict(&ensemble(), x),
+            array![110.5, 120.5, 130.5, 120.5, 130.5]
+        );
+    }
+
+    #[test]
+    fn an_average_divides_the_leaves_by_the_trees_before_the_base() {
+        let mut e = ensemble();
+        e.aggregate = Aggregate::Average;
+        assert_eq!(predict(&e, array![[0.0, 0.0]]), array![105.25]);
+    }
+
+    #[test]
+    fn float_features_are_rounded_to_float32_before_the_test() {
+        let mut e = ensemble();
+        // 1.00000001 rounds to 1.0f32, which is <= 1.
+        assert_eq!(predict(&e, array![[1.000_000_01, 0.0]]), array![120.5]);
+        e.float_features = true;
+        assert_eq!(predict(&e, array![[1.000_000_01, 0.0]]), array![110.5]);
+    }
+
+    #[test]
+    fn complete_trees_predict_the_same_bits_as_the_walk() {
+        let mut e = ensemble();
+        e.kinds[2] = kind::LEQ;
+        e.float_features = true;
+        let complete = e.complete().expect("two levels of LEQ");
+        let cells = [f64::NAN, 0.0, 1.0, 1.000_000_01, 4.0, 5.0, 6.0, -3.0];
+        let x = ndarray::Array2::from_shape_fn((64, 2), |(i, j)| cells[(i >> (3 * j)) % 8]);
+        let mut out = Array1::zeros(64);
+        complete.predict_into(x.view(), out.view_mut());
+        let walked = predict(&e, x);
+        assert!(out
+            .iter()
+            .zip(&walked)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+        e.kinds[2] = kind::LT;
+        assert!(e.complete().is_none());
+    }
+
+    #[test]
+    fn depth_leaves_and_features_used_are_counted() {
+        let e = ensemble();
+        assert_eq!((e.trees(), e.leaves(), e.max_depth()), (2, 4, 2));
+        assert_eq!(e.features_used(), vec![0, 1]);
+    }
+
+    #[test]
+    fn a_child_before_its_branch_or_outside_its_tree_is_refused() {
+        let mut e = ensemble();
+        e.yes[2] = 2;
+        assert_eq!(
+            e.validate(2).unwrap_err(),
+            "tree 0: node 2 has child 2, not after it in its tree"
+        );
+        let mut e = ensemble();
+        e.no[2] = 5;
+        assert_eq!(
+            e.validate(2).unwrap_err(),
+            "tree 0: node 2 has child 5, not after it in its tree"
+        );
+    }
+
+    #[test]
+    fn a_feature_past_the_width_and_broken_arrays_are_refused() {
+        assert_eq!(
+            ensemble().validate(1).unwrap_err(),
+            "tree 0: node 2 tests feature 1, past the 1 features"
+        );
+        let mut e = ensemble();
+        e.no.pop();
+        assert_eq!(
+            e.validate(2).unwrap_err(),
+            "the tree ensemble's node arrays differ in length"
+        );
+        let mut e = ensemble();
+        e.roots = vec![0, 6];
+        assert_eq!(
+            e.validate(2).unwrap_err(),
+            "a tree of the ensemble has no nodes"
+        );
+        let mut e = ensemble();
+        e.kinds[0] = 7;
+        assert_eq!(
+            e.validate(2).unwrap_err(),
+            "tree 0: node 0 has unknown kind 7"
+        );
+        assert_eq!(ensemble().validate(2), Ok(()));
+    }
+}
