@@ -450,3 +450,28 @@ fn training_on_parquet_gives_the_model_of_the_same_rows_as_csv() {
     assert_eq!(csv["intercept"], pq["intercept"]);
     assert_eq!(csv["features"], pq["features"]);
 }
+
+#[test]
+fn a_tree_ensemble_scores_parquet_to_the_same_bytes_as_the_csv() {
+    // model/gbr.bin: the seed's GradientBoostingRegressor, imported (tests/trees.rs).
+    let wd = workdir("parquet_trees");
+    let model = ["--model", "model/gbr.bin"];
+    let plain = wd.ok(&["-q", model[0], model[1]]).output.stdout;
+    let linear = wd.ok(&["-q"]).output.stdout;
+    assert_ne!(
+        plain, linear,
+        "the tree model must not score as the linear one"
+    );
+    for threads in ["1", "3"] {
+        let run = wd.ok(&[
+            "-q",
+            model[0],
+            model[1],
+            "--data",
+            "pq/test.parquet",
+            "--threads",
+            threads,
+        ]);
+        assert_eq!(run.output.stdout, plain, "--threads {threads}");
+    }
+}

@@ -837,3 +837,37 @@ fn a_model_that_cannot_load_stops_serve_before_it_listens() {
     );
     assert!(run.error().starts_with("bad.bin: "), "{}", run.error());
 }
+
+#[test]
+fn a_tree_ensemble_is_served_with_the_batch_commands_numbers() {
+    // model/gbr.bin: the seed's GradientBoostingRegressor, imported (tests/trees.rs).
+    let wd = Workdir::new("serve_trees");
+    let server = Served::start(&wd, &["--model", "model/gbr.bin", "--name", "gbr"]);
+    let metadata = server.get("/v2/models/gbr").json();
+    assert_eq!(metadata["parameters"]["kind"], "tree ensemble");
+    let test = std::fs::read(wd.path("data/test.csv")).unwrap();
+    let printed = batch(&wd, "data/test.csv", &["--model", "model/gbr.bin"]).unwrap();
+    let reply = server.post("/predict", "text/csv", &test);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.text(), String::from_utf8(printed.clone()).unwrap());
+    // The same rows as one tensor: the numbers the batch command printed, to the last bit.
+    let expected: Vec<f64> = String::from_utf8(printed)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .take(5)
+        .map(|l| l.parse().unwrap())
+        .collect();
+    let (_, rows) = test_rows(5);
+    let request = json!({"inputs": [
+        {"name": "x", "shape": [5, 13], "datatype": "FP64", "data": rows}]});
+    let reply = server.infer_at("gbr", &request);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(floats(&reply.json()["outputs"][0]["data"]), expected);
+    // Linear models keep their kind.
+    let linear = Served::start(&wd, &[]);
+    assert_eq!(
+        linear.get("/v2/models/model").json()["parameters"]["kind"],
+        "linear"
+    );
+}
