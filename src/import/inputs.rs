@@ -10,7 +10,8 @@
 use std::collections::HashSet;
 
 use crate::import::onnx::{
-    Dimension, GraphProto, TensorShapeProto, TypeProto, TypeProtoTensor, ValueInfoProto,
+    Dimension, GraphProto, TensorShapeProto, TypeProto, TypeProtoTensor, ValueInfoProto, DOUBLE,
+    FLOAT,
 };
 
 /// The graph to fold, and the column names its inputs give when there is one per column.
@@ -142,6 +143,71 @@ pub fn merge(graph: &GraphProto) -> Result<Columns, String> {
     Ok(Columns {
         graph: rewritten,
         names: Some(concat.input.clone()),
+    })
+}
+
+/// The one tensor input `[N, p]` of a graph (inputs that are initializers left aside): its
+/// name, whether it holds float (rather than double) elements, and its width `p`.
+pub struct TensorInput<'g> {
+    /// The input's name.
+    pub name: &'g str,
+    /// Float32 elements (else float64).
+    pub float: bool,
+    /// Its columns, from 1 to a million.
+    pub width: usize,
+}
+
+/// The graph's one tensor input of shape `[N, p]`, float or double, or why there is none.
+pub fn tensor_input(graph: &GraphProto) -> Result<TensorInput<'_>, String> {
+    let constants: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    let inputs: Vec<&ValueInfoProto> = graph
+        .input
+        .iter()
+        .filter(|i| !constants.contains(i.name.as_str()))
+        .collect();
+    let [input] = inputs[..] else {
+        return Err(format!(
+            "the graph has {} inputs; import supports one tensor input of shape [N, p], as \
+             skl2onnx writes for a regressor",
+            inputs.len()
+        ));
+    };
+    let tensor = input
+        .r#type
+        .as_ref()
+        .and_then(|t| t.tensor_type.as_ref())
+        .ok_or_else(|| format!("the graph input {} is not a tensor", input.name))?;
+    if tensor.elem_type != FLOAT && tensor.elem_type != DOUBLE {
+        return Err(format!(
+            "the graph input {} holds elements of ONNX type {}; import supports float (1) and \
+             double (11)",
+            input.name, tensor.elem_type
+        ));
+    }
+    let dims = tensor.shape.as_ref().map(|s| &s.dim[..]).unwrap_or(&[]);
+    let columns = match dims {
+        [_, column] => column.dim_value.filter(|&p| p > 0),
+        _ => None,
+    };
+    let Some(p) = columns else {
+        return Err(format!(
+            "the graph input {} is not of shape [N, p] with a known p > 0",
+            input.name
+        ));
+    };
+    let width = usize::try_from(p)
+        .ok()
+        .filter(|&p| p <= 1_000_000)
+        .ok_or_else(|| {
+            format!(
+                "the graph input {} has {p} columns, over a million",
+                input.name
+            )
+        })?;
+    Ok(TensorInput {
+        name: &input.name,
+        float: tensor.elem_type == FLOAT,
+        width,
     })
 }
 

@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 
+use crate::import::inputs::tensor_input;
 use crate::import::onnx::{
     AttributeProto, GraphProto, NodeProto, TensorProto, DOUBLE, FLOAT, INT64,
 };
@@ -65,49 +66,8 @@ pub fn fold(graph: &GraphProto) -> Result<Folded, String> {
         .iter()
         .map(|t| (t.name.as_str(), t))
         .collect();
-    let inputs: Vec<_> = graph
-        .input
-        .iter()
-        .filter(|i| !constants.contains_key(i.name.as_str()))
-        .collect();
-    let [input] = inputs[..] else {
-        return Err(format!(
-            "the graph has {} inputs; import supports one tensor input of shape [N, p], as \
-             skl2onnx writes for a regressor",
-            inputs.len()
-        ));
-    };
-    let tensor = input
-        .r#type
-        .as_ref()
-        .and_then(|t| t.tensor_type.as_ref())
-        .ok_or_else(|| format!("the graph input {} is not a tensor", input.name))?;
-    if tensor.elem_type != FLOAT && tensor.elem_type != DOUBLE {
-        return Err(format!(
-            "the graph input {} holds elements of ONNX type {}; import supports float (1) and \
-             double (11)",
-            input.name, tensor.elem_type
-        ));
-    }
-    let dims = tensor.shape.as_ref().map(|s| &s.dim[..]).unwrap_or(&[]);
-    let columns = match dims {
-        [_, column] => column.dim_value.filter(|&p| p > 0),
-        _ => None,
-    };
-    let Some(p) = columns else {
-        return Err(format!(
-            "the graph input {} is not of shape [N, p] with a known p > 0",
-            input.name
-        ));
-    };
-    let p =
-        usize::try_from(p).map_err(|_| format!("the graph input {} is too wide", input.name))?;
-    if p > 1_000_000 {
-        return Err(format!(
-            "the graph input {} has {p} columns, over a million",
-            input.name
-        ));
-    }
+    let input = tensor_input(graph)?;
+    let p = input.width;
     // Each node costs O(p): bound the product, so a file of many nodes on a wide input cannot
     // make the fold run for hours. skl2onnx's linear graphs have at most six nodes.
     if graph.node.len() > MAX_NODES {
@@ -120,7 +80,7 @@ pub fn fold(graph: &GraphProto) -> Result<Folded, String> {
         scale: vec![1.0; p],
         shift: vec![0.0; p],
     };
-    let mut current = input.name.as_str();
+    let mut current = input.name;
     let mut operators = Vec::with_capacity(graph.node.len());
     for (index, node) in graph.node.iter().enumerate() {
         let domain = domain_name(&node.domain);
@@ -285,7 +245,7 @@ pub fn fold(graph: &GraphProto) -> Result<Folded, String> {
     };
     match value {
         Value::Output { weights, intercept } if output.name == current => Ok(Folded {
-            input: input.name.clone(),
+            input: input.name.to_string(),
             output: output.name.clone(),
             weights,
             intercept,

@@ -17,6 +17,7 @@
 
 use std::collections::HashMap;
 
+use crate::import::inputs::tensor_input;
 use crate::import::linear::{domain_name, elements};
 use crate::import::onnx::{AttributeProto, GraphProto, NodeProto, TensorProto, DOUBLE, FLOAT};
 use crate::model::trees::{kind, Aggregate, TreeEnsemble, MAX_NODES};
@@ -56,43 +57,10 @@ pub fn read(graph: &GraphProto) -> Result<Read, String> {
         .iter()
         .map(|t| (t.name.as_str(), t))
         .collect();
-    let inputs: Vec<_> = graph
-        .input
-        .iter()
-        .filter(|i| !constants.contains_key(i.name.as_str()))
-        .collect();
-    let [input] = inputs[..] else {
-        return Err(format!(
-            "the graph has {} inputs; import supports one tensor input of shape [N, p]",
-            inputs.len()
-        ));
-    };
-    let tensor = input
-        .r#type
-        .as_ref()
-        .and_then(|t| t.tensor_type.as_ref())
-        .ok_or_else(|| format!("the graph input {} is not a tensor", input.name))?;
-    if tensor.elem_type != FLOAT && tensor.elem_type != DOUBLE {
-        return Err(format!(
-            "the graph input {} holds elements of ONNX type {}; import supports float (1) and \
-             double (11)",
-            input.name, tensor.elem_type
-        ));
-    }
-    let dims = tensor.shape.as_ref().map(|s| &s.dim[..]).unwrap_or(&[]);
-    let width = match dims {
-        [_, column] => column.dim_value.filter(|&p| p > 0 && p <= 1_000_000),
-        _ => None,
-    };
-    let Some(width) = width else {
-        return Err(format!(
-            "the graph input {} is not of shape [N, p] with a known p from 1 to a million",
-            input.name
-        ));
-    };
-    let width = width as usize;
-    let mut float_features = tensor.elem_type == FLOAT;
-    let mut current = input.name.as_str();
+    let input = tensor_input(graph)?;
+    let width = input.width;
+    let mut float_features = input.float;
+    let mut current = input.name;
     let mut operators = Vec::with_capacity(graph.node.len());
     let mut ensemble = None;
     for (index, node) in graph.node.iter().enumerate() {
@@ -189,7 +157,7 @@ pub fn read(graph: &GraphProto) -> Result<Read, String> {
     };
     match ensemble {
         Some(ensemble) if output.name == current => Ok(Read {
-            input: input.name.clone(),
+            input: input.name.to_string(),
             output: output.name.clone(),
             width,
             ensemble,
