@@ -130,7 +130,11 @@ fn rows_read(data: &[u8], reader: LineReader) -> Option<Vec<String>> {
 fuzz_target!(|data: &[u8]| {
     let scalar = rows_read(data, LineReader::Scalar);
     for reader in runnable() {
-        assert_eq!(rows_read(data, reader), scalar, "{reader:?} and scalar readers");
+        assert_eq!(
+            rows_read(data, reader),
+            scalar,
+            "{reader:?} and scalar readers"
+        );
     }
     // One block (inputs are far shorter than 64 KiB) and one batch...
     let reference = score(data, 1, 1 << 16, 256);
