@@ -264,10 +264,10 @@ def generate(rows: int, data: Path) -> None:
 
 
 class Run:
-    """One timed process: wall seconds and peak resident set size."""
+    """One timed process: wall seconds, peak resident set size, and CPU seconds (user + system)."""
 
-    def __init__(self, wall: float, rss_kib: int):
-        self.wall, self.rss_kib = wall, rss_kib
+    def __init__(self, wall: float, rss_kib: int, cpu: float | None = None):
+        self.wall, self.rss_kib, self.cpu = wall, rss_kib, cpu
 
 
 def command(tool: str, args: argparse.Namespace, scratch: Path, data: Path, out: Path) -> list:
@@ -325,14 +325,16 @@ def timed(cmd: list, time_file: Path) -> Run:
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise BenchError(f"`{shell_text(cmd)}` exited {done.returncode}: {done.stderr.strip()[-2000:]}")
-    for line in time_file.read_text().splitlines():
-        if "Maximum resident set size" in line:
-            return Run(wall, int(line.rsplit(":", 1)[1]))
+    report = dict(line.strip().rsplit(": ", 1) for line in time_file.read_text().splitlines() if ": " in line)
+    if "Maximum resident set size (kbytes)" in report:
+        cpu = sum(float(report.get(f"{kind} time (seconds)", 0)) for kind in ("User", "System"))
+        return Run(wall, int(report["Maximum resident set size (kbytes)"]), cpu)
     raise BenchError(f"{time_file}: no 'Maximum resident set size' line from /usr/bin/time -v")
 
 
-def cross_check(outputs: dict, rows: int) -> list[str]:
-    """Checks every output's shape and that each agrees with ours (or the first tool's)."""
+def cross_check(outputs: dict, rows: int, tolerance: float = REL_TOL) -> list[str]:
+    """Checks every output's shape and that each agrees with ours (or the first tool's), within
+    `tolerance` relative (absolute below 1)."""
     import numpy as np
 
     values = {tool: read_predictions(path, rows) for tool, path in outputs.items()}
@@ -345,7 +347,7 @@ def cross_check(outputs: dict, rows: int) -> list[str]:
         scale = np.maximum(1.0, np.maximum(np.abs(want), np.abs(got)))
         rel = np.abs(got - want) / scale
         worst = int(np.argmax(rel))
-        if not rel[worst] <= REL_TOL:  # also catches NaN
+        if not rel[worst] <= tolerance:  # also catches NaN
             raise BenchError(
                 f"{outputs[tool]} disagrees with {outputs[base]} at prediction {worst + 1}: "
                 f"{got[worst]!r} vs {want[worst]!r} (relative difference {rel[worst]:.3g})"

@@ -338,7 +338,34 @@ impl CompleteTrees {
             Aggregate::Average => 0.0,
         };
         out.fill(start);
-        let internal = (1 << self.depth) - 1;
+        // A float export compares float32 features: round the batch once, not at every step.
+        let rounded = self
+            .float_features
+            .then(|| x.mapv(|value| f64::from(value as f32)));
+        let x = rounded.as_ref().map_or(x.view(), |rounded| rounded.view());
+        // A fixed depth lets the compiler unroll each walk into straight-line code.
+        match self.depth {
+            1 => self.sum_leaves::<1>(x, out.view_mut()),
+            2 => self.sum_leaves::<2>(x, out.view_mut()),
+            3 => self.sum_leaves::<3>(x, out.view_mut()),
+            4 => self.sum_leaves::<4>(x, out.view_mut()),
+            5 => self.sum_leaves::<5>(x, out.view_mut()),
+            6 => self.sum_leaves::<6>(x, out.view_mut()),
+            7 => self.sum_leaves::<7>(x, out.view_mut()),
+            _ => self.sum_leaves::<COMPLETE_DEPTH>(x, out.view_mut()),
+        }
+        if self.aggregate == Aggregate::Average {
+            let trees = self.trees as f64;
+            out.mapv_inplace(|sum| sum / trees + self.ensemble_base);
+        }
+    }
+}
+
+impl CompleteTrees {
+    /// Adds each row's leaf of every tree to its sum, trees in order; `DEPTH` is `self.depth`.
+    fn sum_leaves<const DEPTH: usize>(&self, x: ArrayView2<f64>, mut out: ArrayViewMut1<f64>) {
+        debug_assert_eq!(DEPTH, self.depth);
+        let internal = (1 << DEPTH) - 1;
         for t in 0..self.trees {
             let features = &self.features[t * internal..(t + 1) * internal];
             let thresholds = &self.thresholds[t * internal..(t + 1) * internal];
@@ -346,11 +373,8 @@ impl CompleteTrees {
             for (row, sum) in x.outer_iter().zip(out.iter_mut()) {
                 let row = row.as_slice().expect("a batch's rows are contiguous");
                 let mut i = 0;
-                for _ in 0..self.depth {
-                    let mut value = row[features[i] as usize];
-                    if self.float_features {
-                        value = f64::from(value as f32);
-                    }
+                for _ in 0..DEPTH {
+                    let value = row[features[i] as usize];
                     // Not `value > t`: a NaN must go the no way, as in the node walk.
                     #[allow(clippy::neg_cmp_op_on_partial_ord)]
                     let no = !(value <= thresholds[i]);
@@ -358,10 +382,6 @@ impl CompleteTrees {
                 }
                 *sum += leaves[i - internal];
             }
-        }
-        if self.aggregate == Aggregate::Average {
-            let trees = self.trees as f64;
-            out.mapv_inplace(|sum| sum / trees + self.ensemble_base);
         }
     }
 }
