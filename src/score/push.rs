@@ -144,7 +144,7 @@ impl PushTarget {
             Some(200..=299) => Ok(()),
             Some(_) => {
                 let said = rest.lines().next().unwrap_or("").trim();
-                let reason = status.splitn(2, ' ').nth(1).unwrap_or("");
+                let reason = status.split_once(' ').map_or("", |(_, r)| r);
                 Err(match said.is_empty() {
                     true => format!("the Pushgateway answered {reason}"),
                     false => format!("the Pushgateway answered {reason}: {said}"),
