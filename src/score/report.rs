@@ -179,14 +179,19 @@ pub fn report(run: &Finished, push: Option<&PushTarget>, log: &Logger) {
     }
 }
 
-/// SHA-256 (hex) of the model file at `path` (a local file or an object URL), to name the model
-/// a run used; `None` if it cannot be read again.
+/// SHA-256 (hex) of the model file at `path` (a regular file or an object URL), to name the
+/// model a run used; `None` if it cannot be read again (a FIFO or a descriptor).
 pub fn model_sha256(path: &str) -> Option<String> {
     let mut hasher = Sha256::new();
     if crate::store::is_url(path) {
         let limit = (HEADER_LEN as u64).saturating_add(MAX_PAYLOAD);
         hasher.update(crate::store::get::read_to_limit(path, limit).ok()?);
     } else {
+        // Only a regular file can be read twice: a FIFO or a descriptor was consumed by the
+        // load, and opening it again would wait for a writer that never comes.
+        if !std::fs::metadata(path).ok()?.is_file() {
+            return None;
+        }
         std::io::copy(&mut File::open(path).ok()?, &mut hasher).ok()?;
     }
     Some(
