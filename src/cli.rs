@@ -202,6 +202,23 @@ pub struct ScoreArgs {
     /// since outputs appear only whole, and is skipped).
     #[arg(long)]
     pub overwrite: bool,
+
+    /// At the end of the run, push its figures to the Prometheus Pushgateway at this http://
+    /// URL (push-add: POST URL/metrics/job/JOB, plus /shard/I when sharded): rows scored and
+    /// rejected, seconds, exit code, and on success
+    /// batch_inference_last_success_timestamp_seconds. A failed run pushes what it knows. A
+    /// push that fails (5 s timeouts) is a warning and does not change the exit code.
+    #[arg(long, env = "METRICS_PUSH_URL", value_name = "URL")]
+    pub metrics_push: Option<String>,
+
+    /// The Pushgateway job that --metrics-push groups the figures under.
+    #[arg(
+        long,
+        env = "METRICS_JOB",
+        default_value = "batch_inference",
+        value_name = "NAME"
+    )]
+    pub metrics_job: String,
 }
 
 /// What a row that cannot be scored does.

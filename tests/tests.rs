@@ -17,6 +17,7 @@ mod parquet;
 mod paths;
 mod pipes;
 mod rejects;
+mod report;
 mod s3;
 mod score;
 mod serve;

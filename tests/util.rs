@@ -223,13 +223,16 @@ pub fn assert_close(ours: &[f64], reference: &[f64], rel: f64) {
 
 /// The environment variables the binary reads (the clap `env` fallbacks and the Indexed Job's
 /// index): a test must not inherit them from whoever runs `cargo test`.
-const OUR_ENVIRONMENT: [&str; 6] = [
+const OUR_ENVIRONMENT: [&str; 9] = [
     "BATCH_INFERENCE_CPU",
     "MODEL_PATH",
     "DATA_PATH",
     "OUTPUT_PATH",
     "SHARD_COUNT",
     "JOB_COMPLETION_INDEX",
+    "METRICS_PUSH_URL",
+    "METRICS_JOB",
+    "BATCH_INFERENCE_TERMINATION_LOG",
 ];
 
 /// Clears [`OUR_ENVIRONMENT`] from `cmd`, for tests that run the binary through a shell.

@@ -31,6 +31,8 @@ pub mod collect;
 pub mod parquet;
 pub mod pipeline;
 pub mod plan;
+pub mod push;
+pub mod report;
 pub mod scorer;
 
 pub use collect::{LineOrigin, RejectPolicy};
@@ -86,16 +88,35 @@ impl Source<Box<dyn Read + Send>> {
     }
 }
 
-/// Runs the default command: scores `args.data` with `args.model` into the output.
+/// Runs the default command: scores `args.data` with `args.model` into the output, then
+/// reports the run ([`report`]: the Pushgateway, the termination log), failed or not.
 pub fn score(args: &ScoreArgs, log: &Logger) -> Result<Outcome> {
     let started = Instant::now();
-    let plan = ScorePlan::new(args, BLOCK_SIZE)?;
+    let mut figures = report::Figures::default();
+    let (result, push) = match ScorePlan::new(args, BLOCK_SIZE) {
+        Ok(plan) => (score_plan(&plan, &mut figures, started, log), plan.push),
+        Err(err) => (Err(err), None),
+    };
+    let run = report::Finished::new(&figures, &result, started.elapsed().as_secs_f64());
+    report::report(&run, push.as_ref(), log);
+    result
+}
+
+/// Scores as `plan` says, noting in `figures` what the report needs as it is learnt.
+fn score_plan(
+    plan: &ScorePlan,
+    figures: &mut report::Figures,
+    started: Instant,
+    log: &Logger,
+) -> Result<Outcome> {
+    figures.shard = plan.shard.map(|shard| shard.index);
     if let (Some(shard), Some(output)) = (plan.shard, &plan.output) {
         if is_finished_output("--output", output)? && !plan.overwrite {
             log.info(&format!(
                 "Shard {} of {}: {output} exists and outputs appear only whole, so it is done; skipping (--overwrite redoes it)",
                 shard.index, shard.count
             ));
+            (figures.rows, figures.rejected) = (Some(0), Some(0));
             return Ok(Outcome::Success);
         }
     }
@@ -125,6 +146,7 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<Outcome> {
     };
     log.info(&format!("Loading model from: {}", plan.model));
     let model = ModelFile::load(&plan.model)?;
+    figures.model_sha256 = report::model_sha256(&plan.model);
     let options = &plan.options;
     let mut sink = match (&plan.output, plan.shard) {
         // A shard's object is only created, never replaced: a second writer of the same
@@ -166,7 +188,7 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<Outcome> {
                 progress,
             )?
         }
-        (None, Some(opened)) => score_csv(&plan, opened, &model, &mut sink, policy.as_mut(), log)?,
+        (None, Some(opened)) => score_csv(plan, opened, &model, &mut sink, policy.as_mut(), log)?,
         (None, None) => unreachable!("a CSV input is opened when the input is not Parquet"),
     };
     sink.finish()?;
@@ -179,6 +201,7 @@ pub fn score(args: &ScoreArgs, log: &Logger) -> Result<Outcome> {
         }
         None => 0,
     };
+    (figures.rows, figures.rejected) = (Some(rows), Some(rejected));
     log.summary(rows, started.elapsed(), name, plan.output.as_deref());
     if rejected > 0 {
         let place = plan

@@ -10,6 +10,7 @@ use crate::output::Format;
 use crate::paths::Paths;
 use crate::read::parquet::has_parquet_extension;
 use crate::read::shard::Shard;
+use crate::score::push::PushTarget;
 
 /// How to score, apart from what and where.
 #[derive(Debug, Clone)]
@@ -47,6 +48,8 @@ pub struct ScorePlan {
     pub overwrite: bool,
     /// How to score.
     pub options: ScoreOptions,
+    /// Where to push the run's metrics (`--metrics-push`), with the group's job and shard.
+    pub push: Option<PushTarget>,
 }
 
 /// The name of the output column of predictions, which an id column may not take.
@@ -56,6 +59,11 @@ impl ScorePlan {
     /// Checks `args` (with the environment of an Indexed Job) and makes the plan.
     pub fn new(args: &ScoreArgs, block_size: usize) -> Result<ScorePlan> {
         let shard = shard_of(args)?;
+        let push = args
+            .metrics_push
+            .as_deref()
+            .map(|url| PushTarget::new(url, &args.metrics_job, shard.map(|s| s.index)))
+            .transpose()?;
         if args.on_error == OnError::Fail && (args.rejects.is_some() || args.max_errors.is_some()) {
             return Err(Error::Usage(
                 "--rejects and --max-errors apply only with --on-error skip".into(),
@@ -124,6 +132,7 @@ impl ScorePlan {
                 threads: args.threads.map_or_else(default_threads, |n| n as usize),
                 block_size,
             },
+            push,
         })
     }
 }

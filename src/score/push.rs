@@ -1,0 +1,197 @@
+//! `--metrics-push`: a run's figures sent to a Prometheus Pushgateway, the way a batch job
+//! reports to Prometheus (it ends before any scrape could find it).
+//!
+//! Push-add semantics: `POST URL/metrics/job/JOB[/shard/I]` replaces, in that group, only the
+//! metrics the body names, so `batch_inference_last_success_timestamp_seconds` from the last
+//! successful run stays when a later run fails and does not push it. The client is plain
+//! HTTP/1.1 over a [`TcpStream`] with timeouts: a Pushgateway is reached inside the cluster,
+//! and one request a run needs no HTTP library (nor TLS: an `https://` URL is refused).
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// How long connecting, sending and waiting for the answer may each take.
+pub const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The content type of the body: the Prometheus text format, which the Pushgateway reads (the
+/// OpenMetrics text that prometheus-client writes is read as it, `# EOF` being a comment).
+const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Where a run's figures go: a Pushgateway's address and the group's path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushTarget {
+    /// The URL as given, for messages.
+    pub url: String,
+    /// `host:port`, as the request's `Host` header and the address to connect to.
+    authority: String,
+    /// The request path: the URL's own path, then `/metrics/job/JOB[/shard/I]`.
+    pub path: String,
+}
+
+impl PushTarget {
+    /// Checks `url` (given to `--metrics-push`) and `job` (`--metrics-job`), and makes the
+    /// group's path, with the shard's index when the run is sharded.
+    pub fn new(url: &str, job: &str, shard: Option<u64>) -> Result<PushTarget> {
+        let usage = |why: &str| Error::Usage(format!("--metrics-push {url}: {why}"));
+        let rest = match url.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
+            Some((scheme, _)) if scheme.eq_ignore_ascii_case("https") => {
+                return Err(usage(
+                    "https is not supported: a Pushgateway is reached inside the cluster, \
+                     over plain http:// (such as http://pushgateway:9091)",
+                ))
+            }
+            _ => {
+                return Err(usage(
+                    "expected an http:// URL of a Pushgateway, such as http://pushgateway:9091",
+                ))
+            }
+        };
+        if rest.contains(['?', '#', '@']) {
+            return Err(usage(
+                "a query, fragment or user name cannot be given; give http://HOST:PORT[/PREFIX]",
+            ));
+        }
+        let (authority, prefix) = match rest.find('/') {
+            Some(slash) => (&rest[..slash], rest[slash..].trim_end_matches('/')),
+            None => (rest, ""),
+        };
+        if authority.is_empty() {
+            return Err(usage("the URL names no host; give http://HOST:PORT"));
+        }
+        // A port is given when the part after the last colon is outside any IPv6 brackets.
+        let has_port = authority
+            .rsplit_once(':')
+            .is_some_and(|(_, port)| !port.contains(']'));
+        let authority = match has_port {
+            true => authority.to_string(),
+            false => format!("{authority}:80"),
+        };
+        let valid = |text: &str| {
+            !text.is_empty()
+                && text
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b))
+        };
+        if !valid(job) {
+            return Err(Error::Usage(format!(
+                "--metrics-job {job:?}: a job name is letters, digits, '_', '.', ':' or '-'"
+            )));
+        }
+        let mut path = format!("{prefix}/metrics/job/{job}");
+        if let Some(index) = shard {
+            path += &format!("/shard/{index}");
+        }
+        Ok(PushTarget {
+            url: url.to_string(),
+            authority,
+            path,
+        })
+    }
+
+    /// POSTs `body` (metrics in the text format) to the group; the error says what failed, for
+    /// a warning.
+    pub fn push(&self, body: &str) -> std::result::Result<(), String> {
+        let addresses = self
+            .authority
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve {}: {e}", self.authority))?;
+        let mut last = format!("{} resolves to no address", self.authority);
+        let mut stream = None;
+        for address in addresses {
+            match TcpStream::connect_timeout(&address, TIMEOUT) {
+                Ok(connected) => {
+                    stream = Some(connected);
+                    break;
+                }
+                Err(e) => last = format!("cannot connect to {address}: {e}"),
+            }
+        }
+        let mut stream = stream.ok_or(last)?;
+        let io = |e: std::io::Error| format!("{}: {e}", self.authority);
+        stream.set_read_timeout(Some(TIMEOUT)).map_err(io)?;
+        stream.set_write_timeout(Some(TIMEOUT)).map_err(io)?;
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: batch_inference/{version}\r\n\
+             Content-Type: {CONTENT_TYPE}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n",
+            path = self.path,
+            host = self.authority,
+            version = env!("CARGO_PKG_VERSION"),
+            length = body.len(),
+        );
+        stream
+            .write_all(request.as_bytes())
+            .and_then(|()| stream.write_all(body.as_bytes()))
+            .map_err(|e| format!("cannot send to {}: {e}", self.authority))?;
+        // The status line and a little of the answer are enough; a bound keeps a confused
+        // server from holding the run.
+        let mut answer = Vec::new();
+        stream
+            .take(4096)
+            .read_to_end(&mut answer)
+            .map_err(|e| format!("no answer from {}: {e}", self.authority))?;
+        let text = String::from_utf8_lossy(&answer);
+        let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head.lines().next().unwrap_or("");
+        let code = status
+            .strip_prefix("HTTP/1.")
+            .and_then(|s| s.get(2..5))
+            .and_then(|c| c.parse::<u16>().ok());
+        match code {
+            Some(200..=299) => Ok(()),
+            Some(_) => {
+                let said = rest.lines().next().unwrap_or("").trim();
+                let reason = status.split_once(' ').map_or("", |(_, r)| r);
+                Err(match said.is_empty() {
+                    true => format!("the Pushgateway answered {reason}"),
+                    false => format!("the Pushgateway answered {reason}: {said}"),
+                })
+            }
+            None => Err(format!("{} gave no HTTP answer", self.authority)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_group_path_follows_the_url_prefix_job_and_shard() {
+        let target = PushTarget::new("http://pushgateway:9091", "nightly", None).unwrap();
+        assert_eq!(target.authority, "pushgateway:9091");
+        assert_eq!(target.path, "/metrics/job/nightly");
+        let target = PushTarget::new("http://gw/prefix/", "nightly", Some(3)).unwrap();
+        assert_eq!(target.authority, "gw:80");
+        assert_eq!(target.path, "/prefix/metrics/job/nightly/shard/3");
+        let target = PushTarget::new("http://[::1]", "j", None).unwrap();
+        assert_eq!(target.authority, "[::1]:80");
+        let target = PushTarget::new("http://[::1]:9091", "j", None).unwrap();
+        assert_eq!(target.authority, "[::1]:9091");
+    }
+
+    #[test]
+    fn other_schemes_credentials_and_odd_job_names_are_usage_errors() {
+        let message =
+            |url: &str, job: &str| PushTarget::new(url, job, None).unwrap_err().to_string();
+        assert_eq!(
+            message("https://gw:9091", "j"),
+            "--metrics-push https://gw:9091: https is not supported: a Pushgateway is reached \
+             inside the cluster, over plain http:// (such as http://pushgateway:9091)"
+        );
+        assert_eq!(
+            message("gw:9091", "j"),
+            "--metrics-push gw:9091: expected an http:// URL of a Pushgateway, such as \
+             http://pushgateway:9091"
+        );
+        assert!(message("http://u:p@gw", "j").contains("user name"));
+        assert!(message("http:///x", "j").contains("no host"));
+        assert_eq!(
+            message("http://gw", "a/b"),
+            "--metrics-job \"a/b\": a job name is letters, digits, '_', '.', ':' or '-'"
+        );
+    }
+}
