@@ -23,14 +23,19 @@ pub struct Columns {
     pub names: Option<Vec<String>>,
 }
 
-/// Folds a Concat of per-column inputs into one input; any other graph is returned as is.
-pub fn merge(graph: &GraphProto) -> Result<Columns, String> {
+/// The graph's inputs that are data, not initializers (which ONNX lets a graph list as inputs).
+fn data_inputs(graph: &GraphProto) -> Vec<&ValueInfoProto> {
     let constants: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
-    let inputs: Vec<&ValueInfoProto> = graph
+    graph
         .input
         .iter()
         .filter(|i| !constants.contains(i.name.as_str()))
-        .collect();
+        .collect()
+}
+
+/// Folds a Concat of per-column inputs into one input; any other graph is returned as is.
+pub fn merge(graph: &GraphProto) -> Result<Columns, String> {
+    let inputs = data_inputs(graph);
     if inputs.len() < 2 {
         return Ok(Columns {
             graph: graph.clone(),
@@ -133,10 +138,11 @@ pub fn merge(graph: &GraphProto) -> Result<Columns, String> {
     };
     let mut rewritten = graph.clone();
     rewritten.node.remove(0);
+    let data: HashSet<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
     rewritten.input = graph
         .input
         .iter()
-        .filter(|i| constants.contains(i.name.as_str()))
+        .filter(|i| !data.contains(i.name.as_str()))
         .cloned()
         .chain([merged_input])
         .collect();
@@ -159,12 +165,7 @@ pub struct TensorInput<'g> {
 
 /// The graph's one tensor input of shape `[N, p]`, float or double, or why there is none.
 pub fn tensor_input(graph: &GraphProto) -> Result<TensorInput<'_>, String> {
-    let constants: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
-    let inputs: Vec<&ValueInfoProto> = graph
-        .input
-        .iter()
-        .filter(|i| !constants.contains(i.name.as_str()))
-        .collect();
+    let inputs = data_inputs(graph);
     let [input] = inputs[..] else {
         return Err(format!(
             "the graph has {} inputs; import supports one tensor input of shape [N, p], as \
