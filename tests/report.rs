@@ -334,3 +334,22 @@ fn a_failed_run_writes_its_error_to_the_termination_log_and_a_missing_log_is_lef
     assert!(!wd.path("absent").exists());
     assert!(!run.stderr().contains("warning"), "{}", run.stderr());
 }
+
+#[test]
+fn a_termination_log_that_is_the_data_is_refused_before_anything_is_written() {
+    let wd = Workdir::new("report_log_is_data");
+    let before = std::fs::read(wd.path("data/test.csv")).unwrap();
+    let mut cmd = wd.command(&["--data", "data/test.csv"]);
+    cmd.env("BATCH_INFERENCE_TERMINATION_LOG", wd.path("data/test.csv"));
+    let run = wd.output(&mut cmd);
+    assert_eq!(run.output.status.code(), Some(2), "{}", run.stderr());
+    assert!(
+        run.stderr().contains(
+            "is the same file as --data data/test.csv: it would be destroyed; name another file \
+             for the run's summary"
+        ),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(std::fs::read(wd.path("data/test.csv")).unwrap(), before);
+}

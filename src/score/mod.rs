@@ -93,12 +93,18 @@ impl Source<Box<dyn Read + Send>> {
 pub fn score(args: &ScoreArgs, log: &Logger) -> Result<Outcome> {
     let started = Instant::now();
     let mut figures = report::Figures::default();
-    let (result, push) = match ScorePlan::new(args, BLOCK_SIZE) {
-        Ok(plan) => (score_plan(&plan, &mut figures, started, log), plan.push),
-        Err(err) => (Err(err), None),
+    // A run whose plan was refused writes no termination log: the plan is what checks that
+    // the log is none of the run's inputs.
+    let (result, push, termination_log) = match ScorePlan::new(args, BLOCK_SIZE) {
+        Ok(plan) => (
+            score_plan(&plan, &mut figures, started, log),
+            plan.push,
+            plan.termination_log,
+        ),
+        Err(err) => (Err(err), None, None),
     };
     let run = report::Finished::new(&figures, &result, started.elapsed().as_secs_f64());
-    report::report(&run, push.as_ref(), log);
+    report::report(&run, push.as_ref(), termination_log.as_deref(), log);
     result
 }
 

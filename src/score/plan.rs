@@ -30,6 +30,9 @@ pub struct ScoreOptions {
 /// A scoring run, checked.
 #[derive(Debug, Clone)]
 pub struct ScorePlan {
+    /// The termination-log file the run's summary goes to, when there is one (checked
+    /// against every input and output like them).
+    pub termination_log: Option<String>,
     /// The input, as given (`-` for standard input).
     pub data: String,
     /// The model file.
@@ -100,6 +103,8 @@ impl ScorePlan {
             Some(path) if has_parquet_extension(path) => Format::Parquet,
             _ => args.format,
         };
+        // The termination log is written too (truncated) when it exists, so it is checked too.
+        let termination_log = crate::score::report::termination_log();
         // Before anything is opened: no output may be an input or another output.
         Paths::new()
             .standard_output(to_stdout || rejects.as_deref() == Some("-"))
@@ -115,8 +120,14 @@ impl ScorePlan {
                 rejects.as_deref(),
                 "write the rejected rows elsewhere",
             )
+            .output(
+                "the termination log",
+                termination_log.as_deref(),
+                "name another file for the run's summary",
+            )
             .check()?;
         Ok(ScorePlan {
+            termination_log,
             data: args.data.clone(),
             model: args.model.clone(),
             shard,

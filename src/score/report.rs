@@ -149,9 +149,21 @@ impl<'a> Finished<'a> {
     }
 }
 
+/// The termination-log file (`BATCH_INFERENCE_TERMINATION_LOG`, else `/dev/termination-log`)
+/// when it exists; none outside Kubernetes.
+pub fn termination_log() -> Option<String> {
+    let path = std::env::var(TERMINATION_LOG_ENV).unwrap_or_else(|_| TERMINATION_LOG.into());
+    std::path::Path::new(&path).exists().then_some(path)
+}
+
 /// Reports the finished run `run`: pushes its metrics to `push` when given, and writes its
 /// summary to the termination log when that file exists. Failures are warnings only.
-pub fn report(run: &Finished, push: Option<&PushTarget>, log: &Logger) {
+pub fn report(
+    run: &Finished,
+    push: Option<&PushTarget>,
+    termination_log: Option<&str>,
+    log: &Logger,
+) {
     if let Some(target) = push {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -165,12 +177,14 @@ pub fn report(run: &Finished, push: Option<&PushTarget>, log: &Logger) {
             )),
         }
     }
-    let path = std::env::var(TERMINATION_LOG_ENV).unwrap_or_else(|_| TERMINATION_LOG.into());
-    // Only an existing file is written: outside Kubernetes there is none, and that is fine.
+    // Only an existing file, checked by the plan, is written: outside Kubernetes there is none.
+    let Some(path) = termination_log else {
+        return;
+    };
     let written = OpenOptions::new()
         .write(true)
         .truncate(true)
-        .open(&path)
+        .open(path)
         .and_then(|mut file| file.write_all(run.summary_line().as_bytes()));
     match written {
         Err(e) if e.kind() == ErrorKind::NotFound => {}
