@@ -78,10 +78,10 @@ pub fn decompressed(
     input: Box<dyn Read + Send>,
 ) -> Result<(Box<dyn Read + Send>, Option<Compression>)> {
     let format = Compression::of_magic(&start).or_else(|| Compression::of_path(path));
-    let whole = io::Cursor::new(start).chain(input);
     let Some(format) = format else {
-        return Ok((Box::new(whole), None));
+        return Ok((Box::new(io::Cursor::new(start).chain(input)), None));
     };
+    let whole = io::Cursor::new(start).chain(Underneath(input));
     let decoder: Box<dyn Read + Send> = match format {
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(whole)),
         Compression::Zstd => Box::new(
@@ -117,22 +117,53 @@ struct Decoded {
 impl Read for Decoded {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.decoder.read(buf).map_err(|e| {
-            // The file's own errors come from the system and carry its error number; the
-            // decoder makes up the others (corrupt stream, unexpected end).
-            if e.raw_os_error().is_some() || e.kind() == io::ErrorKind::Interrupted {
-                e
-            } else {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    Invalid {
-                        format: self.format,
-                        detail: e.to_string(),
-                    },
-                )
+            // The input's own errors (a disk's, a network's) come through the decoder marked
+            // by [`Underneath`] and keep their kind; the decoder makes up the others (corrupt
+            // stream, unexpected end).
+            if e.kind() == io::ErrorKind::Interrupted {
+                return e;
             }
+            if e.get_ref().is_some_and(|inner| inner.is::<FromInput>()) {
+                let inner = e.into_inner().expect("checked to hold an error");
+                let from = inner.downcast::<FromInput>().expect("checked to be one");
+                return from.0;
+            }
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                Invalid {
+                    format: self.format,
+                    detail: e.to_string(),
+                },
+            )
         })
     }
 }
+
+/// The compressed input under a decoder, whose errors are marked as its own ([`FromInput`])
+/// on their way through the decoder: an object storage client's errors carry no system error
+/// number, and without the mark a dropped connection would read as a corrupt stream.
+struct Underneath(Box<dyn Read + Send>);
+
+impl Read for Underneath {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(|e| match e.kind() {
+            io::ErrorKind::Interrupted => e,
+            kind => io::Error::new(kind, FromInput(e)),
+        })
+    }
+}
+
+/// An error of the input under a decoder, as it was.
+#[derive(Debug)]
+struct FromInput(io::Error);
+
+impl fmt::Display for FromInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for FromInput {}
 
 /// A compressed stream that does not decode.
 #[derive(Debug)]
@@ -273,6 +304,49 @@ mod tests {
             let mut bytes = compress(format, b"a,b\n");
             bytes.extend(compress(format, b"1,2\n"));
             assert_eq!(read_all("x", bytes).unwrap(), b"a,b\n1,2\n");
+        }
+    }
+
+    /// The first `good` bytes of `bytes`, then the error a dropped connection gives.
+    struct Dropped {
+        bytes: io::Cursor<Vec<u8>>,
+        good: u64,
+    }
+
+    impl Read for Dropped {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.bytes.position() >= self.good {
+                return Err(io::Error::other("error decoding response body"));
+            }
+            let left = (self.good - self.bytes.position()) as usize;
+            let n = buf.len().min(left);
+            self.bytes.read(&mut buf[..n])
+        }
+    }
+
+    #[test]
+    fn an_error_of_the_input_under_a_decoder_keeps_its_kind_and_is_not_corrupt_data() {
+        let text: Vec<u8> = (0..20_000)
+            .flat_map(|i| format!("{i},{}\n", i * 7).into_bytes())
+            .collect();
+        for format in [Compression::Gzip, Compression::Zstd] {
+            let bytes = compress(format, &text);
+            for good in [6, bytes.len() as u64 / 2] {
+                let mut input: Box<dyn Read + Send> = Box::new(Dropped {
+                    bytes: io::Cursor::new(bytes.clone()),
+                    good,
+                });
+                let path = "s3://bkt/in.csv.gz";
+                let start = read_start(path, &mut input).unwrap();
+                let (mut reader, _) = decompressed(path, start, input).unwrap();
+                let err = reader.read_to_end(&mut Vec::new()).unwrap_err();
+                let err = read_error(path, err);
+                assert_eq!(err.exit_code(), 5, "{format:?} after {good} bytes: {err}");
+                assert_eq!(
+                    err.to_string(),
+                    "s3://bkt/in.csv.gz: cannot read: error decoding response body"
+                );
+            }
         }
     }
 
