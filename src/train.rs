@@ -26,6 +26,7 @@ use crate::read::batch::Batch;
 use crate::read::parquet::{is_parquet, ParquetReader};
 use crate::read::reader::BatchReader;
 use crate::read::{display_name, open_input};
+use crate::store::chunks::Chunks;
 
 /// Rows per batch while reading training and holdout data (fewer for files wide enough that
 /// these would pass the batch memory budget).
@@ -194,7 +195,7 @@ struct Source {
 /// Where a source's rows come from.
 enum Rows {
     Csv(Box<BatchReader<HashingReader<Box<dyn Read + Send>>>>),
-    Parquet(Box<ParquetReader<std::fs::File>>),
+    Parquet(Box<ParquetReader<Chunks>>),
 }
 
 impl Source {
@@ -295,8 +296,14 @@ impl Source {
         match self.reader {
             Rows::Csv(reader) => Ok(hex(&reader.into_inner().hasher.finalize())),
             Rows::Parquet(_) => {
-                let file = std::fs::File::open(&self.path)
-                    .map_err(|e| Error::io(&self.path, "open", e))?;
+                // An object is read whole once more, as a stream, for its digest.
+                let file: Box<dyn Read + Send> = match crate::store::is_url(&self.path) {
+                    true => crate::store::get::open(&self.path)?,
+                    false => Box::new(
+                        std::fs::File::open(&self.path)
+                            .map_err(|e| Error::io(&self.path, "open", e))?,
+                    ),
+                };
                 let mut hashing = HashingReader {
                     inner: file,
                     hasher: Sha256::new(),

@@ -10,7 +10,9 @@
 //! through csv-core ([`quoted`]), numbers by [`number`]; [`cursor`] keeps the place in the
 //! block. What is wrong with a row, and how it is told, is [`problem`]. All readers accept the
 //! same rows and report the same errors (the vector reader reports none: it leaves any line it
-//! does not take to the others), which the tests below check against csv-core.
+//! does not take to the others), which the tests below check against csv-core. A Parquet
+//! input is read by [`parquet`] instead, one file or object (or each under a prefix, as
+//! [`parquet_parts`] opens them) at a time.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -32,6 +34,7 @@ pub mod cursor;
 pub mod header;
 pub mod number;
 pub mod parquet;
+pub mod parquet_parts;
 pub mod plain;
 pub mod problem;
 pub mod quoted;

@@ -2,7 +2,8 @@
 //! columns and the id columns, into the same [`Batch`]es the CSV readers fill.
 //!
 //! The file is read through the `parquet` crate's [`ChunkReader`], a random-access source: a
-//! local [`File`] is one, and an object store can be another (ranged GETs). Columns are decoded
+//! local [`File`] is one, and an object read by ranged GETs is another
+//! ([`crate::store::chunks`]). Columns are decoded
 //! with the crate's low-level column readers (no Arrow: a fraction of the build), a batch at a
 //! time, so memory stays at a batch of each column whatever the row groups' size. Feature
 //! columns may be of any numeric type (double, float, int32, int64, and decimals stored in
@@ -25,11 +26,13 @@ use crate::error::{Error, Location, Result};
 use crate::read::batch::{Batch, Ids};
 use crate::read::header::shown_names;
 use crate::read::shard::Shard;
+use crate::store::chunks::Chunks;
 
 /// The first (and last) four bytes of every Parquet file.
 pub const MAGIC: &[u8; 4] = b"PAR1";
 
-/// Whether the file at `path` is Parquet: named `.parquet`, or starting with [`MAGIC`].
+/// Whether the file (or object) at `path` is Parquet: named `.parquet`, or starting with
+/// [`MAGIC`].
 /// Standard input never is (its first bytes would be consumed by looking).
 pub fn is_parquet(path: &str) -> bool {
     if path == "-" {
@@ -37,6 +40,9 @@ pub fn is_parquet(path: &str) -> bool {
     }
     if has_parquet_extension(path) {
         return true;
+    }
+    if crate::store::is_url(path) {
+        return crate::store::chunks::is_parquet_object(path);
     }
     // Only a regular file is looked into: opening a FIFO would wait for its writer, and
     // reading it would take bytes the CSV reader needs.
@@ -127,10 +133,14 @@ struct Values {
     fixed: Vec<FixedLenByteArray>,
 }
 
-/// Opens the Parquet file at `path`.
-pub fn open_file(path: &str) -> Result<ParquetReader<File>> {
-    let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
-    ParquetReader::new(path, file)
+/// Opens the Parquet file (or `s3://`, `gs://`, `az://` object, read by ranges) at `path`.
+pub fn open_file(path: &str) -> Result<ParquetReader<Chunks>> {
+    if crate::store::is_prefix(path) {
+        return Err(Error::Usage(format!(
+            "{path}: a prefix of Parquet objects is read by score only; name one object"
+        )));
+    }
+    ParquetReader::new(path, Chunks::open(path)?)
 }
 
 impl<R: ChunkReader + 'static> ParquetReader<R> {
@@ -251,6 +261,12 @@ impl<R: ChunkReader + 'static> ParquetReader<R> {
         self.rows_before = (0..self.groups.start)
             .map(|g| self.group_rows(g) as u64)
             .sum();
+    }
+
+    /// Reads only the row groups `groups` of the file (a shard's part of several files).
+    pub fn restrict_to_groups(&mut self, groups: Range<usize>) {
+        self.rows_before = (0..groups.start).map(|g| self.group_rows(g) as u64).sum();
+        self.groups = groups;
     }
 
     /// The row groups this reader reads.
@@ -569,6 +585,9 @@ fn type_name(descr: &ColumnDescPtr) -> String {
 
 /// The error for a file the parquet crate cannot read.
 fn damaged(name: &str, err: &::parquet::errors::ParquetError) -> Error {
+    if let Some(failed) = crate::store::chunks::storage_error(err) {
+        return failed;
+    }
     Error::data(
         Location::file(name),
         format!("not a readable Parquet file ({err}); is it complete?"),

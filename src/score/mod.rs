@@ -11,7 +11,7 @@ use std::io::Read;
 use std::time::Instant;
 
 use crate::cli::ScoreArgs;
-use crate::error::{Error, Outcome, Result};
+use crate::error::{Outcome, Result};
 use crate::log::{Logger, Progress};
 use crate::model::predictor::Predictor;
 use crate::model::ModelFile;
@@ -21,6 +21,7 @@ use crate::paths::is_finished_output;
 use crate::read::block::{BlockSource, RawHeader, BLOCK_SIZE};
 use crate::read::header::Header;
 use crate::read::parquet::is_parquet;
+use crate::read::parquet_parts::open_parts;
 use crate::read::selection::Selection;
 use crate::read::shard::{Shard, ShardReader};
 use crate::read::{display_name, open_input};
@@ -131,13 +132,7 @@ fn score_plan(
     let name = display_name(&plan.data);
     // A Parquet file is read by its columns; anything else as CSV text.
     let parquet = match is_parquet(&plan.data) {
-        true if crate::store::is_url(&plan.data) => {
-            return Err(Error::Usage(format!(
-                "--data {}: Parquet is read from local files only for now; copy the object to a local file first",
-                plan.data
-            )))
-        }
-        true => Some(crate::read::parquet::open_file(&plan.data)?),
+        true => Some(open_parts(&plan.data, plan.shard)?),
         false => None,
     };
     // A prefix is sharded by object, not by byte range: each shard reads its run of objects.
@@ -181,18 +176,30 @@ fn score_plan(
         })?;
     }
     let rows = match (parquet, opened) {
-        (Some(reader), _) => {
+        (Some(mut parts), _) => {
             log.info("Scoring observations...");
-            let progress = log.progress(None);
-            parquet::score_parquet(
-                reader,
-                plan.shard,
-                &model,
-                options,
-                &mut sink,
-                policy.as_mut(),
-                progress,
-            )?
+            for part in &mut parts {
+                part.select(&model.features, "feature", &options.id_columns)?;
+            }
+            if let (Sink::Parquet(parquet), Some(first)) = (&mut sink, parts.first()) {
+                parquet.set_id_columns(first.id_types());
+            }
+            if plan.shard.is_none_or(|s| s.index == 0) {
+                sink.write(&Encoder::new(options.format, &options.id_columns).header())?;
+            }
+            let mut rows = 0;
+            for part in parts {
+                let progress = log.progress(None);
+                rows += parquet::score_parquet(
+                    part,
+                    &model,
+                    options,
+                    &mut sink,
+                    policy.as_mut(),
+                    progress,
+                )?;
+            }
+            rows
         }
         (None, Some(opened)) => score_csv(plan, opened, &model, &mut sink, policy.as_mut(), log)?,
         (None, None) => unreachable!("a CSV input is opened when the input is not Parquet"),

@@ -4,7 +4,6 @@
 //! rejects file as a CSV input's (`row,reason,record`, the record being the row's feature
 //! values as read, `null` for a null).
 
-use std::fs::File;
 use std::sync::mpsc;
 
 use ndarray::{s, Array1};
@@ -16,39 +15,29 @@ use crate::model::ModelFile;
 use crate::output::{csv_field, Encoder, Sink};
 use crate::read::batch::{Batch, Ids};
 use crate::read::parquet::{ParquetProblem, ParquetReader};
-use crate::read::shard::Shard;
 use crate::score::collect::RejectPolicy;
 use crate::score::plan::ScoreOptions;
+use crate::store::chunks::Chunks;
 
 /// The rejects file's header for a Parquet input.
 pub const REJECTS_HEADER: &[u8] = b"row,reason,record\n";
 
-/// Scores `reader` (only `shard`'s row groups, when given) into `sink`; returns the rows
+/// Scores `reader` (its columns selected, its row groups those of the run: see
+/// [`crate::read::parquet_parts`]) into `sink`, after the output's header; returns the rows
 /// scored.
 pub fn score_parquet(
-    mut reader: ParquetReader<File>,
-    shard: Option<Shard>,
+    mut reader: ParquetReader<Chunks>,
     model: &ModelFile,
     options: &ScoreOptions,
     sink: &mut Sink,
     mut policy: Option<&mut RejectPolicy>,
     mut progress: Progress,
 ) -> Result<u64> {
-    reader.select(&model.features, "feature", &options.id_columns)?;
-    if let Some(shard) = shard {
-        reader.restrict_to(shard);
-    }
-    if let Sink::Parquet(parquet) = sink {
-        parquet.set_id_columns(reader.id_types());
-    }
     let encoder = Encoder::new(options.format, &options.id_columns);
-    if shard.is_none_or(|s| s.index == 0) {
-        sink.write(&encoder.header())?;
-    }
     let predictor = Predictor::new(model);
     let name = reader.name().to_string();
     let skip = policy.is_some();
-    let new_decoded = |reader: &ParquetReader<File>| {
+    let new_decoded = |reader: &ParquetReader<Chunks>| {
         let mut batch = Batch::new(options.batch_rows, model.features.len());
         batch.ids = reader.new_ids();
         Decoded {
@@ -180,7 +169,7 @@ struct Decoded {
 
 /// Decodes the next batch into `decoded`; returns the rows read (kept or set aside), 0 at the
 /// end, when the batch is marked as the last.
-fn decode(reader: &mut ParquetReader<File>, decoded: &mut Decoded, skip: bool) -> Result<usize> {
+fn decode(reader: &mut ParquetReader<Chunks>, decoded: &mut Decoded, skip: bool) -> Result<usize> {
     decoded.rejects.clear();
     let n = reader.read_batch(&mut decoded.batch, skip.then_some(&mut decoded.rejects))?;
     decoded.kept.clear();

@@ -5,7 +5,8 @@
 //! asynchronous client to itself. In data-path order: [`url`] tells a URL from a local path
 //! and names an object without any secret; [`runtime`] owns the small tokio runtime the
 //! client runs on; [`get`] reads an object (whole, or a byte range, as for a shard) as a
-//! `std::io::Read`; [`list`] expands a prefix (`s3://bucket/dir/`) into its objects in key
+//! `std::io::Read`, and [`chunks`] a Parquet object by the byte ranges of its footer and column
+//! chunks; [`list`] expands a prefix (`s3://bucket/dir/`) into its objects in key
 //! order; [`put`] writes an object whole or not at all (a multipart upload completed only on
 //! success, aborted on any error or signal). Credentials, regions and endpoints come from the
 //! environment, as each cloud's own tools read them (`AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT_URL`,
@@ -19,6 +20,7 @@ use object_store::ObjectStore;
 
 use crate::error::{Error, Result};
 
+pub mod chunks;
 pub mod get;
 pub mod list;
 pub mod prefix;
