@@ -207,9 +207,14 @@ impl Sink {
         }
     }
 
-    /// Opens the object storage output `url`; with `create_only` (a shard's output), finishing
+    /// Opens the object storage output `url` (Parquet when it is named `.parquet`, compressed
+    /// when `.gz` or `.zst`); with `create_only` (a shard's output), finishing
     /// fails rather than replace an object written meanwhile by another run.
     pub fn create_object(url: &str, create_only: bool) -> Result<Sink> {
+        if has_parquet_extension(url) {
+            let sink = ParquetSink::create_object(url, create_only)?;
+            return Ok(Sink::Parquet(Box::new(sink)));
+        }
         let object = ObjectWriter::create(Object::open(url)?, create_only);
         match Compression::of_path(url) {
             None => Ok(Sink::Object(object)),

@@ -1,8 +1,8 @@
 //! Predictions as a Parquet file (`--output y.parquet`): the id columns, in the order asked
 //! for and with their input types (text for a CSV input, the Parquet column's own type for a
 //! Parquet input), then `prediction` as a double; zstd-compressed, in row groups of
-//! [`ROW_GROUP_ROWS`] rows. The file is written through [`AtomicFile`], so it appears whole or
-//! not at all.
+//! [`ROW_GROUP_ROWS`] rows. The file is written through [`AtomicFile`] (an object through
+//! [`ObjectWriter`]), so it appears whole or not at all.
 //!
 //! Workers encode rows with [`encode_row`] into the same byte buffers as the text formats (the
 //! prediction's 8 bytes, then each id's length and bytes), so the pipeline stays the same;
@@ -10,6 +10,7 @@
 //! shortest text, which reads back as the same value here; an empty text in an optional column
 //! that is not a byte array is a null.
 
+use std::io::{self, Write};
 use std::sync::Arc;
 
 use ::parquet::basic::{Compression, LogicalType, Repetition, Type as PhysicalType, ZstdLevel};
@@ -23,6 +24,8 @@ use ::parquet::schema::types::{Type, TypePtr};
 
 use crate::atomic::AtomicFile;
 use crate::error::{Error, Result};
+use crate::store::put::ObjectWriter;
+use crate::store::Object;
 
 /// Rows per row group of the output.
 pub const ROW_GROUP_ROWS: usize = 1 << 20;
@@ -50,8 +53,8 @@ pub fn text_column(name: &str) -> TypePtr {
 /// A Parquet file of predictions being written.
 pub struct ParquetSink {
     path: String,
-    file: Option<AtomicFile>,
-    writer: Option<SerializedFileWriter<AtomicFile>>,
+    file: Option<Target>,
+    writer: Option<SerializedFileWriter<Target>>,
     ids: Vec<TypePtr>,
     /// Buffered rows: predictions and each id column's texts.
     predictions: Vec<f64>,
@@ -63,9 +66,20 @@ pub struct ParquetSink {
 impl ParquetSink {
     /// Starts the file at `path` (a temporary file until [`ParquetSink::finish`]).
     pub fn create(path: &str) -> Result<ParquetSink> {
+        ParquetSink::to(path, Target::File(AtomicFile::create(path)?))
+    }
+
+    /// Starts the object at `url` (an upload completed only by [`ParquetSink::finish`]; with
+    /// `create_only`, never replacing an object there).
+    pub fn create_object(url: &str, create_only: bool) -> Result<ParquetSink> {
+        let object = ObjectWriter::create(Object::open(url)?, create_only);
+        ParquetSink::to(url, Target::Object(object))
+    }
+
+    fn to(path: &str, target: Target) -> Result<ParquetSink> {
         Ok(ParquetSink {
             path: path.to_string(),
-            file: Some(AtomicFile::create(path)?),
+            file: Some(target),
             writer: None,
             ids: Vec::new(),
             predictions: Vec::new(),
@@ -179,6 +193,38 @@ impl ParquetSink {
         let writer = self.writer.take().expect("flush made the writer");
         let file = writer.into_inner().map_err(|e| self.error(e))?;
         file.commit()
+    }
+}
+
+/// Where the file's bytes go.
+enum Target {
+    File(AtomicFile),
+    Object(ObjectWriter),
+}
+
+impl Target {
+    /// Puts the finished file in place.
+    fn commit(self) -> Result<()> {
+        match self {
+            Target::File(file) => file.commit(),
+            Target::Object(object) => object.commit(),
+        }
+    }
+}
+
+impl Write for Target {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Target::File(file) => file.write(buf),
+            Target::Object(object) => object.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Target::File(file) => file.flush(),
+            Target::Object(object) => object.flush(),
+        }
     }
 }
 
