@@ -130,7 +130,8 @@ pub struct ScoreArgs {
     /// by content) are read decompressed. A Parquet file (named .parquet, or by content) is
     /// read by its columns: only the model's and the id columns.
     /// Also s3://, gs:// or az:// URLs (credentials from the environment); a URL ending in /
-    /// is a prefix: every object under it, in key order, as one input.
+    /// is a prefix: every object under it, in key order, as one input. A Parquet object is
+    /// read by ranged GETs of its footer and of the columns needed, never whole.
     #[arg(value_parser = local_path)]
     #[arg(
         long,
@@ -235,6 +236,7 @@ pub enum OnError {
 pub struct TrainArgs {
     /// Training CSV with a header; `-` reads standard input. Gzip and zstd are read
     /// decompressed; a Parquet file (named .parquet, or by content) is read by its columns.
+    /// Also an s3://, gs:// or az:// URL of one object, CSV or Parquet.
     #[arg(value_parser = local_path)]
     #[arg(long, value_name = "PATH")]
     pub data: String,

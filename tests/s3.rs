@@ -537,3 +537,261 @@ fn a_file_url_is_the_local_path_it_names() {
     wd.ok(&["-q", "--data", &data, "--output", &output]);
     assert_eq!(std::fs::read(wd.path("p.csv")).unwrap(), local);
 }
+
+/// The Parquet fixture (data/test.csv written by pyarrow in row groups of 10 rows: see
+/// tests/fixtures/make_parquet_fixtures.py).
+fn test_parquet() -> Vec<u8> {
+    std::fs::read(crate::util::repo().join("tests/fixtures/parquet/test.parquet")).unwrap()
+}
+
+#[test]
+fn a_parquet_object_scores_like_the_local_file_and_the_csv_and_writes_parquet_to_s3() {
+    let wd = Workdir::new("s3_parquet");
+    let moto = moto_with_data(&wd);
+    wd.create("test.parquet", test_parquet());
+    moto.put("bkt", "in/test.parquet", &test_parquet());
+    // Named otherwise, it is known by its first bytes, as a file is.
+    moto.put("bkt", "in/test.bin", &test_parquet());
+    let csv = wd.ok(&["-q"]).output.stdout;
+    let local = wd.ok(&["-q", "--data", "test.parquet"]).output.stdout;
+    assert_eq!(local, csv);
+    for data in ["s3://bkt/in/test.parquet", "s3://bkt/in/test.bin"] {
+        let run = moto.run(&wd, &["-q", "--data", data], 0);
+        assert_eq!(run.output.stdout, csv, "{data}");
+    }
+    wd.ok(&["-q", "--data", "test.parquet", "--output", "local.parquet"]);
+    let args = [
+        "-q",
+        "--data",
+        "s3://bkt/in/test.parquet",
+        "--output",
+        "s3://bkt/out/p.parquet",
+    ];
+    moto.run(&wd, &args, 0);
+    let local = std::fs::read(wd.path("local.parquet")).unwrap();
+    assert_eq!(moto.get("bkt", "out/p.parquet").unwrap(), local);
+}
+
+#[test]
+fn four_shards_of_a_parquet_object_add_up_to_the_unsharded_output() {
+    let wd = Workdir::new("s3_parquet_shards");
+    let moto = moto_with_data(&wd);
+    moto.put("bkt", "in/test.parquet", &test_parquet());
+    let whole = moto
+        .run(&wd, &["-q", "--data", "s3://bkt/in/test.parquet"], 0)
+        .output
+        .stdout;
+    let mut joined = Vec::new();
+    for index in ["0", "1", "2", "3"] {
+        let args = [
+            "-q",
+            "--data",
+            "s3://bkt/in/test.parquet",
+            "--shard-count",
+            "4",
+            "--shard-index",
+            index,
+            "--output",
+            "s3://bkt/out/part-{index}.csv",
+        ];
+        moto.run(&wd, &args, 0);
+        let part = moto.get("bkt", &format!("out/part-{index}.csv")).unwrap();
+        // Every shard has whole row groups of rows (the file has 11), the first the header.
+        assert!(
+            part.len() > whole.len() / 8 && part.len() < whole.len() / 2,
+            "{index}"
+        );
+        joined.extend(part);
+    }
+    assert_eq!(joined, whole);
+}
+
+#[test]
+fn a_prefix_of_parquet_objects_is_one_input_and_its_shards_add_up_to_it() {
+    let wd = Workdir::new("s3_parquet_prefix");
+    let moto = moto_with_data(&wd);
+    for i in 0..3 {
+        moto.put("bkt", &format!("pq/part-{i}.parquet"), &test_parquet());
+    }
+    let csv = wd.ok(&["-q"]).output.stdout;
+    let (header, body) = csv.split_at(csv.iter().position(|&b| b == b'\n').unwrap() + 1);
+    let expected = [header, body, body, body].concat();
+    let whole = moto.run(&wd, &["-q", "--data", "s3://bkt/pq/"], 0);
+    assert_eq!(whole.output.stdout, expected);
+    let mut joined = Vec::new();
+    for index in ["0", "1", "2", "3"] {
+        let args = [
+            "-q",
+            "--data",
+            "s3://bkt/pq/",
+            "--shard-count",
+            "4",
+            "--shard-index",
+            index,
+        ];
+        joined.extend(moto.run(&wd, &args, 0).output.stdout);
+    }
+    assert_eq!(joined, expected);
+    // An object with other columns is refused by name, before anything is scored.
+    moto.put(
+        "bkt",
+        "pq/part-3.parquet",
+        &std::fs::read(crate::util::repo().join("tests/fixtures/parquet/not.parquet")).unwrap(),
+    );
+    let run = moto.run(&wd, &["-q", "--data", "s3://bkt/pq/"], 3);
+    assert!(
+        run.error()
+            .starts_with("s3://bkt/pq/part-3.parquet: not a readable Parquet file ("),
+        "{}",
+        run.error()
+    );
+}
+
+#[test]
+fn training_on_a_parquet_object_writes_the_model_of_the_local_file() {
+    let wd = Workdir::new("s3_parquet_train");
+    let moto = moto_with_data(&wd);
+    wd.create("test.parquet", test_parquet());
+    moto.put("bkt", "in/test.parquet", &test_parquet());
+    let features = "CRIM,ZN,INDUS,CHAS,NOX,RM,AGE,DIS,RAD,TAX,PTRATIO,B,LSTAT";
+    let train = |data: &str, out: &str| {
+        [
+            "-q",
+            "train",
+            "--data",
+            data,
+            "--target",
+            "MEDV",
+            "--features",
+            features,
+            "--out",
+            out,
+        ]
+        .map(String::from)
+    };
+    let local = train("test.parquet", "local.bin");
+    wd.ok(&local.each_ref().map(String::as_str));
+    let remote = train("s3://bkt/in/test.parquet", "remote.bin");
+    moto.run(&wd, &remote.each_ref().map(String::as_str), 0);
+    assert_eq!(
+        std::fs::read(wd.path("remote.bin")).unwrap(),
+        std::fs::read(wd.path("local.bin")).unwrap()
+    );
+}
+
+#[test]
+fn a_missing_parquet_object_is_an_io_error_naming_the_url() {
+    let wd = Workdir::new("s3_parquet_missing");
+    let moto = moto_with_data(&wd);
+    let run = moto.run(&wd, &["-q", "--data", "s3://bkt/in/nothing.parquet"], 5);
+    assert!(
+        run.error()
+            .starts_with("s3://bkt/in/nothing.parquet: cannot open: "),
+        "{}",
+        run.error()
+    );
+}
+
+/// A server on 127.0.0.1 that says an object has `body`'s size and, asked for it, sends
+/// only its first half and closes the connection; it answers at most 20 requests within 60 s.
+struct Dropping {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Dropping {
+    fn start(body: Vec<u8>) -> Dropping {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let stopped = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let mut answered = 0;
+            while answered < 20 && started.elapsed() < Duration::from_secs(60) {
+                if stopped.load(Ordering::Relaxed) {
+                    return;
+                }
+                let Ok((mut stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                answered += 1;
+                stream.set_nonblocking(false).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(10)))
+                    .unwrap();
+                let mut head = Vec::new();
+                let mut byte = [0u8];
+                while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).to_lowercase();
+                let len = body.len();
+                let response = if head.starts_with("head ") {
+                    format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n")
+                        .into_bytes()
+                } else {
+                    let mut response = format!(
+                        "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-{}/{len}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n",
+                        len - 1
+                    )
+                    .into_bytes();
+                    response.extend_from_slice(&body[..len / 2]);
+                    response
+                };
+                let _ = stream.write_all(&response);
+            }
+        });
+        Dropping { port, stop }
+    }
+}
+
+impl Drop for Dropping {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn a_connection_dropped_inside_a_compressed_object_is_an_io_error_not_corrupt_data() {
+    let wd = Workdir::new("s3_dropped");
+    let text = repeated_rows("data/test.csv", 2000);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(text.as_bytes()).unwrap();
+    let objects = [
+        ("s3://bkt/in.csv.gz", gz.finish().unwrap()),
+        (
+            "s3://bkt/in.csv.zst",
+            zstd::stream::encode_all(text.as_bytes(), 3).unwrap(),
+        ),
+    ];
+    for (url, body) in objects {
+        let server = Dropping::start(body);
+        let mut cmd = wd.command(&["-q", "--data", url, "--output", "p.csv"]);
+        for (name, _) in std::env::vars() {
+            if name.starts_with("AWS_") {
+                cmd.env_remove(name);
+            }
+        }
+        cmd.env(
+            "AWS_ENDPOINT_URL",
+            format!("http://127.0.0.1:{}", server.port),
+        )
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", SECRET);
+        let run = wd.output(&mut cmd);
+        run.assert_code(5);
+        assert!(
+            run.error().starts_with(&format!("{url}: cannot read: ")),
+            "{}",
+            run.error()
+        );
+        assert!(!run.stderr().contains(SECRET), "{}", run.stderr());
+        assert!(!wd.path("p.csv").exists());
+    }
+}
