@@ -452,7 +452,9 @@ fn a_read_only_output_folder_is_an_io_error_and_stays_empty() {
 
 /// The bundled model, as its struct, to be spoiled in one way.
 fn bundled_model() -> ModelFile {
-    ModelFile::load(repo().join("model/model.bin").to_str().unwrap()).unwrap()
+    ModelFile::load(repo().join("model/model.bin").to_str().unwrap())
+        .unwrap()
+        .model
 }
 
 /// A model file around any payload, with a right header and checksum: how a bug in a future

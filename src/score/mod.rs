@@ -151,8 +151,9 @@ fn score_plan(
         (None, None) => Some(open_input(&plan.data)?),
     };
     log.info(&format!("Loading model from: {}", plan.model));
-    let model = ModelFile::load(&plan.model)?;
-    figures.model_sha256 = report::model_sha256(&plan.model);
+    let loaded = ModelFile::load(&plan.model)?;
+    figures.model_sha256 = Some(loaded.sha256);
+    let model = loaded.model;
     let options = &plan.options;
     let mut sink = match (&plan.output, plan.shard) {
         // A shard's object is only created, never replaced: a second writer of the same
