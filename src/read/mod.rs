@@ -38,6 +38,7 @@ pub mod quoted;
 pub mod reader;
 pub mod selection;
 pub mod shard;
+pub mod unwritable;
 pub mod vector;
 
 /// The display name of standard input.
