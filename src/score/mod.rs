@@ -195,7 +195,15 @@ fn score_plan(
                 progress,
             )?
         }
-        (None, Some(opened)) => score_csv(plan, opened, &model, &mut sink, policy.as_mut(), log)?,
+        (None, Some(opened)) => score_csv(
+            plan,
+            opened,
+            by_object,
+            &model,
+            &mut sink,
+            policy.as_mut(),
+            log,
+        )?,
         (None, None) => unreachable!("a CSV input is opened when the input is not Parquet"),
     };
     sink.finish()?;
@@ -221,11 +229,13 @@ fn score_plan(
     Ok(Outcome::Success)
 }
 
-/// Scores the CSV input `opened` (the whole file, or the plan's shard of it) into `sink`;
+/// Scores the CSV input `opened` (the whole file, or the plan's shard of it: its run of
+/// objects under a prefix when `by_object` is that shard, else its byte range) into `sink`;
 /// returns the rows scored.
 fn score_csv(
     plan: &ScorePlan,
     opened: crate::read::Input,
+    by_object: Option<Shard>,
     model: &ModelFile,
     sink: &mut Sink,
     policy: Option<&mut RejectPolicy>,
@@ -241,7 +251,6 @@ fn score_csv(
     } else {
         std::fs::metadata(&plan.data).ok().map(|m| m.len())
     };
-    let by_object = plan.shard.filter(|_| crate::store::is_prefix(&plan.data));
     let (blocks, raw) = BlockSource::new(name, opened.reader, options.block_size)?;
     let (source, progress) = match plan.shard {
         None => {
