@@ -88,7 +88,7 @@ fn render_trees(model: &ModelFile, trees: &TreeEnsemble) -> String {
 /// Where an imported model came from, as lines of `inspect`.
 fn render_source(source: &Source) -> String {
     let opsets: Vec<String> = source
-        .opsets
+        .distinct_opsets()
         .iter()
         .map(|o| format!("{} {}", o.domain, o.version))
         .collect();

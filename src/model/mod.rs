@@ -272,6 +272,21 @@ pub struct Source {
     pub sha256: String,
 }
 
+impl Source {
+    /// The operator sets, each domain and version once, in file order. ONNX names the default
+    /// domain both `""` and `ai.onnx`, and skl2onnx declares both: the stored list (kept as
+    /// imported, so that a model file's bytes do not change) has `ai.onnx` twice.
+    pub fn distinct_opsets(&self) -> Vec<Opset> {
+        let mut distinct: Vec<Opset> = Vec::with_capacity(self.opsets.len());
+        for opset in &self.opsets {
+            if !distinct.contains(opset) {
+                distinct.push(opset.clone());
+            }
+        }
+        distinct
+    }
+}
+
 /// What a model file holds: everything scoring needs, and how the model came to be.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelFile {
