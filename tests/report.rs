@@ -253,6 +253,35 @@ fn a_pushgateway_that_does_not_listen_is_a_warning_and_the_run_still_exits_0() {
 }
 
 #[test]
+fn a_pushgateway_whose_name_does_not_resolve_is_a_warning_and_the_run_still_exits_0() {
+    let wd = Workdir::new("report_push_unresolved");
+    // `.invalid` is reserved never to resolve (RFC 2606).
+    let url = "http://no-such-host.invalid:9091";
+    let run = wd.ok(&["--metrics-push", url]);
+    let stderr = run.stderr();
+    let warning = stderr
+        .lines()
+        .find(|l| l.contains("warning"))
+        .unwrap_or_else(|| panic!("no warning in:\n{stderr}"));
+    assert!(
+        warning.starts_with(&format!(
+            "batch_inference: warning: --metrics-push {url}: cannot resolve \
+             no-such-host.invalid:9091: "
+        )),
+        "{warning}"
+    );
+    assert!(
+        warning.ends_with("; the metrics were not pushed (the run's exit code stands)"),
+        "{warning}"
+    );
+    assert_eq!(
+        run.stdout().lines().count(),
+        52,
+        "the predictions are written"
+    );
+}
+
+#[test]
 fn a_push_url_that_is_not_http_is_a_usage_error_before_anything_runs() {
     let wd = Workdir::new("report_push_usage");
     let run = wd.fails(
