@@ -455,11 +455,23 @@ impl ModelFile {
             let bytes = crate::store::get::read_to_limit(path, limit)?;
             return LoadedModel::decode(path, &bytes);
         }
+        if path == "-" {
+            return Err(Error::Usage(
+                "--model -: a model is not read from standard input; give its path (a pipe \
+                 works too: --model <(cat model.bin))"
+                    .into(),
+            ));
+        }
         let read_error = |e| Error::io(path, "read", e);
         let mut file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
         let meta = file.metadata().map_err(read_error)?;
         if meta.is_dir() {
-            return Err(read_error(io::Error::from(io::ErrorKind::IsADirectory)));
+            return Err(Error::directory(
+                path,
+                "read",
+                "give the model file's path, such as model/model.bin (an MLflow model directory \
+                 is imported first: batch_inference import DIR --out model.bin)",
+            ));
         }
         let mut bytes = Vec::with_capacity(HEADER_LEN);
         (&mut file)
