@@ -56,10 +56,10 @@ impl AtomicFile {
             }
         }
         if target.is_dir() {
-            return Err(Error::io(
+            return Err(Error::directory(
                 path,
                 "write",
-                io::Error::from(io::ErrorKind::IsADirectory),
+                "give the path of a file to write, in it or elsewhere",
             ));
         }
         let name = target

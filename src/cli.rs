@@ -23,7 +23,8 @@ fn after_help() -> String {
     text + "\nWithout a subcommand, `batch_inference` scores: it is `batch_inference score`."
 }
 
-/// Score CSV observations with a trained linear regression model, in streaming batches.
+/// Score CSV or Parquet observations with a model (a linear model trained here, or a linear
+/// model or tree ensemble imported from ONNX), in streaming batches.
 ///
 /// Predictions go to standard output (or --output); logs go to standard error.
 #[derive(Debug, Parser)]
@@ -97,12 +98,14 @@ pub enum Command {
     /// target column.
     #[command(after_help = after_help())]
     Train(TrainArgs),
-    /// Show what a model file holds: version, features, coefficients, metrics.
+    /// Show what a model file holds: version, features, coefficients or trees, metrics, and
+    /// where an imported model came from.
     #[command(after_help = after_help())]
     Inspect(InspectArgs),
-    /// Convert a linear regressor in an ONNX file (LinearRegression, Ridge, Lasso or
-    /// ElasticNet as skl2onnx exports it, optionally after a StandardScaler), or in an MLflow
-    /// model directory with an onnx flavor, into a model file.
+    /// Convert a regressor in an ONNX file, or in an MLflow model directory with an onnx
+    /// flavor, into a model file: a linear one (LinearRegression, Ridge, Lasso or ElasticNet as
+    /// skl2onnx exports it, optionally after a StandardScaler) or a tree ensemble
+    /// (TreeEnsembleRegressor: scikit-learn's trees, forests and gradient boosting, LightGBM).
     #[command(after_help = after_help())]
     Import(ImportArgs),
     /// Serve the model over HTTP: the Open Inference Protocol (KServe V2) under /v2, POST

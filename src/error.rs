@@ -213,11 +213,34 @@ impl Error {
 
     /// An I/O error while doing `action` on `path`.
     pub fn io(path: &str, action: &'static str, source: io::Error) -> Error {
+        // The system's words say what, not what to do: add the fix where there is one.
+        let source = match source.kind() {
+            io::ErrorKind::AddrInUse => io::Error::new(
+                source.kind(),
+                format!(
+                    "{source}; another process listens there: stop it, or choose another \
+                     port (--port, or PORT)"
+                ),
+            ),
+            _ => source,
+        };
         Error::Io {
             path: path.to_string(),
             action,
             source,
         }
+    }
+
+    /// `path` is a directory where a file was wanted, with `hint` saying which file to give.
+    pub fn directory(path: &str, action: &'static str, hint: &str) -> Error {
+        Error::io(
+            path,
+            action,
+            io::Error::new(
+                io::ErrorKind::IsADirectory,
+                format!("is a directory; {hint}"),
+            ),
+        )
     }
 
     /// The process exit code for this error: the only place that decides it.

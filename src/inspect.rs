@@ -5,7 +5,7 @@ use crate::cli::InspectArgs;
 use crate::error::{Error, Result};
 use crate::model::summary::{full_rank, ModelSummary, Parameters};
 use crate::model::trees::{Aggregate, TreeEnsemble};
-use crate::model::{FitMetrics, ModelFile, Solver, Source};
+use crate::model::{FitMetrics, LoadedModel, ModelFile, Solver, Source};
 
 /// How `model` was fitted, in one line for people.
 fn render_solver(model: &ModelFile) -> String {
@@ -88,7 +88,7 @@ fn render_trees(model: &ModelFile, trees: &TreeEnsemble) -> String {
 /// Where an imported model came from, as lines of `inspect`.
 fn render_source(source: &Source) -> String {
     let opsets: Vec<String> = source
-        .opsets
+        .distinct_opsets()
         .iter()
         .map(|o| format!("{} {}", o.domain, o.version))
         .collect();
@@ -104,7 +104,7 @@ fn render_source(source: &Source) -> String {
 
 /// Runs `inspect`: prints the description to standard output.
 pub fn inspect(args: &InspectArgs) -> Result<()> {
-    let (model, version) = ModelFile::load_versioned(&args.model)?;
+    let LoadedModel { model, version, .. } = ModelFile::load(&args.model)?;
     let text = if args.json {
         let summary = ModelSummary::new(&model, version);
         let mut text = serde_json::to_string_pretty(&summary).expect("a summary always serializes");

@@ -197,7 +197,67 @@ fn a_directory_as_data_is_an_io_error() {
     let wd = Workdir::new("directory_data");
     assert_eq!(
         wd.fails(&["--data", "data"], 5).error(),
-        "data: cannot read: is a directory"
+        "data: cannot read: is a directory; give a CSV or Parquet file in it (every object \
+         under a prefix is read when the path is an s3://, gs:// or az:// URL ending in /)"
+    );
+}
+
+#[test]
+fn a_directory_as_the_model_says_which_file_to_give_for_every_command() {
+    let wd = Workdir::new("directory_model");
+    let message = "model: cannot read: is a directory; give the model file's path, such as \
+                   model/model.bin (an MLflow model directory is imported first: \
+                   batch_inference import DIR --out model.bin)";
+    assert_eq!(wd.fails(&["--model", "model"], 5).error(), message);
+    assert_eq!(
+        wd.fails(&["inspect", "--model", "model"], 5).error(),
+        message
+    );
+    let serve = [
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--model",
+        "model",
+    ];
+    assert_eq!(wd.fails(&serve, 5).error(), message);
+}
+
+#[test]
+fn a_directory_as_the_output_is_an_io_error_that_asks_for_a_file() {
+    let wd = Workdir::new("directory_output");
+    wd.mkdir("out");
+    assert_eq!(
+        wd.fails(&["--output", "out"], 5).error(),
+        "out: cannot write: is a directory; give the path of a file to write, in it or \
+         elsewhere"
+    );
+    assert!(wd.list("out").is_empty(), "{:?}", wd.list("out"));
+}
+
+#[test]
+fn a_model_on_standard_input_is_a_usage_error_that_points_at_a_pipe() {
+    let wd = Workdir::new("model_stdin");
+    let message = "--model -: a model is not read from standard input; give its path (a pipe \
+                   works too: --model <(cat model.bin))";
+    assert_eq!(wd.fails(&["--model", "-"], 2).error(), message);
+    assert_eq!(wd.fails(&["inspect", "--model", "-"], 2).error(), message);
+}
+
+#[test]
+fn serve_on_a_port_in_use_says_how_to_choose_another() {
+    let wd = Workdir::new("serve_port_taken");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let run = wd.fails(&["serve", "--host", "127.0.0.1", "--port", &port], 5);
+    assert_eq!(
+        run.error(),
+        format!(
+            "127.0.0.1:{port}: cannot listen on: Address already in use (os error 98); another \
+             process listens there: stop it, or choose another port (--port, or PORT)"
+        )
     );
 }
 
@@ -452,7 +512,9 @@ fn a_read_only_output_folder_is_an_io_error_and_stays_empty() {
 
 /// The bundled model, as its struct, to be spoiled in one way.
 fn bundled_model() -> ModelFile {
-    ModelFile::load(repo().join("model/model.bin").to_str().unwrap()).unwrap()
+    ModelFile::load(repo().join("model/model.bin").to_str().unwrap())
+        .unwrap()
+        .model
 }
 
 /// A model file around any payload, with a right header and checksum: how a bug in a future

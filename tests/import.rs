@@ -287,6 +287,34 @@ fn edited(edit: impl FnOnce(&mut batch_inference::import::onnx::GraphProto)) -> 
 }
 
 #[test]
+fn a_node_of_domain_ai_onnx_is_in_the_default_operator_set_it_names() {
+    // ONNX names the default domain both "" and "ai.onnx": a graph that imports the operator
+    // set as "" but names its nodes' domain "ai.onnx" is the same graph.
+    let wd = Workdir::new("import_ai_onnx_domain");
+    wd.create("plain.onnx", fixture("ols_scaled_double"));
+    wd.create(
+        "named.onnx",
+        edited(|g| {
+            for node in &mut g.node {
+                node.domain = "ai.onnx".into();
+            }
+        }),
+    );
+    for name in ["plain", "named"] {
+        wd.ok(&[
+            "import",
+            &format!("{name}.onnx"),
+            "--out",
+            &format!("{name}.bin"),
+            "--features",
+            FEATURES,
+        ]);
+    }
+    let score = |model: &str| wd.ok(&["-q", "--model", model]).output.stdout;
+    assert_eq!(score("named.bin"), score("plain.bin"));
+}
+
+#[test]
 fn hostile_files_are_refused_with_the_value_or_node_at_fault() {
     let wd = Workdir::new("import_hostile");
     // Field 7 (the graph), length-delimited, declaring 2^62 bytes where 0 follow.

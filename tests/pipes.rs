@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::util::{without_our_environment, Workdir};
+use crate::util::{sha256_hex, termination_summary, without_our_environment, Workdir};
 
 /// Makes a FIFO at `rel` in the workdir and writes `bytes` into it from a thread, once a
 /// reader opens it; the thread ends when the reader has taken all of them or gone.
@@ -43,6 +43,27 @@ fn a_model_from_a_fifo_scores_as_the_file_does() {
     let run = wd.ok(&["--model", "model.fifo", "-q"]);
     writer.join().unwrap();
     assert_eq!(run.output.stdout, expected);
+}
+
+#[test]
+fn a_model_from_a_fifo_is_reported_by_the_digest_of_the_bytes_read_from_it() {
+    // The digest is of the bytes the model was decoded from: a pipe cannot be read twice, so
+    // a digest made by reading the model again had none to report.
+    let wd = Workdir::new("model_fifo_digest");
+    wd.create("termination-log", "");
+    let model = std::fs::read(wd.path("model/model.bin")).unwrap();
+    let expected = sha256_hex(&model);
+    let writer = fifo_with(&wd, "model.fifo", model);
+    let mut cmd = wd.command(&["--model", "model.fifo", "-q"]);
+    cmd.env(
+        "BATCH_INFERENCE_TERMINATION_LOG",
+        wd.path("termination-log"),
+    );
+    let run = wd.output(&mut cmd);
+    writer.join().unwrap();
+    run.assert_code(0);
+    let summary = termination_summary(&wd, "termination-log");
+    assert_eq!(summary["model_sha256"], expected.as_str());
 }
 
 #[test]

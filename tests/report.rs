@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
-use crate::util::Workdir;
+use crate::util::{sha256_hex, Workdir};
 
 /// One request as the server received it.
 struct Received {
@@ -144,6 +144,7 @@ fn a_run_pushes_its_figures_under_its_job_with_the_last_success() {
         .contains(&"Content-Type: text/plain; version=0.0.4; charset=utf-8".to_string()));
     let lines: Vec<&str> = got.body.lines().filter(|l| !l.starts_with('#')).collect();
     let seconds = raw(&got.body, "batch_inference_run_duration_seconds");
+    let model = sha256_hex(&std::fs::read(wd.path("model/model.bin")).unwrap());
     let success = raw(&got.body, "batch_inference_last_success_timestamp_seconds");
     assert_eq!(
         lines,
@@ -151,6 +152,7 @@ fn a_run_pushes_its_figures_under_its_job_with_the_last_success() {
             format!("batch_inference_rows_scored {rows}"),
             "batch_inference_rows_rejected 0".to_string(),
             "batch_inference_exit_code 0".to_string(),
+            format!("batch_inference_model_info{{sha256=\"{model}\"}} 1"),
             format!("batch_inference_run_duration_seconds {seconds}"),
             format!("batch_inference_last_success_timestamp_seconds {success}"),
         ]
@@ -248,6 +250,35 @@ fn a_pushgateway_that_does_not_listen_is_a_warning_and_the_run_still_exits_0() {
     let expected =
         format!("batch_inference: warning: --metrics-push {url}: cannot connect to {address}: ");
     assert!(run.stderr().contains(&expected), "{}", run.stderr());
+}
+
+#[test]
+fn a_pushgateway_whose_name_does_not_resolve_is_a_warning_and_the_run_still_exits_0() {
+    let wd = Workdir::new("report_push_unresolved");
+    // `.invalid` is reserved never to resolve (RFC 2606).
+    let url = "http://no-such-host.invalid:9091";
+    let run = wd.ok(&["--metrics-push", url]);
+    let stderr = run.stderr();
+    let warning = stderr
+        .lines()
+        .find(|l| l.contains("warning"))
+        .unwrap_or_else(|| panic!("no warning in:\n{stderr}"));
+    assert!(
+        warning.starts_with(&format!(
+            "batch_inference: warning: --metrics-push {url}: cannot resolve \
+             no-such-host.invalid:9091: "
+        )),
+        "{warning}"
+    );
+    assert!(
+        warning.ends_with("; the metrics were not pushed (the run's exit code stands)"),
+        "{warning}"
+    );
+    assert_eq!(
+        run.stdout().lines().count(),
+        52,
+        "the predictions are written"
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{repeated_rows, Run, Workdir};
+use crate::util::{repeated_rows, sha256_hex, termination_summary, Run, Workdir};
 
 /// A secret that must never appear in anything the binary prints.
 const SECRET: &str = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYzzSECRET";
@@ -204,6 +204,23 @@ fn scoring_s3_to_s3_writes_the_bytes_of_a_local_run() {
     assert!(run.output.stdout.is_empty());
     assert_eq!(moto.get("bkt", "out/predictions.csv").unwrap(), local);
     assert_eq!(moto.pending_uploads("bkt"), 0);
+}
+
+#[test]
+fn a_model_read_from_s3_is_reported_by_the_digest_of_the_local_file() {
+    let wd = Workdir::new("s3_model_digest");
+    let moto = moto_with_data(&wd);
+    wd.create("termination-log", "");
+    let mut cmd = moto.command(&wd, &["-q", "--model", "s3://bkt/model.bin"]);
+    cmd.env(
+        "BATCH_INFERENCE_TERMINATION_LOG",
+        wd.path("termination-log"),
+    );
+    let run = wd.output(&mut cmd);
+    run.assert_code(0);
+    let local = sha256_hex(&std::fs::read(wd.path("model/model.bin")).unwrap());
+    let summary = termination_summary(&wd, "termination-log");
+    assert_eq!(summary["model_sha256"], local.as_str());
 }
 
 #[test]

@@ -820,7 +820,7 @@ fn a_model_that_cannot_load_stops_serve_before_it_listens() {
     );
     assert_eq!(
         run.error(),
-        "none.bin: cannot read: No such file or directory (os error 2)"
+        "none.bin: cannot open: No such file or directory (os error 2)"
     );
     wd.create("bad.bin", "not a model");
     let run = wd.fails(

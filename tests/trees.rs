@@ -129,9 +129,19 @@ fn inspect_shows_the_trees_and_where_they_came_from() {
         "max depth:      4\n",
         "aggregate:      sum of the leaves, plus 22.643516540527344\n",
         "comparisons:    features rounded to float32 first\n",
+        // skl2onnx declares the default domain twice, as "" and as "ai.onnx": shown once.
+        "opsets:         ai.onnx.ml 1, ai.onnx 22\n",
     ] {
         assert!(text.contains(line), "{line:?} not in:\n{text}");
     }
+    let json = wd.inspect_json(Some("model/gbr.bin"));
+    assert_eq!(
+        json["source"]["opsets"],
+        serde_json::json!([
+            {"domain": "ai.onnx.ml", "version": 1},
+            {"domain": "ai.onnx", "version": 22}
+        ])
+    );
     let onnx = fixture("seed_gbr.onnx");
     let sha = format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(&onnx));
     assert!(text.contains(&sha), "no sha256 {sha} in:\n{text}");

@@ -202,6 +202,18 @@ pub fn is_root() -> bool {
     fs::metadata("/proc/self").unwrap().uid() == 0
 }
 
+/// SHA-256 of `bytes`, in lower-case hex, as the binary reports a model's digest.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+/// The termination-log summary a run wrote to `rel` in `wd`, as JSON.
+pub fn termination_summary(wd: &Workdir, rel: &str) -> serde_json::Value {
+    let text = wd.read(rel);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{rel}: {e}: {text:?}"))
+}
+
 /// Reads a `prediction` CSV (as we or the scikit-learn fixture write it) into floats.
 pub fn predictions(csv: &str) -> Vec<f64> {
     let mut lines = csv.lines();

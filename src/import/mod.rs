@@ -209,8 +209,13 @@ fn check_opsets(
     graph: &onnx::GraphProto,
 ) -> std::result::Result<(), String> {
     for (index, node) in graph.node.iter().enumerate() {
-        if !model.opset_import.iter().any(|o| o.domain == node.domain) {
-            let domain = linear::domain_name(&node.domain);
+        // `""` and `ai.onnx` are two names of the default domain.
+        let domain = linear::domain_name(&node.domain);
+        if !model
+            .opset_import
+            .iter()
+            .any(|o| linear::domain_name(&o.domain) == domain)
+        {
             return Err(format!(
                 "node {index} ({}, domain {domain}): the model imports no operator set of \
                  domain {domain}; the file is truncated or malformed",

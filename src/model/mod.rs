@@ -272,6 +272,21 @@ pub struct Source {
     pub sha256: String,
 }
 
+impl Source {
+    /// The operator sets, each domain and version once, in file order. ONNX names the default
+    /// domain both `""` and `ai.onnx`, and skl2onnx declares both: the stored list (kept as
+    /// imported, so that a model file's bytes do not change) has `ai.onnx` twice.
+    pub fn distinct_opsets(&self) -> Vec<Opset> {
+        let mut distinct: Vec<Opset> = Vec::with_capacity(self.opsets.len());
+        for opset in &self.opsets {
+            if !distinct.contains(opset) {
+                distinct.push(opset.clone());
+            }
+        }
+        distinct
+    }
+}
+
 /// What a model file holds: everything scoring needs, and how the model came to be.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelFile {
@@ -379,6 +394,19 @@ impl From<ModelFileV2> for ModelFile {
     }
 }
 
+impl LoadedModel {
+    /// Decodes and checks the whole model file `bytes` (`path` is for messages), and hashes
+    /// those very bytes.
+    pub fn decode(path: &str, bytes: &[u8]) -> Result<LoadedModel> {
+        let (model, version) = ModelFile::from_bytes_versioned(path, bytes)?;
+        Ok(LoadedModel {
+            model,
+            version,
+            sha256: format!("{:x}", Sha256::digest(bytes)),
+        })
+    }
+}
+
 /// Decodes a payload as `T`, which must use all of it.
 fn decode_payload<T: serde::de::DeserializeOwned>(path: &str, payload: &[u8]) -> Result<T> {
     let (value, used): (T, usize) =
@@ -400,28 +428,50 @@ fn decode_payload<T: serde::de::DeserializeOwned>(path: &str, payload: &[u8]) ->
     Ok(value)
 }
 
-impl ModelFile {
-    /// Reads and checks the model file at `path`: a file, or a pipe such as a FIFO or a
-    /// process substitution (`--model <(cat model.bin)`, which names `/dev/fd/63`). The sizes
-    /// come from the header rather than the file's metadata, which a pipe does not have, and
-    /// nothing beyond the header and the payload it announces (within [`MAX_PAYLOAD`]) is held.
-    pub fn load(path: &str) -> Result<ModelFile> {
-        ModelFile::load_versioned(path).map(|(model, _)| model)
-    }
+/// A model as read from its file, with the SHA-256 of exactly the bytes it was decoded from:
+/// what names the model in a run's report, in `serve`'s `/metrics` and in `inspect`. Hashing
+/// the bytes that were decoded, rather than reading the file again, gives the digest of the
+/// model that scores even when the file is replaced meanwhile, an object URL is fetched once,
+/// and a pipe (which cannot be read twice) has one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedModel {
+    /// The model.
+    pub model: ModelFile,
+    /// The format version of the file.
+    pub version: u32,
+    /// SHA-256 (hex) of the file's bytes.
+    pub sha256: String,
+}
 
-    /// Reads and checks the model file at `path` as [`ModelFile::load`] does; also returns its
-    /// format version.
-    pub fn load_versioned(path: &str) -> Result<(ModelFile, u32)> {
+impl ModelFile {
+    /// Reads and checks the model file at `path`: a file, an object URL, or a pipe such as a
+    /// FIFO or a process substitution (`--model <(cat model.bin)`, which names `/dev/fd/63`).
+    /// The sizes come from the header rather than the file's metadata, which a pipe does not
+    /// have, and nothing beyond the header and the payload it announces (within
+    /// [`MAX_PAYLOAD`]) is held.
+    pub fn load(path: &str) -> Result<LoadedModel> {
         if crate::store::is_url(path) {
             let limit = (HEADER_LEN as u64).saturating_add(MAX_PAYLOAD);
             let bytes = crate::store::get::read_to_limit(path, limit)?;
-            return ModelFile::from_bytes_versioned(path, &bytes);
+            return LoadedModel::decode(path, &bytes);
+        }
+        if path == "-" {
+            return Err(Error::Usage(
+                "--model -: a model is not read from standard input; give its path (a pipe \
+                 works too: --model <(cat model.bin))"
+                    .into(),
+            ));
         }
         let read_error = |e| Error::io(path, "read", e);
         let mut file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
         let meta = file.metadata().map_err(read_error)?;
         if meta.is_dir() {
-            return Err(read_error(io::Error::from(io::ErrorKind::IsADirectory)));
+            return Err(Error::directory(
+                path,
+                "read",
+                "give the model file's path, such as model/model.bin (an MLflow model directory \
+                 is imported first: batch_inference import DIR --out model.bin)",
+            ));
         }
         let mut bytes = Vec::with_capacity(HEADER_LEN);
         (&mut file)
@@ -435,14 +485,14 @@ impl ModelFile {
             .read_to_end(&mut bytes)
             .map_err(read_error)?;
         // Bytes after the payload are counted, not kept: a file's by its length, a pipe's by
-        // reading them.
+        // reading them. Either way the model is refused, so the digest is of the whole file.
         let after = if meta.is_file() {
             meta.len().saturating_sub(bytes.len() as u64)
         } else {
             io::copy(&mut file, &mut io::sink()).map_err(read_error)?
         };
         check_length(path, payload_len, (bytes.len() - HEADER_LEN) as u64 + after)?;
-        ModelFile::from_bytes_versioned(path, &bytes)
+        LoadedModel::decode(path, &bytes)
     }
 
     /// Decodes and checks a whole model file held in memory; `path` is for messages.
@@ -689,6 +739,22 @@ mod tests {
         let bytes = model().to_bytes();
         assert_eq!(&bytes[..8], &MAGIC);
         assert_eq!(ModelFile::from_bytes("m.bin", &bytes).unwrap(), model());
+    }
+
+    #[test]
+    fn a_loaded_model_carries_the_digest_of_the_whole_file_it_was_decoded_from() {
+        let bytes = model().to_bytes();
+        let path = testing::scratch_file("model-digest", "m.bin", &bytes);
+        let loaded = ModelFile::load(&path).unwrap();
+        assert_eq!(loaded.model, model());
+        assert_eq!(loaded.version, 3);
+        // Of the header and the payload, not the payload alone (whose digest the header holds).
+        assert_eq!(loaded.sha256, format!("{:x}", Sha256::digest(&bytes)));
+        assert_ne!(
+            loaded.sha256,
+            format!("{:x}", Sha256::digest(&bytes[HEADER_LEN..]))
+        );
+        assert_eq!(LoadedModel::decode(&path, &bytes).unwrap(), loaded);
     }
 
     #[test]

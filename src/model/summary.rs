@@ -32,9 +32,10 @@ pub struct ModelSummary<'a> {
     pub cv: Option<&'a CrossValidation>,
     /// SHA-256 (hex) of the training file; empty for an imported model.
     pub training_sha256: &'a str,
-    /// Where an imported model came from; absent for a model `train` fitted.
+    /// Where an imported model came from, each operator set once; absent for a model `train`
+    /// fitted.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub source: Option<&'a Source>,
+    pub source: Option<Source>,
 }
 
 impl<'a> ModelSummary<'a> {
@@ -53,7 +54,10 @@ impl<'a> ModelSummary<'a> {
             holdout: model.holdout,
             cv: model.cv.as_ref(),
             training_sha256: &model.training_sha256,
-            source: model.source.as_ref(),
+            source: model.source.as_ref().map(|source| Source {
+                opsets: source.distinct_opsets(),
+                ..source.clone()
+            }),
         }
     }
 }

@@ -6,12 +6,12 @@
 //! whole. [`selection`] finds the model's columns in the header. [`fill_batch`] then parses a
 //! block's rows into a [`batch::Batch`]: blocks without quotes line by line ([`plain`], with the
 //! AVX-512 line reader of [`vector`] or the AVX2 one of [`avx2`] where the CPU has it, as
-//! [`cpu`] chooses), blocks with quotes record by record
-//! through csv-core ([`quoted`]), numbers by [`number`]; [`cursor`] keeps the place in the
-//! block. What is wrong with a row, and how it is told, is [`problem`]. All readers accept the
-//! same rows and report the same errors (the vector reader reports none: it leaves any line it
-//! does not take to the others), which the tests below check against csv-core. A Parquet
-//! input is read by [`parquet`] instead, one file or object (or each under a prefix, as
+//! [`cpu`] chooses), blocks with quotes record by record through csv-core ([`quoted`]), numbers
+//! by [`number`]; [`cursor`] keeps the place in the block. What is wrong with a row, and how it
+//! is told, is [`problem`]; whether a scored row can be written, [`unwritable`]. All readers
+//! accept the same rows and report the same errors (the vector reader reports none: it leaves
+//! any line it does not take to the others), which the tests below check against csv-core. A
+//! Parquet input is read by [`parquet`] instead, one file or object (or each under a prefix, as
 //! [`parquet_parts`] opens them) at a time.
 
 use std::fs::File;
@@ -41,6 +41,7 @@ pub mod quoted;
 pub mod reader;
 pub mod selection;
 pub mod shard;
+pub mod unwritable;
 pub mod vector;
 
 /// The display name of standard input.
@@ -65,7 +66,12 @@ pub fn open_input(path: &str) -> Result<Input> {
         let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
         let meta = file.metadata().map_err(|e| Error::io(path, "read", e))?;
         if meta.is_dir() {
-            return Err(Error::io(path, "read", io::ErrorKind::IsADirectory.into()));
+            return Err(Error::directory(
+                path,
+                "read",
+                "give a CSV or Parquet file in it (every object under a prefix is read when \
+                 the path is an s3://, gs:// or az:// URL ending in /)",
+            ));
         }
         Box::new(file)
     };

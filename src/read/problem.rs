@@ -68,6 +68,46 @@ pub struct Reject {
 }
 
 impl RowProblem {
+    /// What is wrong, in words, without the place: [`RowError::describe`] adds the line and
+    /// field of a CSV row, the Parquet scorer the row's number.
+    pub fn message(&self, columns: &Columns) -> String {
+        match self {
+            RowProblem::Overflow => {
+                "the prediction is beyond the range of f64; are the values in the right units?"
+                    .to_string()
+            }
+            RowProblem::IdNotUtf8 { id, .. } => format!(
+                "column {}: not valid UTF-8, which JSON Lines output cannot carry; \
+                 use --format csv",
+                columns.ids.get(*id).map_or("id", String::as_str)
+            ),
+            RowProblem::UnclosedQuote { .. } => {
+                "a quote in this field is never closed, so the rest of the file was read into it"
+                    .to_string()
+            }
+            RowProblem::FieldCount { found } => format!(
+                "expected {} fields as in the header, found {found}",
+                columns.field_count
+            ),
+            RowProblem::Number {
+                slot,
+                found,
+                truncated,
+                kind,
+                ..
+            } => {
+                let more = if *truncated { "..." } else { "" };
+                let found = format!("{:?}{more}", String::from_utf8_lossy(found));
+                let message = match kind {
+                    NumberError::Empty => "expected a number, found an empty field".to_string(),
+                    NumberError::Invalid => format!("expected a number, found {found}"),
+                    NumberError::NonFinite => format!("expected a finite number, found {found}"),
+                };
+                format!("column {}: {message}", columns.names[*slot])
+            }
+        }
+    }
+
     /// A bad value in field `field` (for batch column `slot`), keeping the start of its text.
     pub(crate) fn number(field: usize, slot: usize, text: &[u8], kind: NumberError) -> RowProblem {
         RowProblem::Number {
@@ -95,52 +135,13 @@ impl RowError {
     pub fn describe(&self, columns: &Columns, lines_before: u64) -> (Location, String) {
         let line = lines_before + self.line_in_block + 1;
         let path = columns.path;
-        match &self.problem {
-            RowProblem::Overflow => (
-                Location::line(path, line),
-                "the prediction is beyond the range of f64; are the values in the right units?"
-                    .to_string(),
-            ),
-            RowProblem::IdNotUtf8 { field, id } => (
-                Location::cell(path, line, field + 1),
-                format!(
-                    "column {}: not valid UTF-8, which JSON Lines output cannot carry; \
-                     use --format csv",
-                    columns.ids.get(*id).map_or("id", String::as_str)
-                ),
-            ),
-            RowProblem::UnclosedQuote { field } => (
-                Location::cell(path, line, field + 1),
-                "a quote in this field is never closed, so the rest of the file was read into it"
-                    .to_string(),
-            ),
-            RowProblem::FieldCount { found } => (
-                Location::line(path, line),
-                format!(
-                    "expected {} fields as in the header, found {found}",
-                    columns.field_count
-                ),
-            ),
-            RowProblem::Number {
-                field,
-                slot,
-                found,
-                truncated,
-                kind,
-            } => {
-                let more = if *truncated { "..." } else { "" };
-                let found = format!("{:?}{more}", String::from_utf8_lossy(found));
-                let message = match kind {
-                    NumberError::Empty => "expected a number, found an empty field".to_string(),
-                    NumberError::Invalid => format!("expected a number, found {found}"),
-                    NumberError::NonFinite => format!("expected a finite number, found {found}"),
-                };
-                (
-                    Location::cell(path, line, field + 1),
-                    format!("column {}: {message}", columns.names[*slot]),
-                )
-            }
-        }
+        let location = match &self.problem {
+            RowProblem::Overflow | RowProblem::FieldCount { .. } => Location::line(path, line),
+            RowProblem::IdNotUtf8 { field, .. }
+            | RowProblem::UnclosedQuote { field }
+            | RowProblem::Number { field, .. } => Location::cell(path, line, field + 1),
+        };
+        (location, self.problem.message(columns))
     }
 
     /// The user-facing error, given the line breaks in the input before the block.

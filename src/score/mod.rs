@@ -146,8 +146,9 @@ fn score_plan(
         (None, None) => Some(open_input(&plan.data)?),
     };
     log.info(&format!("Loading model from: {}", plan.model));
-    let model = ModelFile::load(&plan.model)?;
-    figures.model_sha256 = report::model_sha256(&plan.model);
+    let loaded = ModelFile::load(&plan.model)?;
+    figures.model_sha256 = Some(loaded.sha256);
+    let model = loaded.model;
     let options = &plan.options;
     let mut sink = match (&plan.output, plan.shard) {
         // A shard's object is only created, never replaced: a second writer of the same
@@ -201,7 +202,15 @@ fn score_plan(
             }
             rows
         }
-        (None, Some(opened)) => score_csv(plan, opened, &model, &mut sink, policy.as_mut(), log)?,
+        (None, Some(opened)) => score_csv(
+            plan,
+            opened,
+            by_object,
+            &model,
+            &mut sink,
+            policy.as_mut(),
+            log,
+        )?,
         (None, None) => unreachable!("a CSV input is opened when the input is not Parquet"),
     };
     sink.finish()?;
@@ -227,11 +236,13 @@ fn score_plan(
     Ok(Outcome::Success)
 }
 
-/// Scores the CSV input `opened` (the whole file, or the plan's shard of it) into `sink`;
+/// Scores the CSV input `opened` (the whole file, or the plan's shard of it: its run of
+/// objects under a prefix when `by_object` is that shard, else its byte range) into `sink`;
 /// returns the rows scored.
 fn score_csv(
     plan: &ScorePlan,
     opened: crate::read::Input,
+    by_object: Option<Shard>,
     model: &ModelFile,
     sink: &mut Sink,
     policy: Option<&mut RejectPolicy>,
@@ -247,7 +258,6 @@ fn score_csv(
     } else {
         std::fs::metadata(&plan.data).ok().map(|m| m.len())
     };
-    let by_object = plan.shard.filter(|_| crate::store::is_prefix(&plan.data));
     let (blocks, raw) = BlockSource::new(name, opened.reader, options.block_size)?;
     let (source, progress) = match plan.shard {
         None => {

@@ -13,8 +13,10 @@ use crate::log::Progress;
 use crate::model::predictor::Predictor;
 use crate::model::ModelFile;
 use crate::output::{csv_field, Encoder, Sink};
-use crate::read::batch::{Batch, Ids};
+use crate::read::batch::Batch;
 use crate::read::parquet::{ParquetProblem, ParquetReader};
+use crate::read::problem::Columns;
+use crate::read::unwritable::Writable;
 use crate::score::collect::RejectPolicy;
 use crate::score::plan::ScoreOptions;
 use crate::store::chunks::Chunks;
@@ -51,6 +53,18 @@ pub fn score_parquet(
     let mut out = Vec::new();
     let mut rows = 0u64;
     let has_ids = !options.id_columns.is_empty();
+    // A Parquet row's ids are its id columns, in the order asked for.
+    let id_fields: Vec<usize> = (0..options.id_columns.len()).collect();
+    let writable = Writable {
+        id_fields: &id_fields,
+        utf8_ids: !encoder.carries_any_id(),
+    };
+    let columns = Columns {
+        path: &name,
+        field_count: model.features.len() + id_fields.len(),
+        names: &model.features,
+        ids: &options.id_columns,
+    };
     let mut process = |decoded: &mut Decoded| -> Result<()> {
         let batch = &decoded.batch;
         let n = batch.rows;
@@ -60,45 +74,28 @@ pub fn score_parquet(
             .into_slice()
             .expect("a slice of an Array1 is contiguous");
         let ids = has_ids.then_some(&batch.ids);
-        // What cannot be written: a prediction beyond f64, an id JSON Lines cannot carry.
+        // What cannot be written: the batch command's check, told by the row's number.
         let problem = |i: usize| -> Option<String> {
-            let row = decoded.kept[i];
-            if !values[i].is_finite() {
-                return Some(format!(
-                    "row {row}: the prediction is beyond the range of f64; are the values in the right units?"
-                ));
-            }
-            let ids = ids?;
-            (0..options.id_columns.len())
-                .find(|&j| !encoder.carries(ids.get_at(i, j)))
-                .map(|j| {
-                    format!(
-                        "row {row}: column {}: not valid UTF-8, which JSON Lines output cannot carry; use --format csv",
-                        options.id_columns[j]
-                    )
-                })
+            let problem = writable.problem(values, ids, i)?;
+            Some(format!(
+                "row {}: {}",
+                decoded.kept[i],
+                problem.message(&columns)
+            ))
         };
         out.clear();
         let mut written = n;
-        match (0..n).find(|&i| problem(i).is_some()) {
+        match writable.first(values, ids) {
             None => encoder.encode(values, ids, &mut out),
             Some(first) => {
                 let Some(policy) = policy.as_deref_mut() else {
                     let reason = problem(first).expect("found above");
                     return Err(Error::data(Location::file(&name), reason));
                 };
-                let mut kept = Vec::with_capacity(n);
-                let mut kept_ids = ids.map(Ids::empty_like);
-                for (i, &value) in values.iter().enumerate() {
-                    if let Some(reason) = problem(i) {
-                        reject(policy, &name, reason, String::new())?;
-                        continue;
-                    }
-                    kept.push(value);
-                    if let (Some(kept_ids), Some(ids)) = (&mut kept_ids, ids) {
-                        kept_ids.push_row_of(ids, i);
-                    }
+                for reason in (0..n).filter_map(problem) {
+                    reject(policy, &name, reason, String::new())?;
                 }
+                let (kept, kept_ids) = writable.kept(values, ids);
                 encoder.encode(&kept, kept_ids.as_ref(), &mut out);
                 written = kept.len();
             }

@@ -8,12 +8,14 @@
 //! and one request a run needs no HTTP library (nor TLS: an `https://` URL is refused).
 
 use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::mpsc;
+use std::thread;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 
-/// How long connecting, sending and waiting for the answer may each take.
+/// How long looking the host up, connecting, sending and waiting for the answer may each take.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The content type of the body: the Prometheus text format, which the Pushgateway reads (the
@@ -95,10 +97,7 @@ impl PushTarget {
     /// POSTs `body` (metrics in the text format) to the group; the error says what failed, for
     /// a warning.
     pub fn push(&self, body: &str) -> std::result::Result<(), String> {
-        let addresses = self
-            .authority
-            .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve {}: {e}", self.authority))?;
+        let addresses = resolve(&self.authority, TIMEOUT)?;
         let mut last = format!("{} resolves to no address", self.authority);
         let mut stream = None;
         for address in addresses {
@@ -155,9 +154,68 @@ impl PushTarget {
     }
 }
 
+/// The addresses of `authority` (`host:port`), looked up within `timeout`.
+fn resolve(authority: &str, timeout: Duration) -> std::result::Result<Vec<SocketAddr>, String> {
+    resolve_with(authority, timeout, |name| {
+        name.to_socket_addrs().map(Iterator::collect)
+    })
+}
+
+/// The addresses `lookup` finds for `authority`, waited for at most `timeout`. The system's
+/// resolver has no timeout a caller can set (a DNS server that does not answer holds it for
+/// as long as its retries take), so the lookup runs on a thread of its own; one that outlives
+/// the wait is left behind, and ends with the process, which is about to exit.
+fn resolve_with(
+    authority: &str,
+    timeout: Duration,
+    lookup: impl FnOnce(&str) -> std::io::Result<Vec<SocketAddr>> + Send + 'static,
+) -> std::result::Result<Vec<SocketAddr>, String> {
+    let (sender, receiver) = mpsc::channel();
+    let name = authority.to_string();
+    thread::Builder::new()
+        .name("push-resolve".into())
+        .spawn(move || {
+            // The receiver is gone when the wait timed out: nobody needs the answer then.
+            let _ = sender.send(lookup(&name));
+        })
+        .map_err(|e| format!("cannot resolve {authority}: {e}"))?;
+    match receiver.recv_timeout(timeout) {
+        Ok(Ok(addresses)) => Ok(addresses),
+        Ok(Err(e)) => Err(format!("cannot resolve {authority}: {e}")),
+        Err(_) => Err(format!(
+            "cannot resolve {authority}: no answer within {timeout:?} (is the DNS server reachable?)"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lookup_that_does_not_answer_is_given_up_after_the_timeout() {
+        let started = std::time::Instant::now();
+        let hanging = |_: &str| {
+            thread::sleep(Duration::from_secs(30));
+            Ok(Vec::new())
+        };
+        let err = resolve_with("gw:9091", Duration::from_millis(50), hanging).unwrap_err();
+        assert_eq!(
+            err,
+            "cannot resolve gw:9091: no answer within 50ms (is the DNS server reachable?)"
+        );
+        assert!(started.elapsed() < Duration::from_secs(30));
+        let failing = |_: &str| Err(std::io::Error::other("no such host"));
+        assert_eq!(
+            resolve_with("gw:9091", TIMEOUT, failing).unwrap_err(),
+            "cannot resolve gw:9091: no such host"
+        );
+        let address: SocketAddr = "127.0.0.1:9091".parse().unwrap();
+        assert_eq!(
+            resolve_with("gw:9091", TIMEOUT, move |_| Ok(vec![address])).unwrap(),
+            [address]
+        );
+    }
 
     #[test]
     fn the_group_path_follows_the_url_prefix_job_and_shard() {

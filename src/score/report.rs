@@ -7,20 +7,20 @@
 //! was read) and leaves out what it does not (rows). Neither report ever changes the run's
 //! exit code: a failure to write one is a warning.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{ErrorKind, Write};
 use std::sync::atomic::AtomicU64;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::error::{Outcome, Result, EXIT_OK};
 use crate::log::Logger;
-use crate::model::{HEADER_LEN, MAX_PAYLOAD};
 use crate::score::push::PushTarget;
 
 /// Where Kubernetes reads a container's termination message from, by default.
@@ -37,10 +37,17 @@ pub struct Figures {
     pub rows: Option<u64>,
     /// Rows set aside under `--on-error skip`.
     pub rejected: Option<u64>,
-    /// SHA-256 (hex) of the model file's bytes.
+    /// SHA-256 (hex) of the model file's bytes, as they were decoded
+    /// ([`LoadedModel`](crate::model::LoadedModel)).
     pub model_sha256: Option<String>,
     /// The shard's index, when sharded.
     pub shard: Option<u64>,
+}
+
+/// The labels of the model's info gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModelLabels {
+    sha256: String,
 }
 
 /// The termination-log line, in this field order.
@@ -115,6 +122,19 @@ impl<'a> Finished<'a> {
             "The run's exit code (0 success, 6 rows rejected; see --help)",
             self.exit_code.into(),
         );
+        // The model's identity as serve's `/metrics` shows it: an info gauge, its digest a label.
+        if let Some(sha256) = &self.figures.model_sha256 {
+            let info = Family::<ModelLabels, Gauge>::default();
+            info.get_or_create(&ModelLabels {
+                sha256: sha256.clone(),
+            })
+            .set(1);
+            registry.register(
+                "model_info",
+                "The model the run used: 1 for its SHA-256",
+                info,
+            );
+        }
         let mut real = |name: &str, help: &str, value: f64| {
             let gauge = Gauge::<f64, AtomicU64>::default();
             gauge.set(value);
@@ -193,30 +213,6 @@ pub fn report(
     }
 }
 
-/// SHA-256 (hex) of the model file at `path` (a regular file or an object URL), to name the
-/// model a run used; `None` if it cannot be read again (a FIFO or a descriptor).
-pub fn model_sha256(path: &str) -> Option<String> {
-    let mut hasher = Sha256::new();
-    if crate::store::is_url(path) {
-        let limit = (HEADER_LEN as u64).saturating_add(MAX_PAYLOAD);
-        hasher.update(crate::store::get::read_to_limit(path, limit).ok()?);
-    } else {
-        // Only a regular file can be read twice: a FIFO or a descriptor was consumed by the
-        // load, and opening it again would wait for a writer that never comes.
-        if !std::fs::metadata(path).ok()?.is_file() {
-            return None;
-        }
-        std::io::copy(&mut File::open(path).ok()?, &mut hasher).ok()?;
-    }
-    Some(
-        hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +238,9 @@ mod tests {
              # HELP batch_inference_exit_code The run's exit code (0 success, 6 rows rejected; see --help).\n\
              # TYPE batch_inference_exit_code gauge\n\
              batch_inference_exit_code 0\n\
+             # HELP batch_inference_model_info The model the run used: 1 for its SHA-256.\n\
+             # TYPE batch_inference_model_info gauge\n\
+             batch_inference_model_info{sha256=\"ab\"} 1\n\
              # HELP batch_inference_run_duration_seconds Seconds the run took.\n\
              # TYPE batch_inference_run_duration_seconds gauge\n\
              batch_inference_run_duration_seconds 0.5\n\

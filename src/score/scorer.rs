@@ -7,12 +7,13 @@ use ndarray::{s, Array1};
 
 use crate::model::predictor::Predictor;
 use crate::output::Encoder;
-use crate::read::batch::{Batch, Ids};
+use crate::read::batch::Batch;
 use crate::read::block::{Block, CutError};
 use crate::read::cursor::Cursor;
 use crate::read::fill_batch;
-use crate::read::problem::{Reject, RowError, RowProblem};
+use crate::read::problem::{Reject, RowError};
 use crate::read::selection::Selection;
+use crate::read::unwritable::Writable;
 
 /// Everything a worker needs to turn a block into output bytes.
 pub(crate) struct Scorer {
@@ -112,27 +113,31 @@ impl Scorer {
                 .into_slice()
                 .expect("a slice of an Array1 is contiguous");
             let ids = self.selection.has_id().then_some(&work.batch.ids);
-            let problem = |i: usize| self.problem(predictions[i], ids, i);
-            // Only JSON Lines can refuse an id: otherwise one scan of the predictions will do.
-            let first = match ids {
-                Some(_) if !self.encoder.carries_any_id() => (0..n).find(|&i| problem(i).is_some()),
-                _ => predictions.iter().position(|p| !p.is_finite()),
-            };
-            match first {
+            let writable = self.writable();
+            match writable.first(predictions, ids) {
                 None => {
                     self.encoder.encode(predictions, ids, &mut out);
                     rows += n as u64;
                 }
                 // Only the first is reported: the batch is read again up to it, no further.
-                Some(first) if !self.skip => {
-                    let mut unwritable = self.unwritable(block, batch_start, first + 1, problem);
-                    return Err(Failure::Row(unwritable.remove(0).error));
+                Some(_) if !self.skip => {
+                    let error = writable
+                        .first_error(&self.selection, block, batch_start, predictions, ids)
+                        .expect("a row that cannot be written was found");
+                    return Err(Failure::Row(error));
                 }
                 Some(_) => {
-                    rejects.extend(self.unwritable(block, batch_start, n, problem));
+                    rejects.extend(writable.rejects(
+                        &self.selection,
+                        block,
+                        batch_start,
+                        n,
+                        predictions,
+                        ids,
+                    ));
                     // The batch's unreadable rows were set aside as it was read: keep line order.
                     rejects.sort_by_key(|r| r.error.line_in_block);
-                    let (kept, kept_ids) = writable_rows(predictions, ids, problem);
+                    let (kept, kept_ids) = writable.kept(predictions, ids);
                     self.encoder.encode(&kept, kept_ids.as_ref(), &mut out);
                     rows += kept.len() as u64;
                 }
@@ -150,86 +155,11 @@ impl Scorer {
         })
     }
 
-    /// Why row `i` of a batch, with prediction `prediction` and the batch's `ids`, cannot be
-    /// written, if it cannot: a prediction beyond `f64` has no number to write, and JSON Lines
-    /// cannot carry an id that is not UTF-8 (CSV writes its bytes as they are).
-    fn problem(&self, prediction: f64, ids: Option<&Ids>, i: usize) -> Option<RowProblem> {
-        if !prediction.is_finite() {
-            return Some(RowProblem::Overflow);
-        }
-        let ids = ids?;
-        let fields = &self.selection.id_fields;
-        (0..fields.len())
-            .find(|&j| !self.encoder.carries(ids.get_at(i, j)))
-            .map(|j| RowProblem::IdNotUtf8 {
-                field: fields[j],
-                id: j,
-            })
-    }
-
-    /// The first `rows` rows of the batch read from `start` (byte position and line breaks
-    /// before it) in `block` that `problem` (of the row's index) says cannot be written, as
-    /// rejects with their line and text. Rare, so the rows are found again by reading the batch
-    /// a second time, one row at a time, rather than by recording every row's place as it is
-    /// read.
-    fn unwritable(
-        &self,
-        block: &Block,
-        start: (usize, u64),
-        rows: usize,
-        problem: impl Fn(usize) -> Option<RowProblem>,
-    ) -> Vec<Reject> {
-        let mut cursor = Cursor::at(start.0, start.1);
-        let mut one = Batch::new(1, self.selection.width());
-        one.ids = self.selection.new_ids();
-        let mut set_aside = Vec::new();
-        let mut unwritable = Vec::new();
-        for i in 0..rows {
-            one.clear();
-            let read = fill_batch(
-                &self.selection,
-                block,
-                &mut cursor,
-                &mut one,
-                Some(&mut set_aside),
-            );
-            assert!(
-                read.is_ok() && one.rows == 1,
-                "the batch was read once already"
-            );
-            let Some(problem) = problem(i) else {
-                continue;
-            };
-            let (line_in_block, text) = cursor.last_row(&block.data);
-            unwritable.push(Reject {
-                error: RowError {
-                    line_in_block,
-                    problem,
-                },
-                text: text.to_vec(),
-            });
-        }
-        unwritable
-    }
-}
-
-/// The predictions of a batch's rows that can be written (`problem` of their index is `None`),
-/// and their ids when the batch has ids.
-fn writable_rows(
-    predictions: &[f64],
-    ids: Option<&Ids>,
-    problem: impl Fn(usize) -> Option<RowProblem>,
-) -> (Vec<f64>, Option<Ids>) {
-    let mut kept = Vec::with_capacity(predictions.len());
-    let mut kept_ids = ids.map(Ids::empty_like);
-    for (i, &p) in predictions.iter().enumerate() {
-        if problem(i).is_some() {
-            continue;
-        }
-        kept.push(p);
-        if let (Some(kept_ids), Some(ids)) = (&mut kept_ids, ids) {
-            kept_ids.push_row_of(ids, i);
+    /// What a scored row must be to be written with this scorer's ids and encoder.
+    fn writable(&self) -> Writable<'_> {
+        Writable {
+            id_fields: &self.selection.id_fields,
+            utf8_ids: !self.encoder.carries_any_id(),
         }
     }
-    (kept, kept_ids)
 }

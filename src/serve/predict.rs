@@ -15,13 +15,14 @@ use crate::error::Result;
 use crate::model::predictor::Predictor;
 use crate::model::ModelFile;
 use crate::output::{Encoder, Format};
-use crate::read::batch::{Batch, Ids};
-use crate::read::block::{Block, BlockSource, CutError, BLOCK_SIZE};
+use crate::read::batch::Batch;
+use crate::read::block::{BlockSource, CutError, BLOCK_SIZE};
 use crate::read::cursor::Cursor;
 use crate::read::fill_batch;
 use crate::read::header::Header;
-use crate::read::problem::{record_too_long, RowError, RowProblem};
+use crate::read::problem::record_too_long;
 use crate::read::selection::Selection;
+use crate::read::unwritable::Writable;
 use crate::serve::{ApiError, Body, Server};
 
 /// The request body's name in messages, where the batch command names its input file.
@@ -56,6 +57,10 @@ pub fn predict_csv(
     let mut batch = Batch::new(BATCH_ROWS, selection.width());
     batch.ids = selection.new_ids();
     let mut predictions = Array1::zeros(batch.capacity());
+    let writable = Writable {
+        id_fields: &selection.id_fields,
+        utf8_ids: !encoder.carries_any_id(),
+    };
     let mut lines_before = lines_in_header;
     let mut rows = 0;
     let mut spare = Vec::new();
@@ -84,10 +89,7 @@ pub fn predict_csv(
                 .into_slice()
                 .expect("a slice of an Array1 is contiguous");
             let ids = selection.has_id().then_some(&batch.ids);
-            let problem = |i: usize| problem(&selection, &encoder, scored[i], ids, i);
-            if let Some(first) = (0..n).find(|&i| problem(i).is_some()) {
-                let problem = problem(first).expect("found just above");
-                let error = locate(&selection, &block, start, first, problem);
+            if let Some(error) = writable.first_error(&selection, &block, start, scored, ids) {
                 return Err(error.into_error(&selection.columns(), lines_before));
             }
             encoder.encode(scored, ids, &mut out);
@@ -100,54 +102,6 @@ pub fn predict_csv(
         spare = block.data;
     }
     Ok(Predicted { out, rows })
-}
-
-/// Why row `i` of a batch cannot be written, as the batch command's scorer sees it: a
-/// prediction beyond `f64`, or an id that JSON Lines cannot carry.
-fn problem(
-    selection: &Selection,
-    encoder: &Encoder,
-    prediction: f64,
-    ids: Option<&Ids>,
-    i: usize,
-) -> Option<RowProblem> {
-    if !prediction.is_finite() {
-        return Some(RowProblem::Overflow);
-    }
-    let ids = ids?;
-    let fields = &selection.id_fields;
-    (0..fields.len())
-        .find(|&j| !encoder.carries(ids.get_at(i, j)))
-        .map(|j| RowProblem::IdNotUtf8 {
-            field: fields[j],
-            id: j,
-        })
-}
-
-/// Row `index` of the batch read from `start` in `block`, with `problem`: the batch is read
-/// again one row at a time up to it, to find its line.
-fn locate(
-    selection: &Selection,
-    block: &Block,
-    start: (usize, u64),
-    index: usize,
-    problem: RowProblem,
-) -> RowError {
-    let mut cursor = Cursor::at(start.0, start.1);
-    let mut one = Batch::new(1, selection.width());
-    for _ in 0..=index {
-        one.clear();
-        let read = fill_batch(selection, block, &mut cursor, &mut one, None);
-        assert!(
-            read.is_ok() && one.rows == 1,
-            "the batch was read once already"
-        );
-    }
-    let (line_in_block, _) = cursor.last_row(&block.data);
-    RowError {
-        line_in_block,
-        problem,
-    }
 }
 
 /// `POST /predict[?format=csv|jsonl][&id_column=NAME]`: the body is a CSV with a header; the

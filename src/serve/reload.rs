@@ -3,16 +3,12 @@
 //! so a reload that swaps in a new model never changes the numbers of a request in flight, and
 //! a model that fails to load leaves the old one serving.
 
-use std::fs::File;
-use std::io::Read;
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sha2::{Digest, Sha256};
-
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::predictor::Predictor;
-use crate::model::{ModelFile, HEADER_LEN, MAX_PAYLOAD};
+use crate::model::{LoadedModel, ModelFile};
 
 /// A model as loaded from its file, with what identifies it.
 #[derive(Debug)]
@@ -21,7 +17,7 @@ pub struct Loaded {
     pub model: ModelFile,
     /// What predicts with it, built once per load (a tree ensemble's layout for scoring).
     pub predictor: Predictor,
-    /// SHA-256 (hex) of the model file's bytes.
+    /// SHA-256 (hex) of the model file's bytes, as they were decoded.
     pub sha256: String,
     /// When it was loaded, in seconds since the Unix epoch.
     pub loaded_at: f64,
@@ -30,21 +26,11 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// Reads and checks the model file at `path`.
+    /// Reads and checks the model file at `path` (a file, a pipe or an object URL), with the
+    /// SHA-256 of exactly the bytes that were decoded.
     pub fn read(path: &str) -> Result<Loaded> {
         let stamp = file_stamp(path);
-        // At most one byte past the largest model file: from_bytes calls more than that a
-        // length that does not match the header's, and a wrong path holds no memory.
-        let limit = (HEADER_LEN as u64 + MAX_PAYLOAD) + 1;
-        let mut bytes = Vec::new();
-        File::open(path)
-            .and_then(|file| file.take(limit).read_to_end(&mut bytes))
-            .map_err(|e| Error::io(path, "read", e))?;
-        let model = ModelFile::from_bytes(path, &bytes)?;
-        let sha256 = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let LoadedModel { model, sha256, .. } = ModelFile::load(path)?;
         let loaded_at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
