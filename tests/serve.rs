@@ -486,6 +486,65 @@ fn a_body_over_the_limit_gets_a_413_and_a_slow_client_harms_no_other() {
     drop(slow);
 }
 
+#[test]
+fn slow_clients_over_the_connection_cap_are_cut_off_by_the_header_timeout() {
+    let wd = Workdir::new("serve_slowloris");
+    let server = Served::start(
+        &wd,
+        &["--header-timeout-seconds", "1", "--max-connections", "4"],
+    );
+    // Twice the cap of clients that send their headers a byte at a time: the first four hold
+    // every connection, the other four wait in the listen queue behind them.
+    let opened = Instant::now();
+    let slow: Vec<TcpStream> = (0..8)
+        .map(|_| {
+            let mut stream = server.connect();
+            stream
+                .write_all(b"POST /v2/models/model/infer HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+                .unwrap();
+            stream
+        })
+        .collect();
+    let dripping = Arc::new(AtomicBool::new(true));
+    let drip = {
+        let mut streams: Vec<TcpStream> = slow.iter().map(|s| s.try_clone().unwrap()).collect();
+        let dripping = Arc::clone(&dripping);
+        thread::spawn(move || {
+            // One byte each every 100 ms, for at most 10 s; a closed connection's write fails.
+            let start = Instant::now();
+            while dripping.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(10) {
+                for stream in &mut streams {
+                    let _ = stream.write_all(b"a");
+                }
+                thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    // A normal client behind them all is answered once the timeout has freed the connections.
+    let (_, rows) = test_rows(1);
+    let ok = json!({"inputs": [{"name": "x", "shape": [1, 13], "datatype": "FP64", "data": rows}]});
+    assert_eq!(server.infer(&ok).status, 200);
+    // Each slow client is disconnected without an answer, not before the timeout, though it
+    // kept sending.
+    for mut stream in slow {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        match stream.read(&mut buf) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("a slow client was not disconnected: {other:?}"),
+        }
+        assert!(opened.elapsed() >= Duration::from_secs(1));
+    }
+    dripping.store(false, Ordering::SeqCst);
+    drip.join().unwrap();
+    // The server answers as before.
+    assert_eq!(server.infer(&ok).status, 200);
+    assert_eq!(server.get("/v2/health/ready").status, 200);
+}
+
 /// Runs the batch command on `file` of `wd` with `args`: its standard output, or its error.
 fn batch(wd: &Workdir, file: &str, args: &[&str]) -> Result<Vec<u8>, String> {
     let mut all = vec!["--data", "-"];
