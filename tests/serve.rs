@@ -376,6 +376,51 @@ fn requests_a_real_client_sends_get_the_batch_commands_numbers() {
 }
 
 #[test]
+fn mlserver_pandas_codec_requests_get_the_batch_commands_numbers() {
+    // Written by hand after MLServer's documentation (Content Types and Codecs: a data frame is
+    // sent with the request's `parameters.content_type` "pd", one input of shape [n, 1] per
+    // column, its datatype from the column's dtype, and optionally each input's own
+    // `parameters.content_type`). No fixture script makes these: mlserver is not among the
+    // pinned packages of tests/fixtures/requirements.txt. The first shape is what
+    // mlserver 1.7.1's PandasCodec.encode_request gives for pd.read_csv(data/test.csv), whose
+    // integer columns CHAS, RAD and TAX come as INT64 (checked in benches/.venv-mlserver).
+    let wd = Workdir::new("serve_mlserver");
+    let server = Served::start(&wd, &[]);
+    let expected = batch_predictions(&wd, 5);
+    let (features, rows) = test_rows(5);
+    let integers = ["CHAS", "RAD", "TAX"];
+    let column = |i: usize, name: &str, per_input: bool| {
+        let values: Vec<f64> = rows.iter().map(|row| row[i]).collect();
+        let mut input = match integers.contains(&name) {
+            true => {
+                let ints: Vec<i64> = values.iter().map(|v| *v as i64).collect();
+                assert!(ints.iter().zip(&values).all(|(i, v)| *i as f64 == *v));
+                json!({"name": name, "shape": [5, 1], "datatype": "INT64", "data": ints})
+            }
+            false => json!({"name": name, "shape": [5, 1], "datatype": "FP64", "data": values}),
+        };
+        if per_input {
+            input["parameters"] = json!({"content_type": "np"});
+        }
+        input
+    };
+    for per_input in [false, true] {
+        let inputs: Vec<Value> = features
+            .iter()
+            .enumerate()
+            .map(|(i, name)| column(i, name, per_input))
+            .collect();
+        let request = json!({"parameters": {"content_type": "pd"}, "inputs": inputs});
+        let reply = server.infer(&request);
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        let body = reply.json();
+        assert_eq!(body["outputs"][0]["name"], "prediction");
+        assert_eq!(body["outputs"][0]["shape"], json!([5, 1]));
+        assert_eq!(floats(&body["outputs"][0]["data"]), expected, "{request}");
+    }
+}
+
+#[test]
 fn bad_requests_get_a_400_that_says_what_is_wrong() {
     let wd = Workdir::new("serve_bad");
     let server = Served::start(&wd, &[]);
