@@ -387,6 +387,19 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     pub drain_seconds: u64,
 
+    /// How long a client may take to send a request's headers, from the connection's opening
+    /// or the end of its previous answer, before the connection is closed: a client that sends
+    /// them a byte at a time, stops halfway or sits idle cannot hold a connection for ever.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_seconds: u64,
+
+    /// The most connections open at once; further clients wait in the listen queue until one
+    /// closes, so memory stays bounded whatever the number of clients.
+    #[arg(long, default_value_t = 1024, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+
     /// The largest request body accepted; a larger one is answered 413. Larger files are
     /// the batch command's work.
     #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]

@@ -376,6 +376,51 @@ fn requests_a_real_client_sends_get_the_batch_commands_numbers() {
 }
 
 #[test]
+fn mlserver_pandas_codec_requests_get_the_batch_commands_numbers() {
+    // Written by hand after MLServer's documentation (Content Types and Codecs: a data frame is
+    // sent with the request's `parameters.content_type` "pd", one input of shape [n, 1] per
+    // column, its datatype from the column's dtype, and optionally each input's own
+    // `parameters.content_type`). No fixture script makes these: mlserver is not among the
+    // pinned packages of tests/fixtures/requirements.txt. The first shape is what
+    // mlserver 1.7.1's PandasCodec.encode_request gives for pd.read_csv(data/test.csv), whose
+    // integer columns CHAS, RAD and TAX come as INT64 (checked in benches/.venv-mlserver).
+    let wd = Workdir::new("serve_mlserver");
+    let server = Served::start(&wd, &[]);
+    let expected = batch_predictions(&wd, 5);
+    let (features, rows) = test_rows(5);
+    let integers = ["CHAS", "RAD", "TAX"];
+    let column = |i: usize, name: &str, per_input: bool| {
+        let values: Vec<f64> = rows.iter().map(|row| row[i]).collect();
+        let mut input = match integers.contains(&name) {
+            true => {
+                let ints: Vec<i64> = values.iter().map(|v| *v as i64).collect();
+                assert!(ints.iter().zip(&values).all(|(i, v)| *i as f64 == *v));
+                json!({"name": name, "shape": [5, 1], "datatype": "INT64", "data": ints})
+            }
+            false => json!({"name": name, "shape": [5, 1], "datatype": "FP64", "data": values}),
+        };
+        if per_input {
+            input["parameters"] = json!({"content_type": "np"});
+        }
+        input
+    };
+    for per_input in [false, true] {
+        let inputs: Vec<Value> = features
+            .iter()
+            .enumerate()
+            .map(|(i, name)| column(i, name, per_input))
+            .collect();
+        let request = json!({"parameters": {"content_type": "pd"}, "inputs": inputs});
+        let reply = server.infer(&request);
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        let body = reply.json();
+        assert_eq!(body["outputs"][0]["name"], "prediction");
+        assert_eq!(body["outputs"][0]["shape"], json!([5, 1]));
+        assert_eq!(floats(&body["outputs"][0]["data"]), expected, "{request}");
+    }
+}
+
+#[test]
 fn bad_requests_get_a_400_that_says_what_is_wrong() {
     let wd = Workdir::new("serve_bad");
     let server = Served::start(&wd, &[]);
@@ -484,6 +529,65 @@ fn a_body_over_the_limit_gets_a_413_and_a_slow_client_harms_no_other() {
     }
     assert_eq!(server.get("/v2/health/ready").status, 200);
     drop(slow);
+}
+
+#[test]
+fn slow_clients_over_the_connection_cap_are_cut_off_by_the_header_timeout() {
+    let wd = Workdir::new("serve_slowloris");
+    let server = Served::start(
+        &wd,
+        &["--header-timeout-seconds", "1", "--max-connections", "4"],
+    );
+    // Twice the cap of clients that send their headers a byte at a time: the first four hold
+    // every connection, the other four wait in the listen queue behind them.
+    let opened = Instant::now();
+    let slow: Vec<TcpStream> = (0..8)
+        .map(|_| {
+            let mut stream = server.connect();
+            stream
+                .write_all(b"POST /v2/models/model/infer HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+                .unwrap();
+            stream
+        })
+        .collect();
+    let dripping = Arc::new(AtomicBool::new(true));
+    let drip = {
+        let mut streams: Vec<TcpStream> = slow.iter().map(|s| s.try_clone().unwrap()).collect();
+        let dripping = Arc::clone(&dripping);
+        thread::spawn(move || {
+            // One byte each every 100 ms, for at most 10 s; a closed connection's write fails.
+            let start = Instant::now();
+            while dripping.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(10) {
+                for stream in &mut streams {
+                    let _ = stream.write_all(b"a");
+                }
+                thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    // A normal client behind them all is answered once the timeout has freed the connections.
+    let (_, rows) = test_rows(1);
+    let ok = json!({"inputs": [{"name": "x", "shape": [1, 13], "datatype": "FP64", "data": rows}]});
+    assert_eq!(server.infer(&ok).status, 200);
+    // Each slow client is disconnected without an answer, not before the timeout, though it
+    // kept sending.
+    for mut stream in slow {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        match stream.read(&mut buf) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("a slow client was not disconnected: {other:?}"),
+        }
+        assert!(opened.elapsed() >= Duration::from_secs(1));
+    }
+    dripping.store(false, Ordering::SeqCst);
+    drip.join().unwrap();
+    // The server answers as before.
+    assert_eq!(server.infer(&ok).status, 200);
+    assert_eq!(server.get("/v2/health/ready").status, 200);
 }
 
 /// Runs the batch command on `file` of `wd` with `args`: its standard output, or its error.

@@ -6,7 +6,6 @@
 //! Signals are read on a thread of their own, as the batch command does ([`crate::signals`]),
 //! through signal-hook's self-pipe: a reload reads a file, which a handler may not.
 
-use std::future::IntoFuture;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,6 +17,7 @@ use tokio::sync::oneshot;
 
 use crate::cli::ServeArgs;
 use crate::error::{Error, Outcome, Result};
+use crate::serve::accept::{self, Limits};
 use crate::serve::reload::{file_stamp, Loaded};
 use crate::serve::{router, Server};
 
@@ -43,33 +43,29 @@ pub async fn run(server: Arc<Server>, args: &ServeArgs) -> Result<Outcome> {
     let (draining_tx, draining_rx) = oneshot::channel::<&'static str>();
     let app = router(Arc::clone(&server));
     let stopping = Arc::clone(&server);
-    let serving = tokio::spawn(
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let signal = stop_rx.await.unwrap_or("the signal thread's end");
-                stopping.ready.store(false, Ordering::SeqCst);
-                let _ = draining_tx.send(signal);
-            })
-            .into_future(),
-    );
-    let io_error = |e: std::io::Error| Error::io(&address, "serve on", e);
-    // Until a signal: the server ends only by an error, which drops the sender.
-    let signal = match draining_rx.await {
-        Ok(signal) => signal,
-        Err(_) => {
-            return match serving.await {
-                Ok(Err(e)) => Err(io_error(e)),
-                _ => Ok(Outcome::Success),
-            }
-        }
+    let limits = Limits {
+        header_timeout: Duration::from_secs(args.header_timeout_seconds),
+        max_connections: args.max_connections as usize,
     };
+    let serving = tokio::spawn(accept::serve(
+        listener,
+        app,
+        limits,
+        server.log,
+        async move {
+            let signal = stop_rx.await.unwrap_or("the signal thread's end");
+            stopping.ready.store(false, Ordering::SeqCst);
+            let _ = draining_tx.send(signal);
+        },
+    ));
+    // The server ends only after a signal: the sender is dropped only if it panicked.
+    let signal = draining_rx.await.unwrap_or("the end of the accept loop");
     let drain = Duration::from_secs(args.drain_seconds);
     server.log.info(&format!(
         "{signal}: not ready any more; finishing the requests in flight (at most {} s)",
         drain.as_secs()
     ));
     match tokio::time::timeout(drain, serving).await {
-        Ok(Ok(Err(e))) => Err(io_error(e)),
         Ok(_) => {
             server.log.info("Stopped: every request was answered");
             Ok(Outcome::Success)

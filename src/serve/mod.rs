@@ -2,7 +2,8 @@
 //! Inference Protocol (KServe V2: health, model metadata and readiness, inference) in
 //! [`oip`], `POST /predict` (a CSV in, the batch command's output out) in [`predict`],
 //! `/metrics` in [`metrics`]; [`reload`] holds the model in service and swaps it on SIGHUP or a
-//! changed file, and [`drain`] stops the server on SIGTERM without dropping a request.
+//! changed file, and [`drain`] stops the server on SIGTERM without dropping a request;
+//! [`accept`] opens the connections, within a deadline for headers and a cap on their number.
 //!
 //! The model is loaded before the listener opens, so readiness is true from the first answer.
 //! Every route predicts through a [`Predictor`](crate::model::predictor::Predictor) built when
@@ -28,6 +29,7 @@ use crate::log::Logger;
 use crate::serve::metrics::Metrics;
 use crate::serve::reload::{Loaded, Slot};
 
+pub mod accept;
 pub mod drain;
 pub mod metrics;
 pub mod oip;
