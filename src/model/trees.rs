@@ -10,6 +10,11 @@
 //! row's leaves added in tree order to an f64 sum that starts at the base value: the order
 //! scikit-learn's gradient boosting adds its stages in, and the same for any batch size or
 //! thread count.
+//!
+//! Shallow ensembles of `x <= t` branches (most exports) are laid out again as
+//! [`CompleteTrees`] when a model is loaded, walked without branches, or where the CPU has
+//! AVX-512 scored by the vector kernel of [`crate::model::trees_avx512`]; every way gives the
+//! same bits.
 
 use ndarray::{ArrayView2, ArrayViewMut1};
 use serde::{Deserialize, Serialize};
@@ -313,7 +318,12 @@ impl TreeEnsemble {
         for t in 0..self.trees() {
             self.fill(&mut complete, t, self.roots[t] as usize, 0, 0);
         }
-        complete.vector = VectorTrees::new(depth, &complete.features);
+        complete.vector = VectorTrees::new(
+            depth,
+            &complete.features,
+            &complete.thresholds,
+            self.float_features,
+        );
         Some(complete)
     }
 

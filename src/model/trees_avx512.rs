@@ -48,6 +48,38 @@ pub struct VectorTrees {
     /// For each branch position in a tree, the leaf bits of its `yes` subtree (cleared when a row
     /// goes the `no` way), as the complement: the word to AND with.
     keep: Vec<u64>,
+    /// For a float export's trees of depth up to [`NARROW_DEPTH`], each threshold `t` as the
+    /// largest float32 at most `t`: a float32 `x` is at most `t` exactly when it is at most that
+    /// (and NaN is neither), so the tests run on float32 lanes, 16 to a register, with 32-bit
+    /// leaf words. Empty otherwise.
+    narrow: Vec<f32>,
+}
+
+/// The deepest trees of a float export scored on float32 lanes: 32 leaves fill a 32-bit word.
+pub const NARROW_DEPTH: usize = 5;
+
+/// For each branch position of a complete tree of `depth`, the word that clears the leaf bits of
+/// its `yes` subtree (leaf `j` at bit `63 - j`).
+fn keep_words(depth: usize) -> Vec<u64> {
+    (0..(1usize << depth) - 1)
+        .map(|node| {
+            // Slot `s` of its level; its yes subtree holds `half` leaves from leaf `2 s half`.
+            let level = (node + 1).ilog2() as usize;
+            let s = node + 1 - (1 << level);
+            let half = 1usize << (depth - level - 1);
+            let yes = (2 * s * half..2 * s * half + half).fold(0u64, |m, j| m | 1 << (63 - j));
+            !yes
+        })
+        .collect()
+}
+
+/// The largest float32 at most `t` (not NaN).
+fn f32_at_most(t: f64) -> f32 {
+    let near = t as f32;
+    match f64::from(near) > t {
+        true => near.next_down(),
+        false => near,
+    }
 }
 
 /// Whether the vector kernel runs in this process: the CPU has AVX-512 F and CD, and
@@ -77,10 +109,15 @@ fn cpu_has_features() -> bool {
 }
 
 impl VectorTrees {
-    /// The kernel's view of complete trees of `depth` whose branches test `features` (tree after
-    /// tree, `2^depth - 1` each), or `None` if the CPU cannot run it or the trees are deeper
-    /// than [`MAX_DEPTH`].
-    pub fn new(depth: usize, features: &[u32]) -> Option<VectorTrees> {
+    /// The kernel's view of complete trees of `depth` whose branches test `features` against
+    /// `thresholds` (tree after tree, `2^depth - 1` each), or `None` if the CPU cannot run it or
+    /// the trees are deeper than [`MAX_DEPTH`]. `float_features` as the ensemble's.
+    pub fn new(
+        depth: usize,
+        features: &[u32],
+        thresholds: &[f64],
+        float_features: bool,
+    ) -> Option<VectorTrees> {
         if !(1..=MAX_DEPTH).contains(&depth) || !runs_here() {
             return None;
         }
@@ -94,22 +131,16 @@ impl VectorTrees {
                 slot.expect("every feature is among the columns") as u32
             })
             .collect();
-        let internal = (1 << depth) - 1;
-        let keep = (0..internal)
-            .map(|node: usize| {
-                // Node `node` is slot `s` of level `l`; its yes subtree holds `half` leaves from
-                // leaf `s * 2 * half`.
-                let level = (node + 1).ilog2() as usize;
-                let s = node + 1 - (1 << level);
-                let half = 1usize << (depth - level - 1);
-                let yes = (s * 2 * half..s * 2 * half + half).fold(0u64, |m, j| m | 1 << (63 - j));
-                !yes
-            })
-            .collect();
+        let keep = keep_words(depth);
+        let narrow = match float_features && depth <= NARROW_DEPTH {
+            true => thresholds.iter().map(|&t| f32_at_most(t)).collect(),
+            false => Vec::new(),
+        };
         Some(VectorTrees {
             columns,
             slots,
             keep,
+            narrow,
         })
     }
 
@@ -182,7 +213,10 @@ mod x86 {
     ) {
         let internal = (1 << DEPTH) - 1;
         let width = trees.vector.columns.len();
-        let mut block = vec![0.0f64; width * BLOCK];
+        let narrow = !trees.vector.narrow.is_empty();
+        // One of the two blocks is used: float32 lanes for a narrow view, else f64 ones.
+        let mut block = vec![0.0f64; if narrow { 0 } else { width * BLOCK }];
+        let mut block32 = vec![0.0f32; if narrow { width * BLOCK } else { 0 }];
         let mut sums = [0.0f64; BLOCK];
         let rows = x.nrows();
         let mut first = 0;
@@ -194,16 +228,24 @@ mod x86 {
                 let row = row.as_slice().expect("a batch's rows are contiguous");
                 for (c, &column) in trees.vector.columns.iter().enumerate() {
                     let value = row[column];
-                    block[c * BLOCK + r] = match trees.float_features {
-                        true => f64::from(value as f32),
-                        false => value,
-                    };
+                    if narrow {
+                        block32[c * BLOCK + r] = value as f32;
+                    } else {
+                        block[c * BLOCK + r] = match trees.float_features {
+                            true => f64::from(value as f32),
+                            false => value,
+                        };
+                    }
                 }
             }
             for (sum, &start) in sums.iter_mut().zip(out.iter().skip(first).take(count)) {
                 *sum = start;
             }
-            block_sums::<DEPTH>(trees, internal, &block, &mut sums);
+            if narrow {
+                block_sums_narrow::<DEPTH>(trees, internal, &block32, &mut sums);
+            } else {
+                block_sums::<DEPTH>(trees, internal, &block, &mut sums);
+            }
             for (sum, out) in sums.iter().zip(out.iter_mut().skip(first).take(count)) {
                 *out = *sum;
             }
@@ -247,6 +289,55 @@ mod x86 {
             for (word, acc) in words.iter().zip(acc.iter_mut()) {
                 let leaf = table.pick(_mm512_lzcnt_epi64(*word));
                 *acc = _mm512_add_pd(*acc, leaf);
+            }
+        }
+        for (v, acc) in acc.iter().enumerate() {
+            // SAFETY: 8 f64 of `sums` from `8 v`, below 64.
+            unsafe { _mm512_storeu_pd(sums.as_mut_ptr().add(8 * v), *acc) };
+        }
+    }
+
+    /// [`block_sums`] on float32 lanes, 16 rows a register, with 32-bit leaf words (leaf `j` at
+    /// bit `31 - j`: the high half of the 64-bit words' bits); for trees of depth up to
+    /// [`super::NARROW_DEPTH`] whose thresholds are in `trees.vector.narrow`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512cd")]
+    fn block_sums_narrow<const DEPTH: usize>(
+        trees: &Trees,
+        internal: usize,
+        block: &[f32],
+        sums: &mut [f64; BLOCK],
+    ) {
+        let mut acc = [_mm512_setzero_pd(); BLOCK / 8];
+        for (v, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: 8 f64 of `sums` from `8 v`, below 64.
+            *acc = unsafe { _mm512_loadu_pd(sums.as_ptr().add(8 * v)) };
+        }
+        let keep = &trees.vector.keep[..internal];
+        let tree_count = trees.vector.narrow.len() / internal;
+        for t in 0..tree_count {
+            let thresholds = &trees.vector.narrow[t * internal..(t + 1) * internal];
+            let slots = &trees.vector.slots[t * internal..(t + 1) * internal];
+            let leaves = &trees.leaves[t << DEPTH..(t + 1) << DEPTH];
+            let mut words = [_mm512_set1_epi32(-1); BLOCK / 16];
+            for n in 0..internal {
+                let threshold = _mm512_set1_ps(thresholds[n]);
+                let keep = _mm512_set1_epi32((keep[n] >> 32) as u32 as i32);
+                let column = &block[slots[n] as usize * BLOCK..][..BLOCK];
+                for (v, word) in words.iter_mut().enumerate() {
+                    // SAFETY: 16 f32 of `column` (64 long) from `16 v`, below 64.
+                    let x = unsafe { _mm512_loadu_ps(column.as_ptr().add(16 * v)) };
+                    let no = _mm512_cmp_ps_mask::<_CMP_NLE_UQ>(x, threshold);
+                    *word = _mm512_mask_and_epi32(*word, no, *word, keep);
+                }
+            }
+            let table = LeafTable::<DEPTH>::load(leaves);
+            for (w, word) in words.iter().enumerate() {
+                let index = _mm512_lzcnt_epi32(*word);
+                let low = _mm512_cvtepu32_epi64(_mm512_castsi512_si256(index));
+                let high = _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64::<1>(index));
+                acc[2 * w] = _mm512_add_pd(acc[2 * w], table.pick(low));
+                acc[2 * w + 1] = _mm512_add_pd(acc[2 * w + 1], table.pick(high));
             }
         }
         for (v, acc) in acc.iter().enumerate() {
@@ -303,5 +394,38 @@ mod x86 {
             let bit5 = _mm512_test_epi64_mask(index, _mm512_set1_epi64(32));
             _mm512_mask_blend_pd(bit5, low, high)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_threshold_narrows_to_the_largest_float32_at_most_it() {
+        let one_below_one = 1.0f32.next_down();
+        let cases: [(f64, f32); 9] = [
+            (1.0, 1.0),
+            (1.000_000_01, 1.0),
+            (0.999_999_99, one_below_one),
+            (-0.0, -0.0),
+            (-1e-310, -f32::from_bits(1)),
+            (1e300, f32::MAX),
+            (-1e300, f32::NEG_INFINITY),
+            (f64::INFINITY, f32::INFINITY),
+            (f64::NEG_INFINITY, f32::NEG_INFINITY),
+        ];
+        for (t, narrow) in cases {
+            assert_eq!(f32_at_most(t).to_bits(), narrow.to_bits(), "{t}");
+        }
+    }
+
+    #[test]
+    fn each_branch_keeps_all_but_the_leaves_of_its_yes_subtree() {
+        // Leaves 0 to 3 at bits 63 to 60: the root's yes subtree holds leaves 0 and 1, its
+        // children's leaves 0 and 2.
+        let top = |bits: u64| bits << 60;
+        assert_eq!(keep_words(2), [!top(0b1100), !top(0b1000), !top(0b0010)]);
+        assert_eq!(keep_words(6)[62], !2);
     }
 }
