@@ -28,6 +28,7 @@ pub mod linear;
 pub mod predictor;
 pub mod summary;
 pub mod trees;
+pub mod trees_avx512;
 
 use std::fs::File;
 use std::io::{self, Read};

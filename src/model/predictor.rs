@@ -18,7 +18,8 @@ pub enum Predictor {
     },
     /// A tree ensemble, walked node by node.
     Trees(TreeEnsemble),
-    /// A shallow tree ensemble of `x <= t` branches, as complete trees walked without branches.
+    /// A shallow tree ensemble of `x <= t` branches, as complete trees walked without branches
+    /// (or scored 64 rows at a time with AVX-512, [`crate::model::trees_avx512`]).
     CompleteTrees(CompleteTrees),
 }
 

@@ -10,9 +10,16 @@
 //! row's leaves added in tree order to an f64 sum that starts at the base value: the order
 //! scikit-learn's gradient boosting adds its stages in, and the same for any batch size or
 //! thread count.
+//!
+//! Shallow ensembles of `x <= t` branches (most exports) are laid out again as
+//! [`CompleteTrees`] when a model is loaded, walked without branches, or where the CPU has
+//! AVX-512 scored by the vector kernel of [`crate::model::trees_avx512`]; every way gives the
+//! same bits.
 
 use ndarray::{ArrayView2, ArrayViewMut1};
 use serde::{Deserialize, Serialize};
+
+use crate::model::trees_avx512::VectorTrees;
 
 /// The most nodes an ensemble may have: each takes at most 24 bytes in the payload, so the
 /// largest ensemble stays well within [`crate::model::MAX_PAYLOAD`].
@@ -262,7 +269,9 @@ const COMPLETE_DEPTH: usize = 8;
 /// lead to the same value either way. A row then walks each tree in exactly `depth` steps with
 /// no branch to mispredict: `i = 2i + 1 + (x > t)`. Built when a model is loaded, not stored;
 /// its predictions are the same bits as [`TreeEnsemble::predict_into`]'s (same leaves, same
-/// order of the sum).
+/// order of the sum). Where the CPU has AVX-512, trees of depth up to
+/// [`crate::model::trees_avx512::MAX_DEPTH`] are scored 64 rows at a time by the vector kernel of
+/// [`crate::model::trees_avx512`] instead, with the same bits.
 #[derive(Debug, Clone)]
 pub struct CompleteTrees {
     ensemble_base: f64,
@@ -273,6 +282,8 @@ pub struct CompleteTrees {
     features: Vec<u32>,
     thresholds: Vec<f64>,
     leaves: Vec<f64>,
+    /// The vector kernel's extra view, where it runs.
+    vector: Option<VectorTrees>,
 }
 
 impl TreeEnsemble {
@@ -302,10 +313,17 @@ impl TreeEnsemble {
             features: vec![0; internal * self.trees()],
             thresholds: vec![f64::INFINITY; internal * self.trees()],
             leaves: vec![0.0; (internal + 1) * self.trees()],
+            vector: None,
         };
         for t in 0..self.trees() {
             self.fill(&mut complete, t, self.roots[t] as usize, 0, 0);
         }
+        complete.vector = VectorTrees::new(
+            depth,
+            &complete.features,
+            &complete.thresholds,
+            self.float_features,
+        );
         Some(complete)
     }
 
@@ -338,6 +356,39 @@ impl CompleteTrees {
             Aggregate::Average => 0.0,
         };
         out.fill(start);
+        if let Some(vector) = &self.vector {
+            // It rounds a float export's features as it copies them into its blocks.
+            vector.sum_leaves(
+                self.depth,
+                self.float_features,
+                &self.thresholds,
+                &self.leaves,
+                x,
+                out.view_mut(),
+            );
+        } else {
+            self.walk_all(x, out.view_mut());
+        }
+        if self.aggregate == Aggregate::Average {
+            let trees = self.trees as f64;
+            out.mapv_inplace(|sum| sum / trees + self.ensemble_base);
+        }
+    }
+
+    /// The same trees without the vector kernel, so that tests and benchmarks reach the scalar
+    /// walk on any CPU.
+    pub fn without_vector_kernel(mut self) -> CompleteTrees {
+        self.vector = None;
+        self
+    }
+
+    /// Whether [`CompleteTrees::predict_into`] uses the vector kernel.
+    pub fn uses_vector_kernel(&self) -> bool {
+        self.vector.is_some()
+    }
+
+    /// Adds each row's leaves to its sum in `out` by the scalar walk.
+    fn walk_all(&self, x: ArrayView2<f64>, mut out: ArrayViewMut1<f64>) {
         // A float export compares float32 features: round the batch once, not at every step.
         let rounded = self
             .float_features
@@ -353,10 +404,6 @@ impl CompleteTrees {
             6 => self.sum_leaves::<6>(x, out.view_mut()),
             7 => self.sum_leaves::<7>(x, out.view_mut()),
             _ => self.sum_leaves::<COMPLETE_DEPTH>(x, out.view_mut()),
-        }
-        if self.aggregate == Aggregate::Average {
-            let trees = self.trees as f64;
-            out.mapv_inplace(|sum| sum / trees + self.ensemble_base);
         }
     }
 }
@@ -389,6 +436,7 @@ impl CompleteTrees {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::Rng;
     use ndarray::{array, Array1};
 
     /// Two trees: `x0 <= 1 ? 10 : (x1 < 5 ? 20 : 30)` and a lone leaf 0.5, base 100.
@@ -467,6 +515,107 @@ mod tests {
             .all(|(a, b)| a.to_bits() == b.to_bits()));
         e.kinds[2] = kind::LT;
         assert!(e.complete().is_none());
+    }
+
+    /// A random tree of `x <= t` branches in preorder at the end of `e`, at most `depth` deep,
+    /// exactly `depth` deep along its first path when `deepest`; thresholds and features from
+    /// `values`, features below `used`.
+    fn grow(e: &mut TreeEnsemble, rng: &mut Rng, depth: usize, deepest: bool, used: u64) -> u32 {
+        let i = e.kinds.len();
+        let leaf = depth == 0 || (!deepest && rng.one_in(6));
+        let value = VALUES[rng.below(VALUES.len() as u64) as usize];
+        e.kinds.push(if leaf { kind::LEAF } else { kind::LEQ });
+        e.features
+            .push(if leaf { 0 } else { rng.below(used) as u32 });
+        // A leaf's value must be finite; a threshold may be infinite.
+        let leaf_value = (rng.below(2000) as f64 - 1000.0) / 7.0;
+        e.values.push(if leaf { leaf_value } else { value });
+        e.yes.push(0);
+        e.no.push(0);
+        if !leaf {
+            e.yes[i] = grow(e, rng, depth - 1, deepest, used);
+            e.no[i] = grow(e, rng, depth - 1, false, used);
+        }
+        i as u32
+    }
+
+    /// Thresholds and features: equal ones, values a float32 rounding moves onto a threshold,
+    /// signed zeros, infinities (and NaN, for features only).
+    const VALUES: [f64; 12] = [
+        0.0,
+        -0.0,
+        1.0,
+        1.000_000_01,
+        0.999_999_99,
+        -2.5,
+        3.25,
+        1e300,
+        -1e-310,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        7.0,
+    ];
+
+    fn random_ensemble(rng: &mut Rng, depth: usize, float: bool, average: bool) -> TreeEnsemble {
+        let mut e = TreeEnsemble {
+            float_features: float,
+            aggregate: if average {
+                Aggregate::Average
+            } else {
+                Aggregate::Sum
+            },
+            base: (rng.below(100) as f64 - 50.0) / 3.0,
+            roots: vec![],
+            kinds: vec![],
+            features: vec![],
+            values: vec![],
+            yes: vec![],
+            no: vec![],
+        };
+        for t in 0..1 + rng.below(6) {
+            e.roots.push(e.kinds.len() as u32);
+            // Features 0..3 of 5: rows are wider than the features the trees test.
+            grow(&mut e, rng, depth, t == 0, 3);
+        }
+        e.validate(5).expect("a valid random ensemble");
+        e
+    }
+
+    #[test]
+    fn the_vector_kernel_and_the_scalar_walk_give_the_node_walk_s_bits() {
+        let mut rng = Rng(16);
+        let cells = [VALUES.as_slice(), &[f64::NAN, 2.0, -7.0, 1e-8]].concat();
+        for depth in 1..=COMPLETE_DEPTH {
+            for case in 0..8 {
+                let e = random_ensemble(&mut rng, depth, case % 2 == 0, case % 4 >= 2);
+                assert_eq!(e.max_depth(), depth);
+                let complete = e.complete().expect("complete trees of LEQ branches");
+                assert_eq!(
+                    complete.uses_vector_kernel(),
+                    depth <= crate::model::trees_avx512::MAX_DEPTH
+                        && crate::model::trees_avx512::runs_here()
+                );
+                let scalar = complete.clone().without_vector_kernel();
+                for rows in [0, 1, 7, 8, 9, 63, 64, 65, 1000] {
+                    let x = ndarray::Array2::from_shape_fn((rows, 5), |_| {
+                        cells[rng.below(cells.len() as u64) as usize]
+                    });
+                    let walked = predict(&e, x.clone());
+                    for kernel in [&complete, &scalar] {
+                        let mut out = Array1::from_elem(rows, f64::NAN);
+                        kernel.predict_into(x.view(), out.view_mut());
+                        let same = out
+                            .iter()
+                            .zip(&walked)
+                            .all(|(a, b)| a.to_bits() == b.to_bits());
+                        assert!(
+                            same,
+                            "depth {depth}, case {case}, {rows} rows: {out} against {walked}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
