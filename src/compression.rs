@@ -4,12 +4,14 @@
 //! Inputs are recognised by extension (`.gz`, `.zst`) or by magic bytes (gzip `1f 8b`, zstd
 //! `28 b5 2f fd`), so a misnamed file or standard input is read too; outputs only by
 //! extension. A stream that does not decode is a data error naming the file, not an I/O error:
-//! reading it again cannot help.
+//! reading it again cannot help. A compressed input is decompressed on a thread of its own,
+//! a few chunks ahead of its reader ([`crate::read_ahead`]).
 
 use std::fmt;
 use std::io::{self, Read, Write};
 
 use crate::error::{Error, Location, Result};
+use crate::read_ahead::ReadAhead;
 
 /// The compression formats read and written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +90,11 @@ pub fn decompressed(
             zstd::stream::read::Decoder::new(whole).map_err(|e| Error::io(path, "read", e))?,
         ),
     };
-    Ok((Box::new(Decoded { format, decoder }), Some(format)))
+    // Decompressing is the slowest stage of reading such a file: on a thread of its own it
+    // runs while the workers parse, as `zcat` would in a pipe (see read_ahead).
+    let ahead = ReadAhead::spawn("decompress", Box::new(Decoded { format, decoder }))
+        .map_err(|e| Error::io(path, "start a thread to decompress", e))?;
+    Ok((Box::new(ahead), Some(format)))
 }
 
 /// Reads up to [`MAGIC_LEN`] bytes from the start of `input`, fewer only at its end.

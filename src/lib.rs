@@ -6,7 +6,8 @@
 //!   URL: objects read as streams or by byte range, prefixes listed, outputs uploaded whole
 //!   or not at all, on a small tokio runtime of its own.
 //! - [`read`]: bytes to batches. An input is opened (a file, a shard's byte range of one, or
-//!   standard input; decompressed by [`compression`] when it is gzip or zstd), cut into blocks
+//!   standard input; decompressed by [`compression`] when it is gzip or zstd, on a thread of
+//!   its own by [`read_ahead`]), cut into blocks
 //!   of whole records, its header checked and the model's columns found in it; each block's
 //!   rows are parsed into reused `f64` batches.
 //! - [`model`]: the model file (versioned, checksummed), the prediction kernel `x · w + b`
@@ -40,6 +41,7 @@ pub mod output;
 pub mod parquet_output;
 pub mod paths;
 pub mod read;
+pub mod read_ahead;
 pub mod score;
 pub mod serve;
 pub mod signals;

