@@ -58,7 +58,7 @@ PIP_PINS = {
 }
 REL_TOL = 1e-9
 # The /proc/cpuinfo names of the features src/read/vector.rs `available()` checks: with all of
-# them our AVX-512 line reader runs, without them the scalar reader, about 2x slower at parsing.
+# them our AVX-512 line reader runs, without them the AVX2 one (AVX2_FLAGS) or else the scalar one.
 AVX512_FLAGS = ("avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512vbmi", "avx512_vbmi2", "popcnt", "bmi1")
 # The /proc/cpuinfo names of the features src/read/cpu.rs checks for the AVX2 line reader.
 AVX2_FLAGS = ("avx2", "bmi1", "bmi2", "popcnt")
@@ -524,7 +524,7 @@ def cpu_kind(forced: str | None = None) -> tuple[str, str]:
     if has_avx512:
         return "avx512", "AVX-512 with VBMI2 (our AVX-512 line reader runs)"
     if has_avx2:
-        return "avx2", "AVX2 and BMI2, not the AVX-512 set with VBMI2 (our scalar reader runs: the AVX2 reader is not faster yet, so it runs only with BATCH_INFERENCE_CPU=avx2)"
+        return "avx2", "AVX2 and BMI2, not the AVX-512 set with VBMI2 (our AVX2 line reader runs)"
     return "avx2", "neither AVX-512 with VBMI2 nor AVX2 (our scalar reader runs; the AVX2 goals apply)"
 
 

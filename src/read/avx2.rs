@@ -4,15 +4,23 @@
 //! count, a line break within 128 bytes) and never reports an error: anything else goes to the
 //! scalar readers, which decide it.
 //!
-//! AVX2 has no byte compress or two-register byte permutation, so only the classification is
-//! done 32 bytes at a time: four registers give 128-bit masks of the line's digits, dots, commas
-//! and minus signs, checked with the same bit arithmetic as the AVX-512 reader. The fields are
-//! then walked with BMI (trailing zero count, clear lowest bit) and each one's digits become an
-//! integer in one 64-bit word (its digits before and after the dot joined by two loads and a
-//! shift, then three multiplies for eight digits); the divisions by powers of ten, which the
-//! scalar reader does one at a time, go four to a register. The values are exactly
-//! [`crate::read::number::parse_decimal`]'s: an integer below 10^8 divided by an exact power of
-//! ten, correctly rounded.
+//! AVX2 has no byte compress or two-register byte permutation, so the work is split in three:
+//! - classification, 32 bytes at a time: four registers give 128-bit masks of the line's
+//!   digits, dots, commas and minus signs (one compare and one movemask a class and register),
+//!   checked with the same bit arithmetic as the AVX-512 reader;
+//! - a walk over the fields with BMI (trailing zero count, clear lowest bit, with selects
+//!   rather than branches, as where a line crosses 64 bytes changes from line to line) that only
+//!   notes each field's first digit, dot (or end) and end, and loads the 8 bytes from its first
+//!   digit and the 8 from the byte after;
+//! - everything else four fields to a register: the counts of digits and decimals, the dot
+//!   dropped (the bytes before it from the first word, those after from the second), the digits
+//!   right-aligned by a variable shift, the fast_float / simdjson "eight digits" trick (`maddubs`
+//!   pairs, `madd` fours, one multiply for the eight), an exact conversion to `f64` (below 2^27,
+//!   so by the 2^52 bias), one division by the field's power of ten and the sign.
+//!
+//! The scalar reader works a digit at a time and divides field by field. The values are exactly
+//! [`crate::read::number::parse_decimal`]'s: an integer below 10^8, exact in an `f64`, divided
+//! by an exact power of ten, correctly rounded.
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) use x86::read_line;
@@ -24,24 +32,19 @@ mod x86 {
     use crate::read::number::POW10;
     use crate::read::vector::Lines;
 
-    /// Bytes of the copy of a short line before the line, so the 8 bytes before any field can be
-    /// loaded from it.
-    const PAD: usize = 8;
+    /// Bytes of the line in registers (the longest line taken), and bytes readable after them:
+    /// 8 from the byte after any field's first digit.
+    const LINE: usize = 128;
+    const READABLE: usize = LINE + 16;
 
-    /// The 8 bytes of the line that end at its byte `end` (exclusive), as a little-endian word;
-    /// the line is `src` from `pad`. Bytes before the line come in as zeros (`src` holds at least
-    /// 8 bytes from `pad + end - 8`, or from 0 if that is less, as `end` is below 128).
+    /// The 8 bytes of `src` from `start`, as a little-endian word.
     #[inline(always)]
-    fn word_ending(src: &[u8], pad: usize, end: usize) -> u64 {
-        let end = pad + end;
-        let start = end.saturating_sub(8);
-        let bytes: [u8; 8] = src[start..start + 8].try_into().expect("8 bytes");
-        // Shifted up past the bytes before the line (all 8 of them where `end` is 0).
-        let shift = 8 * (start + 8 - end);
-        (u64::from_le_bytes(bytes) << (shift / 2)) << (shift - shift / 2)
+    fn word_from(src: &[u8; READABLE], start: usize) -> u64 {
+        let start = start.min(READABLE - 8);
+        u64::from_le_bytes(src[start..start + 8].try_into().expect("8 bytes"))
     }
 
-    /// The set bits of a 128-bit mask, lowest first, taken one at a time with selects rather
+    /// The set bits of a 128-bit mask, lowest first, taken one at a time with arithmetic rather
     /// than branches.
     struct Bits {
         low: u64,
@@ -60,34 +63,14 @@ mod x86 {
         /// The position of the lowest set bit, which is then cleared (128 when none is left).
         #[inline(always)]
         fn next(&mut self) -> usize {
-            let in_high = self.low == 0;
-            let word = if in_high { self.high } else { self.low };
-            let at = word.trailing_zeros() as usize + 64 * usize::from(in_high);
-            let cleared = word & word.wrapping_sub(1);
-            if in_high {
-                self.high = cleared;
-            } else {
-                self.low = cleared;
-            }
+            // 1 when the low half is used up, so the high half is the one to take.
+            let in_high = u64::from(self.low == 0);
+            let word = self.low | (self.high & in_high.wrapping_neg());
+            let at = word.trailing_zeros() as usize + 64 * in_high as usize;
+            self.low &= self.low.wrapping_sub(1);
+            self.high &= self.high.wrapping_sub(in_high);
             at
         }
-    }
-
-    /// `x >> bits` for `bits` up to 64 (a plain shift by 64 overflows).
-    #[inline(always)]
-    fn shr(x: u64, bits: usize) -> u64 {
-        (x >> (bits / 2)) >> (bits - bits / 2)
-    }
-
-    /// Eight digit values (0-9), the most significant in the lowest byte, as one integer
-    /// (Lemire's three multiplies).
-    #[inline(always)]
-    fn eight_digits(v: u64) -> u64 {
-        // Each step adds a byte (pair, four) times its place to the next; the products' high
-        // parts are meant to wrap away.
-        let v = v.wrapping_mul(10 << 8 | 1) >> 8;
-        let v = (v & 0x00ff_00ff_00ff_00ff).wrapping_mul(100 << 16 | 1) >> 16;
-        (v & 0x0000_ffff_0000_ffff).wrapping_mul(10_000 << 32 | 1) >> 32
     }
 
     /// Reads the line that starts `rest` into `row`, as [`crate::read::vector`]'s reader does
@@ -100,20 +83,19 @@ mod x86 {
     #[target_feature(enable = "avx2,bmi1,bmi2,popcnt")]
     pub(crate) unsafe fn read_line(lines: &Lines, rest: &[u8], row: &mut [f64]) -> Option<usize> {
         debug_assert_eq!(row.len(), lines.width());
-        // The line's first 128 bytes in registers: straight from `rest` (nearly every line), or
-        // from a zero-padded copy near the end of a block.
-        let copy;
-        let (src, pad) = if rest.len() >= 128 {
-            (rest, 0)
-        } else {
-            let mut buf = [0u8; PAD + 128];
-            buf[PAD..PAD + rest.len()].copy_from_slice(rest);
-            copy = buf;
-            (&copy[..], PAD)
+        // The line's first bytes: straight from `rest` (nearly every line), or from a
+        // zero-padded copy near the end of a block.
+        let mut copy = [0u8; READABLE];
+        let src: &[u8; READABLE] = match rest.first_chunk::<READABLE>() {
+            Some(src) => src,
+            None => {
+                copy[..rest.len()].copy_from_slice(rest);
+                &copy
+            }
         };
-        let at = src[pad..pad + 128].as_ptr().cast::<__m256i>();
-        // SAFETY: four 32-byte loads within those 128 bytes.
-        let regs: [__m256i; 4] =
+        let at = src.as_ptr().cast::<__m256i>();
+        // SAFETY: four 32-byte loads within the first 128 bytes.
+        let regs: [__m256i; LINE / 32] =
             std::array::from_fn(|i| unsafe { _mm256_loadu_si256(at.wrapping_add(i)) });
         let mask = |f: &dyn Fn(__m256i) -> __m256i| {
             regs.iter().enumerate().fold(0u128, |acc, (i, &r)| {
@@ -126,9 +108,9 @@ mod x86 {
         if newline == 0 {
             return None;
         }
-        let mut end = newline.trailing_zeros();
-        let taken = end as usize + 1;
-        if end > 0 && equal(b'\r') >> (end - 1) & 1 == 1 {
+        let mut end = newline.trailing_zeros() as usize;
+        let taken = end + 1;
+        if end > 0 && src[end - 1] == b'\r' {
             end -= 1;
         }
         if end == 0 {
@@ -156,44 +138,90 @@ mod x86 {
             return None;
         }
         let marks = dot | (borrowed & ends);
-        // Each field's end and mark (both masks hold one bit per field, at most 16), walked
-        // without branches, whose outcome would change from line to line; a field starts after
-        // the previous one's end, its digits one byte later after a minus.
+        // Each field's end and mark (its dot, or its end without one): one bit per field in
+        // each mask, at most 16.
         let (mut ends, mut marks) = (Bits::new(ends), Bits::new(marks));
 
-        let mut whole = [0.0f64; 16];
-        let mut scale = [1.0f64; 16];
+        // Per field: the 8 bytes from its first digit (or its dot, if that comes first) and the
+        // 8 from the byte after; where those bytes start, where its mark and end are; its sign
+        // bit. Lanes past the last field hold a one-digit field, so their arithmetic is sound.
+        let mut word = [0u64; 16];
+        let mut next_word = [0u64; 16];
+        let mut first = [0u64; 16];
+        let mut mark = [1u64; 16];
+        let mut last = [1u64; 16];
         let mut sign = [0u64; 16];
         let mut start = 0;
-        let mut too_long = false;
-        for field in 0..lines.fields() as usize {
+        for k in 0..lines.fields() as usize {
+            let field = k & 15;
             let (e, m) = (ends.next(), marks.next());
-            let negative = src[pad + start] == b'-';
+            let negative = src[start % LINE] == b'-';
             let s = start + usize::from(negative);
             start = e + 1;
-            // Without a dot the mark is the end: no decimals, and the head is the tail.
-            let decimals = (e - m).saturating_sub(1);
-            let count = e - s - usize::from(m != e);
-            too_long |= count.wrapping_sub(1) > 7;
-            // Kept in range for the shifts below; a field past them is refused after the loop.
-            let (decimals, count) = (decimals.min(8), count.min(8));
-            // The digits after the dot are the top bytes of the word before the end; the ones
-            // before it, the word before the dot, shifted down past them.
-            let (tail, head) = (word_ending(src, pad, e), word_ending(src, pad, m));
-            let word = (tail & !shr(u64::MAX, 8 * decimals)) | shr(head, 8 * decimals);
-            let keep = !shr(u64::MAX, 8 * count);
-            let digits = (word & keep) - (0x3030_3030_3030_3030 & keep);
-            whole[field] = eight_digits(digits) as f64;
-            scale[field] = POW10[decimals];
+            word[field] = word_from(src, s);
+            next_word[field] = word_from(src, s + 1);
+            first[field] = s as u64;
+            mark[field] = m as u64;
+            last[field] = e as u64;
             sign[field] = u64::from(negative) << 63;
         }
-        if too_long {
-            return None;
-        }
-        // Four divisions to a register (a division by 1 leaves a whole number as it is).
         let mut values = [0.0f64; 16];
-        for i in 0..16 {
-            values[i] = f64::from_bits((whole[i] / scale[i]).to_bits() ^ sign[i]);
+        let mut bad_count = _mm256_setzero_si256();
+        for group in 0..4 {
+            let i = group * 4;
+            // SAFETY: four of the 16 entries of an array, from `i` (at most 12).
+            let load = |a: &[u64; 16]| unsafe { _mm256_loadu_si256(a.as_ptr().add(i).cast()) };
+            let (s, m, e) = (load(&first), load(&mark), load(&last));
+            let one = _mm256_set1_epi64x(1);
+            let all = _mm256_set1_epi64x(-1);
+            // All ones where the field has no dot (its mark is its end), else zero.
+            let no_dot = _mm256_cmpeq_epi64(m, e);
+            let sub = _mm256_sub_epi64;
+            let decimals = sub(sub(sub(e, m), one), no_dot);
+            let count = sub(sub(sub(e, s), one), no_dot);
+            // Any count outside 1 to 8 sets a bit above the low three of `count - 1`.
+            bad_count = _mm256_or_si256(
+                bad_count,
+                _mm256_andnot_si256(_mm256_set1_epi64x(7), sub(count, one)),
+            );
+            // The bytes before the dot from the first word, the ones after it from the second
+            // (one byte further on): the dot drops out. A shift of 64 bits or more gives zero.
+            let before_dot = _mm256_andnot_si256(
+                _mm256_sllv_epi64(all, _mm256_slli_epi64::<3>(sub(m, s))),
+                all,
+            );
+            let joined = _mm256_or_si256(
+                _mm256_and_si256(load(&word), before_dot),
+                _mm256_andnot_si256(before_dot, load(&next_word)),
+            );
+            // The digits to the top of the word, the last in the top byte; '0' to '9' are 0x30
+            // to 0x39, so the low four bits of each byte are its digit.
+            let align = _mm256_slli_epi64::<3>(sub(_mm256_set1_epi64x(8), count));
+            let digits = _mm256_and_si256(_mm256_sllv_epi64(joined, align), _mm256_set1_epi8(0x0f));
+            // Pairs, then fours, then each lane's 8 digits as one integer (below 10^8).
+            let pairs = _mm256_maddubs_epi16(digits, _mm256_set1_epi16(0x010a));
+            let fours = _mm256_madd_epi16(pairs, _mm256_set1_epi32(0x0001_0064));
+            let whole = _mm256_add_epi64(
+                _mm256_mul_epu32(fours, _mm256_set1_epi64x(10_000)),
+                _mm256_srli_epi64::<32>(fours),
+            );
+            // An integer below 2^52 in the mantissa of 2^52, minus 2^52: exactly its value.
+            let bias = _mm256_set1_epi64x(0x4330_0000_0000_0000);
+            let whole = _mm256_sub_pd(
+                _mm256_castsi256_pd(_mm256_or_si256(whole, bias)),
+                _mm256_castsi256_pd(bias),
+            );
+            // A refused line's decimals may be anything: kept within the table all the same.
+            let index = _mm256_and_si256(decimals, _mm256_set1_epi64x(15));
+            // SAFETY: indices 0 to 15 of the 23 entries of `POW10`.
+            let scale = unsafe { _mm256_i64gather_pd::<8>(POW10.as_ptr(), index) };
+            let quotient = _mm256_div_pd(whole, scale);
+            let value = _mm256_xor_pd(quotient, _mm256_castsi256_pd(load(&sign)));
+            // SAFETY: four of the 16 entries of `values`, from `i`.
+            unsafe { _mm256_storeu_pd(values.as_mut_ptr().add(i), value) };
+        }
+        if _mm256_testz_si256(bad_count, bad_count) == 0 {
+            return None;
         }
         for (slot, value) in row.iter_mut().enumerate() {
             *value = values[lines.field_of(slot)];

@@ -1,7 +1,7 @@
-//! Which line reader reads lines of plain numbers: the AVX-512 one where the CPU runs it, the
-//! scalar readers elsewhere, or the one the environment variable `BATCH_INFERENCE_CPU` names.
-//! The AVX2 reader runs only when named: measured on an AMD EPYC it parses no faster than the
-//! scalar one yet (benches/RESULTS.md), so making it the default would slow AVX2 machines down. The variable exists to measure and test a slower reader on a
+//! Which line reader reads lines of plain numbers: the AVX-512 one where the CPU runs it, else
+//! the AVX2 one where the CPU runs that (measured faster than the scalar readers on an AMD EPYC:
+//! benches/RESULTS.md), the scalar readers elsewhere, or the one the environment variable
+//! `BATCH_INFERENCE_CPU` names. The variable exists to measure and test a slower reader on a
 //! faster CPU (an AVX-512 machine standing in for an AVX2 one); it is read once per process,
 //! and a reader the CPU cannot run is refused as a usage error rather than quietly replaced.
 //! Every reader gives the same values and errors, so the choice changes speed, never output.
@@ -94,17 +94,18 @@ pub fn runnable() -> Vec<LineReader> {
 }
 
 /// The reader `value` (the variable's value, if set) asks for among `runnable`, or when it is
-/// unset or empty the default: AVX-512 if runnable, else scalar (see the top of this file for
-/// why not AVX2); a message for a name that is no reader or a reader not
-/// in `runnable`.
+/// unset or empty the default: the fastest runnable one (AVX-512, then AVX2, then scalar); a
+/// message for a name that is no reader or a reader not in `runnable`.
 pub fn choose(
     value: Option<&str>,
     runnable: &[LineReader],
 ) -> std::result::Result<LineReader, String> {
-    let default = match runnable.contains(&LineReader::Avx512) {
-        true => LineReader::Avx512,
-        false => LineReader::Scalar,
-    };
+    // `ALL` is slowest first.
+    let default = LineReader::ALL
+        .into_iter()
+        .rev()
+        .find(|r| runnable.contains(r))
+        .unwrap_or(LineReader::Scalar);
     let value = match value.map(str::trim) {
         None | Some("") => return Ok(default),
         Some(value) => value,
@@ -153,9 +154,10 @@ mod tests {
     use LineReader::{Avx2, Avx512, Scalar};
 
     #[test]
-    fn avx512_or_else_scalar_is_chosen_when_the_variable_is_unset_or_empty() {
+    fn the_fastest_runnable_reader_is_chosen_when_the_variable_is_unset_or_empty() {
         assert_eq!(choose(None, &[Scalar, Avx2, Avx512]), Ok(Avx512));
-        assert_eq!(choose(None, &[Scalar, Avx2]), Ok(Scalar));
+        assert_eq!(choose(None, &[Scalar, Avx2]), Ok(Avx2));
+        assert_eq!(choose(Some(" "), &[Scalar, Avx2]), Ok(Avx2));
         assert_eq!(choose(Some(""), &[Scalar]), Ok(Scalar));
     }
 

@@ -247,4 +247,106 @@ mod tests {
             }
         }
     }
+
+    /// A cell for [`every_line_reader_reads_long_lines_of_varied_numbers_as_csv_core_does`]:
+    /// mostly `[+-]digits[.digits][e[+-]digits]` with 1 to 9 digits (1 to 40 now and then),
+    /// leading zeros, the dot anywhere (`.5`, `5.`) or missing; now and then not a number, or
+    /// quoted.
+    fn varied_number(rng: &mut crate::testing::Rng) -> String {
+        if rng.one_in(60) {
+            let odd = [
+                "\"7\"", "", "x", "1e", "-", ".", "+.5", " 1", "1.2.3", "--1",
+            ];
+            return odd[rng.below(odd.len() as u64) as usize].into();
+        }
+        let mut s = String::new();
+        match rng.below(8) {
+            0 | 1 => s.push('-'),
+            2 if rng.one_in(4) => s.push('+'),
+            _ => {}
+        }
+        let digits = if rng.one_in(8) {
+            1 + rng.below(40)
+        } else {
+            1 + rng.below(9)
+        };
+        let dot = (!rng.one_in(3)).then(|| rng.below(digits + 1));
+        for i in 0..digits {
+            if dot == Some(i) {
+                s.push('.');
+            }
+            let digit = if rng.one_in(4) {
+                0
+            } else {
+                rng.below(10) as u8
+            };
+            s.push(char::from(b'0' + digit));
+        }
+        if dot == Some(digits) {
+            s.push('.');
+        }
+        if rng.one_in(12) {
+            s.push(['e', 'E'][rng.below(2) as usize]);
+            if rng.one_in(2) {
+                s.push(['-', '+'][rng.below(2) as usize]);
+            }
+            s += &rng.below(400).to_string();
+        }
+        s
+    }
+
+    #[test]
+    fn every_line_reader_reads_long_lines_of_varied_numbers_as_csv_core_does() {
+        // Lines of 1 to 17 fields, many past 64 and 128 bytes, in blocks mostly longer than 128
+        // bytes (the vector readers load a line from the block itself there, and from a copy
+        // near its end), so every line reader meets what the short lines above rarely give.
+        let mut rng = crate::testing::Rng(19);
+        let mut vector_blocks = 0;
+        for case in 0..1500 {
+            let fields = 1 + rng.below(17) as usize;
+            let names: Vec<String> = (0..fields).map(|i| format!("c{i}")).collect();
+            let header = Header::parse("in.csv", &csv::ByteRecord::from(names.clone())).unwrap();
+            // Some of the columns (at least one), in either order.
+            let mut chosen: Vec<String> =
+                names.iter().filter(|_| !rng.one_in(4)).cloned().collect();
+            if chosen.is_empty() {
+                chosen.push(names[fields - 1].clone());
+            }
+            if rng.one_in(2) {
+                chosen.reverse();
+            }
+            let selection = Selection::new(&header, &chosen, "feature", &[]).unwrap();
+            let eol = if rng.one_in(4) { "\r\n" } else { "\n" };
+            let mut text = String::new();
+            for _ in 0..1 + rng.below(12) {
+                // Now and then a field too few or too many.
+                let count = match rng.below(30) {
+                    0 => fields.saturating_sub(1),
+                    1 => fields + 1,
+                    _ => fields,
+                };
+                let row: Vec<String> = (0..count).map(|_| varied_number(&mut rng)).collect();
+                text += &row.join(",");
+                text += eol;
+            }
+            if rng.one_in(4) {
+                text.truncate(text.len() - eol.len());
+            }
+            // A quote makes the block a quoted one, which csv-core reads whatever the CPU.
+            let quoted = text.contains('"');
+            let reference = read_block(&selection, text.as_bytes(), true);
+            for reader in cpu::runnable() {
+                let selection = selection.clone().with_line_reader(reader);
+                vector_blocks += usize::from(selection.has_vector_reader() && !quoted);
+                assert_eq!(
+                    read_block(&selection, text.as_bytes(), quoted),
+                    reference,
+                    "case {case}, {reader:?} reader: {text:?}"
+                );
+            }
+        }
+        // The vector readers had blocks to read, where the CPU has one.
+        let vector = cpu::runnable().len() > 1;
+        assert_eq!(vector_blocks > 1000, vector, "{vector_blocks}");
+    }
 }
