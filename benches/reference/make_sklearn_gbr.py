@@ -3,7 +3,8 @@
 The same fit as tests/fixtures/make_tree_models.py makes for tests/fixtures/trees/seed_gbr.onnx
 (and so for model/gbr.bin): GradientBoostingRegressor(n_estimators=500, max_depth=4,
 min_samples_split=2, learning_rate=0.01, loss="squared_error", random_state=0) on
-data/train.csv's 13 features as float32 (target MEDV), read with float_precision="round_trip".
+data/train.csv's 13 features as float32 (target MEDV), read with pandas' default parser (which rounds
+correctly in pandas 3; its float_precision="round_trip" is deprecated).
 The fit is deterministic (random_state=0, no subsampling), and this script checks it: its
 predictions for data/test.csv must equal, bit for bit, scikit-learn's in
 tests/fixtures/trees/seed_gbr.json, or it exits 1. It fits on a float32 array, as the fixture
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def read_csv(path):
-    return pd.read_csv(path, float_precision="round_trip", dtype=np.float64)
+    return pd.read_csv(path, dtype=np.float64)
 
 
 def main() -> int:

@@ -20,6 +20,10 @@ pub struct Columns<'a> {
     pub ids: &'a [String],
 }
 
+/// What is said of a row whose prediction overflowed, by the batch command and by serve.
+pub const OVERFLOW: &str =
+    "the prediction is beyond the range of f64; are the values in the right units?";
+
 /// What is wrong with one row.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RowProblem {
@@ -72,10 +76,7 @@ impl RowProblem {
     /// field of a CSV row, the Parquet scorer the row's number.
     pub fn message(&self, columns: &Columns) -> String {
         match self {
-            RowProblem::Overflow => {
-                "the prediction is beyond the range of f64; are the values in the right units?"
-                    .to_string()
-            }
+            RowProblem::Overflow => OVERFLOW.to_string(),
             RowProblem::IdNotUtf8 { id, .. } => format!(
                 "column {}: not valid UTF-8, which JSON Lines output cannot carry; \
                  use --format csv",

@@ -17,6 +17,7 @@ use serde_json::json;
 
 use crate::model::predictor::Predictor;
 use crate::model::ModelFile;
+use crate::read::problem::OVERFLOW;
 use crate::serve::{json_response, ApiError, Body, Server};
 
 /// The one output's name.
@@ -153,9 +154,7 @@ pub fn respond(
     let mut predictions = Array1::zeros(n);
     predictor.predict_into(x.view(), predictions.view_mut());
     if let Some(row) = predictions.iter().position(|p| !p.is_finite()) {
-        return Err(ApiError::bad_request(format!(
-            "row {row}: the prediction is beyond the range of f64; are the values in the right units?"
-        )));
+        return Err(ApiError::bad_request(format!("row {row}: {OVERFLOW}")));
     }
     let response = InferenceResponse {
         model_name: name,
