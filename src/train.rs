@@ -194,7 +194,7 @@ struct Source {
 /// Where a source's rows come from.
 enum Rows {
     Csv(Box<BatchReader<HashingReader<Box<dyn Read + Send>>>>),
-    Parquet(Box<ParquetReader<std::fs::File>>),
+    Parquet(Box<ParquetReader<crate::store::positioned::PositionedFile>>),
 }
 
 impl Source {
