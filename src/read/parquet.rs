@@ -643,7 +643,7 @@ impl<R: ChunkReader + 'static> Shared<'_, R> {
                     let mut piece = free.try_recv().unwrap_or_default();
                     let column = self.column(*slot);
                     let decoded = decode_piece(
-                        &self.name,
+                        self.name,
                         column,
                         reader,
                         n,
@@ -674,13 +674,13 @@ impl<R: ChunkReader + 'static> Shared<'_, R> {
         let row_group = self
             .file
             .get_row_group(group)
-            .map_err(|e| damaged(&self.name, &e))?;
+            .map_err(|e| damaged(self.name, &e))?;
         slots
             .iter()
             .map(|&slot| {
                 row_group
                     .get_column_reader(self.column(slot).index)
-                    .map_err(|e| damaged(&self.name, &e))
+                    .map_err(|e| damaged(self.name, &e))
             })
             .collect()
     }
