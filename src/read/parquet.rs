@@ -156,8 +156,12 @@ pub fn open_file(path: &str) -> Result<ParquetReader<PositionedFile>> {
     ParquetReader::new(path, file)
 }
 
-/// Batches each column's worker may decode ahead of the batch being put together.
+/// The most batches each column's worker may decode ahead of the batch being put together.
 const PIECES_AHEAD: usize = 4;
+
+/// The bytes of pieces each column may have queued: large batches queue fewer of them, so
+/// memory stays within budget whatever `--batch-rows` asks for.
+const QUEUED_BYTES_PER_COLUMN: usize = 1 << 20;
 
 /// The rows set aside from a batch: each row's problem and its values' text.
 pub type Rejects = Vec<(ParquetProblem, String)>;
@@ -397,6 +401,9 @@ impl<R: ChunkReader + 'static> ParquetReader<R> {
         }
         let owners = self.share_columns(threads.min(columns));
         let capacity = batch.capacity();
+        // A row of a piece: its value and its definition level.
+        let piece_bytes = capacity * (std::mem::size_of::<f64>() + std::mem::size_of::<i16>());
+        let ahead = (QUEUED_BYTES_PER_COLUMN / piece_bytes.max(1)).clamp(1, PIECES_AHEAD);
         let groups = self.groups.clone();
         let this = &*self;
         let shared = self.shared();
@@ -406,7 +413,7 @@ impl<R: ChunkReader + 'static> ParquetReader<R> {
             let (mut full, mut free) = (Vec::new(), Vec::new());
             let mut worker_ends: Vec<Vec<_>> = (0..owners.len()).map(|_| Vec::new()).collect();
             for (column, owner) in owners.iter().enumerate() {
-                let (full_tx, full_rx) = mpsc::sync_channel::<Result<Piece>>(PIECES_AHEAD);
+                let (full_tx, full_rx) = mpsc::sync_channel::<Result<Piece>>(ahead);
                 let (free_tx, free_rx) = mpsc::channel::<Piece>();
                 full.push(full_rx);
                 free.push(free_tx);
