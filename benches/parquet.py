@@ -9,16 +9,20 @@ The file: data/test.csv's 13 features and MEDV, rows drawn at random (numpy, see
 real data rather than like a repeated block; zstd, row groups of 1e6 rows, written by pyarrow.
 Each tool reads it and writes `prediction` as CSV (ours: `--data F.parquet --output out.csv`;
 DuckDB: `read_parquet` + one SQL expression + `COPY ... TO`; polars: `scan_parquet` +
-`sink_csv`, benches/reference/); every output is checked against ours within 1e-9. Wall time
-and peak RSS come from `/usr/bin/time -v`; the least of the rounds is reported. Needs a
-release build (`cargo build --release`), pyarrow, duckdb and polars (see benches/run.py's
-pins). Paths are relative to the repository root, which it runs in.
+`sink_csv`, benches/reference/); every output is checked against ours within 1e-9. Wall time,
+CPU seconds (user + system) and peak RSS come from `/usr/bin/time -v`; rounds alternate the
+tools with the first one rotating, and the table shows medians (peak RSS: the largest) and the
+load average before and after. `--base OLD_BINARY` adds an older build of ours to the rounds
+(its output must be byte-identical), for a before/after. Needs a release build
+(`cargo build --release`), pyarrow, duckdb and polars (see benches/README.md for the venv).
+Paths are relative to the repository root, which it runs in.
 """
 
 import argparse
 import csv
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,20 +55,23 @@ def make_file(path: Path, rows: int) -> None:
     writer.close()
 
 
-def timed(cmd: list[str]) -> tuple[float, int]:
-    """Runs `cmd` under /usr/bin/time -v: (wall seconds, peak RSS in KiB)."""
+def timed(cmd: list[str]) -> tuple[float, float, int]:
+    """Runs `cmd` under /usr/bin/time -v: (wall seconds, CPU seconds, peak RSS in KiB)."""
     out = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"{cmd[0]} failed:\n{out.stderr}")
     wall = rss = None
+    cpu = 0.0
     for line in out.stderr.splitlines():
         line = line.strip()
+        if line.startswith(("User time (seconds)", "System time (seconds)")):
+            cpu += float(line.rsplit(" ", 1)[1])
         if line.startswith("Elapsed (wall clock) time"):
             parts = line.rsplit(" ", 1)[1].split(":")
             wall = sum(float(p) * 60**i for i, p in enumerate(reversed(parts)))
         if line.startswith("Maximum resident set size"):
             rss = int(line.rsplit(" ", 1)[1])
-    return wall, rss
+    return wall, cpu, rss
 
 
 def predictions(path: Path) -> np.ndarray:
@@ -76,6 +83,9 @@ def main() -> None:
     parser.add_argument("--rows", default="1e7")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--dir", default=None, help="scratch folder (default: a temporary one)")
+    parser.add_argument("--threads", default=None, help="--threads for ours (default: ours decides)")
+    parser.add_argument("--ours", default=str(OURS), help="our binary (default: the release build)")
+    parser.add_argument("--base", default=None, help="an older build of ours to compare with")
     args = parser.parse_args()
     rows = int(float(args.rows))
     scratch = Path(args.dir or tempfile.mkdtemp(prefix="parquet-bench-"))
@@ -84,37 +94,47 @@ def main() -> None:
     if not data.exists():
         make_file(data, rows)
     data.read_bytes()  # warm the page cache
+    ours_bin = Path(args.ours)
+    threads = ["--threads", args.threads] if args.threads else []
     summary = json.loads(
-        subprocess.run([OURS, "inspect", "--json"], capture_output=True, check=True, text=True).stdout
+        subprocess.run([ours_bin, "inspect", "--json"], capture_output=True, check=True, text=True).stdout
     )
     weights = scratch / "weights.json"
     weights.write_text(json.dumps({k: summary[k] for k in ("features", "coefficients", "intercept")}))
     tools = {
-        "batch_inference (ours)": lambda out: [str(OURS), "-q", "--data", str(data), "--output", str(out)],
+        "batch_inference (ours)": lambda out: [str(ours_bin), "-q", *threads, "--data", str(data), "--output", str(out)],
         "DuckDB": lambda out: [sys.executable, str(REFERENCE / "score_duckdb.py"), "--weights", str(weights), "--data", str(data), "--output", str(out)],
         "polars lazy": lambda out: [sys.executable, str(REFERENCE / "score_polars.py"), "--weights", str(weights), "--data", str(data), "--output", str(out)],
     }
-    best: dict[str, tuple[float, int]] = {}
+    if args.base:
+        tools["ours, before (--base)"] = lambda out: [args.base, "-q", *threads, "--data", str(data), "--output", str(out)]
+    runs: dict[str, list[tuple[float, float, int]]] = {name: [] for name in tools}
     names = list(tools)
+    load_before = os.getloadavg()
     for r in range(args.rounds):
         for name in names[r % len(names):] + names[: r % len(names)]:
             out = scratch / f"out-{names.index(name)}.csv"
-            wall, rss = timed(tools[name](out))
-            if name not in best or wall < best[name][0]:
-                best[name] = (wall, max(rss, best.get(name, (0, 0))[1]))
+            runs[name].append(timed(tools[name](out)))
+    load_after = os.getloadavg()
+    if args.base and (scratch / "out-0.csv").read_bytes() != (scratch / f"out-{len(names) - 1}.csv").read_bytes():
+        sys.exit("the --base build's output differs from ours")
     ours = predictions(scratch / "out-0.csv")
-    for i, name in enumerate(names[1:], 1):
+    for i, name in enumerate(names[1:3], 1):
         theirs = predictions(scratch / f"out-{i}.csv")
         ok = len(theirs) == len(ours) and np.allclose(theirs, ours, rtol=1e-9, atol=1e-9)
         if not ok:
             sys.exit(f"{name}'s predictions differ from ours")
     size = data.stat().st_size / 1e6
-    print(f"{rows} rows, {size:.0f} MB of Parquet (zstd, row groups of 1e6), {os.cpu_count()} CPUs, best of {args.rounds}")
-    print("| tool | seconds | peak RSS MiB | vs ours |")
-    print("| --- | ---: | ---: | ---: |")
+    print(f"{rows} rows, {size:.0f} MB of Parquet (zstd, row groups of 1e6), {os.cpu_count()} CPUs, "
+          f"median of {args.rounds} rounds; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after")
+    print("| tool | seconds | CPU seconds | peak RSS MiB | time / ours |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    ours_wall = statistics.median(w for w, _, _ in runs[names[0]])
     for name in names:
-        wall, rss = best[name]
-        print(f"| {name} | {wall:.2f} | {rss / 1024:.0f} | {wall / best[names[0]][0]:.2f}x |")
+        wall = statistics.median(w for w, _, _ in runs[name])
+        cpu = statistics.median(c for _, c, _ in runs[name])
+        rss = max(m for _, _, m in runs[name])
+        print(f"| {name} | {wall:.2f} | {cpu:.2f} | {rss / 1024:.0f} | {wall / ours_wall:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -475,3 +475,154 @@ fn a_tree_ensemble_scores_parquet_to_the_same_bytes_as_the_csv() {
         assert_eq!(run.output.stdout, plain, "--threads {threads}");
     }
 }
+
+#[test]
+fn every_thread_count_writes_the_same_bytes_over_row_groups_of_any_size_and_number() {
+    let wd = workdir("parquet_threads_bytes");
+    // One row group (fewer than the threads): test.parquet's features and ids written back
+    // as Parquet by a run, which keeps their types.
+    let features = "CRIM,ZN,INDUS,CHAS,NOX,RM,AGE,DIS,RAD,TAX,PTRATIO,B,LSTAT";
+    let ids = format!("{features},house");
+    wd.ok(&[
+        "-q",
+        "--data",
+        "pq/test.parquet",
+        "--id-column",
+        &ids,
+        "--output",
+        "one.parquet",
+    ]);
+    let plain = wd.ok(&["-q"]).stdout();
+    // test.parquet: six row groups of 10, 10, 10, 10, 10 and 1 rows; problems.parquet (with
+    // its bad rows skipped): eight of 7 rows and one of 2.
+    for data in ["pq/test.parquet", "one.parquet", "pq/problems.parquet"] {
+        for output in ["out.csv", "out.parquet"] {
+            for batch in ["3", "4096"] {
+                let run = |threads: &str| {
+                    let args = [
+                        "-q",
+                        "--data",
+                        data,
+                        "--id-column",
+                        "house",
+                        "--batch-rows",
+                        batch,
+                        "--threads",
+                        threads,
+                        "--output",
+                        output,
+                        "--on-error",
+                        "skip",
+                    ];
+                    let code = wd.output(&mut wd.command(&args)).output.status.code();
+                    assert_eq!(code, Some(if data.contains("problems") { 6 } else { 0 }));
+                    std::fs::read(wd.path(output)).unwrap()
+                };
+                let one = run("1");
+                if output == "out.csv" && !data.contains("problems") {
+                    let text = String::from_utf8(one.clone()).unwrap();
+                    let scored: Vec<&str> = text
+                        .lines()
+                        .skip(1)
+                        .map(|l| l.split(',').nth(1).unwrap())
+                        .collect();
+                    assert_eq!(scored, plain.lines().skip(1).collect::<Vec<_>>(), "{data}");
+                }
+                for threads in ["2", "3", "4", "8"] {
+                    assert!(
+                        run(threads) == one,
+                        "{data} to {output}, --batch-rows {batch}: --threads {threads} differs from 1"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn row_problems_are_told_in_row_order_on_any_thread_count_and_in_shards() {
+    let wd = workdir("parquet_problems_threads");
+    let plain = predictions(&wd.ok(&["-q"]).stdout());
+    let reasons = [
+        "3,\"row 3: column LSTAT: expected a number, found null\"",
+        "17,\"row 17: column CRIM: expected a number, found null\"",
+        "18,\"row 18: column LSTAT: expected a number, found null\"",
+        "25,\"row 25: column NOX: expected a finite number, found -inf\"",
+        "40,\"row 40: column LSTAT: expected a number, found null\"",
+        "51,\"row 51: column RM: expected a finite number, found NaN\"",
+    ];
+    let kept: Vec<f64> = plain
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| ![3, 17, 18, 25, 40, 51].contains(&(i + 1)))
+        .map(|(_, p)| *p)
+        .collect();
+    for threads in ["1", "2", "4"] {
+        for batch in ["4", "4096"] {
+            let args = [
+                "-q",
+                "--data",
+                "pq/problems.parquet",
+                "--threads",
+                threads,
+                "--batch-rows",
+                batch,
+            ];
+            assert_eq!(
+                wd.fails(&args, 3).error(),
+                "pq/problems.parquet: row 3: column LSTAT: expected a number, found null",
+                "--threads {threads} --batch-rows {batch}"
+            );
+            let skip = [
+                "--on-error",
+                "skip",
+                "--rejects",
+                "rejects.csv",
+                "--output",
+                "out.csv",
+            ];
+            wd.fails(&[&args[..], &skip[..]].concat(), 6);
+            let rejects = wd.read("rejects.csv");
+            let told: Vec<&str> = rejects
+                .lines()
+                .skip(1)
+                .map(|l| &l[..l.find("\",").expect("a reason then a record") + 1])
+                .collect();
+            assert_eq!(told, reasons, "--threads {threads} --batch-rows {batch}");
+            assert_eq!(predictions(&wd.read("out.csv")), kept);
+            // Shards of 7-row groups: each tells its own rows' problems, by their file rows.
+            let mut joined_out = String::new();
+            let mut joined_rejects = Vec::new();
+            let (part, part_rejects) = (
+                format!("part-{threads}-{batch}-{{index}}.csv"),
+                format!("rejects-{threads}-{batch}-{{index}}.csv"),
+            );
+            for index in ["0", "1", "2"] {
+                let shard = [
+                    "--on-error",
+                    "skip",
+                    "--shard-index",
+                    index,
+                    "--shard-count",
+                    "3",
+                    "--rejects",
+                    &part_rejects,
+                    "--output",
+                    &part,
+                ];
+                wd.fails(&[&args[..], &shard[..]].concat(), 6);
+                let named = |template: &str| template.replace("{index}", index);
+                joined_out.push_str(&wd.read(&named(&part)));
+                joined_rejects.extend(
+                    wd.read(&named(&part_rejects))
+                        .lines()
+                        .skip(1)
+                        .map(String::from),
+                );
+            }
+            assert_eq!(predictions(&joined_out), kept);
+            let whole: Vec<String> = rejects.lines().skip(1).map(String::from).collect();
+            assert_eq!(joined_rejects, whole);
+        }
+    }
+}

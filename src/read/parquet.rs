@@ -11,10 +11,20 @@
 //! row's number in the file. Id columns may be of any type; their values are carried as text
 //! (the shortest text that reads back as the same value), and their Parquet types are kept
 //! for a Parquet output. Sharding gives each shard whole row groups.
+//!
+//! [`ParquetReader::for_each_batch`] decodes with several threads: each worker owns some of
+//! the columns (balanced by their compressed bytes) and decodes them a batch's rows at a time,
+//! over every row group in order, into bounded queues; the calling thread takes one piece of
+//! each column per batch and puts the rows together. Batches are cut exactly as
+//! [`ParquetReader::read_batch`] cuts them (at most a batch, within one row group), and a
+//! piece is decoded the same way on any thread, so the batches, their row problems and the
+//! first error are the same for any number of threads, and memory stays at a few batches per
+//! column, not a row group.
 
 use std::fs::File;
 use std::io::Read;
 use std::ops::Range;
+use std::sync::mpsc;
 
 use ::parquet::basic::{LogicalType, Type as PhysicalType};
 use ::parquet::column::reader::ColumnReader;
@@ -113,12 +123,22 @@ pub struct ParquetReader<R: ChunkReader + 'static> {
     current: Option<(Vec<ColumnReader>, usize)>,
     /// Rows of the file before the next row to read.
     rows_before: u64,
-    defs: Vec<i16>,
     values: Values,
     /// The row numbers (from 1) of the last batch's rows.
     kept: Vec<u64>,
-    /// One feature column's values of a batch, NaN for a null.
+    /// Each selected column's piece of the batch being read (features, then ids).
+    pieces: Vec<Piece>,
+}
+
+/// One column's values for a batch's rows.
+#[derive(Default)]
+struct Piece {
+    /// A feature's values, NaN for a null (`defs` then tells which).
     numbers: Vec<f64>,
+    /// The definition levels of the rows.
+    defs: Vec<i16>,
+    /// An id column's values.
+    cells: Vec<Cell>,
 }
 
 /// Reused buffers of decoded values, one per physical type.
@@ -143,6 +163,16 @@ pub fn open_file(path: &str) -> Result<ParquetReader<Chunks>> {
     ParquetReader::new(path, Chunks::open(path)?)
 }
 
+/// The most batches each column's worker may decode ahead of the batch being put together.
+const PIECES_AHEAD: usize = 4;
+
+/// The bytes of pieces each column may have queued: large batches queue fewer of them, so
+/// memory stays within budget whatever `--batch-rows` asks for.
+const QUEUED_BYTES_PER_COLUMN: usize = 1 << 20;
+
+/// The rows set aside from a batch: each row's problem and its values' text.
+pub type Rejects = Vec<(ParquetProblem, String)>;
+
 impl<R: ChunkReader + 'static> ParquetReader<R> {
     /// Reads the footer of `source` (named `name` in messages).
     pub fn new(name: &str, source: R) -> Result<ParquetReader<R>> {
@@ -156,10 +186,9 @@ impl<R: ChunkReader + 'static> ParquetReader<R> {
             groups,
             current: None,
             rows_before: 0,
-            defs: Vec::new(),
             values: Values::default(),
             kept: Vec::new(),
-            numbers: Vec::new(),
+            pieces: Vec::new(),
         })
     }
 
@@ -280,7 +309,17 @@ impl<R: ChunkReader + 'static> ParquetReader<R> {
     }
 
     fn group_rows(&self, group: usize) -> usize {
-        self.file.metadata().row_group(group).num_rows().max(0) as usize
+        self.shared().group_rows(group)
+    }
+
+    /// What decoding workers share.
+    fn shared(&self) -> Shared<'_, R> {
+        Shared {
+            name: &self.name,
+            file: &self.file,
+            features: &self.features,
+            ids: &self.ids,
+        }
     }
 
     /// The id columns' Parquet types, in the order asked for.
@@ -310,83 +349,235 @@ impl<R: ChunkReader + 'static> ParquetReader<R> {
     pub fn read_batch(
         &mut self,
         batch: &mut Batch,
-        mut rejects: Option<&mut Vec<(ParquetProblem, String)>>,
+        rejects: Option<&mut Rejects>,
     ) -> Result<usize> {
-        batch.clear();
-        if batch.ids.per_row() != self.ids.len().max(1) {
-            batch.ids = self.new_ids();
-        }
         let (mut readers, left) = loop {
             match self.current.take() {
                 Some((readers, left)) if left > 0 => break (readers, left),
                 _ => {
                     let Some(group) = self.groups.next() else {
+                        batch.clear();
                         return Ok(0);
                     };
-                    let row_group = self
-                        .file
-                        .get_row_group(group)
-                        .map_err(|e| damaged(&self.name, &e))?;
-                    let mut readers = Vec::new();
-                    for column in self.features.iter().chain(&self.ids) {
-                        readers.push(
-                            row_group
-                                .get_column_reader(column.index)
-                                .map_err(|e| damaged(&self.name, &e))?,
-                        );
-                    }
+                    let columns: Vec<usize> = (0..self.features.len() + self.ids.len()).collect();
+                    let readers = self.shared().column_readers(group, &columns)?;
                     self.current = Some((readers, self.group_rows(group)));
                 }
             }
         };
         let n = left.min(batch.capacity());
+        let mut pieces = std::mem::take(&mut self.pieces);
+        pieces.resize_with(readers.len(), Piece::default);
         let width = self.features.len();
-        let mut bad: Vec<Option<ParquetProblem>> = vec![None; n];
+        let columns = self.features.iter().chain(&self.ids);
+        for (slot, (column, reader)) in columns.zip(&mut readers).enumerate() {
+            let numeric = slot < width;
+            decode_piece(
+                &self.name,
+                column,
+                reader,
+                n,
+                numeric,
+                &mut self.values,
+                &mut pieces[slot],
+            )?;
+        }
+        let assembled = self.assemble(&pieces, n, batch, rejects);
+        self.pieces = pieces;
+        assembled?;
+        self.current = Some((readers, left - n));
+        Ok(n)
+    }
+
+    /// Reads every batch (this reader's row groups, from where it stands) into `batch` and
+    /// hands each to `each` with its rows' numbers in the file and, when `skip`, the rows set
+    /// aside (without `skip` a row problem is an error). With `threads` above 1, that many
+    /// workers decode the columns side by side while this thread puts the batches together and
+    /// calls `each`; the batches are the same as [`ParquetReader::read_batch`]'s.
+    pub fn for_each_batch(
+        &mut self,
+        threads: usize,
+        batch: &mut Batch,
+        skip: bool,
+        mut each: impl FnMut(&Batch, &[u64], &mut Rejects) -> Result<()>,
+    ) -> Result<()> {
+        let mut rejects = Rejects::new();
+        let columns = self.features.len() + self.ids.len();
+        if threads <= 1 || columns <= 1 || self.current.is_some() {
+            loop {
+                rejects.clear();
+                if self.read_batch(batch, skip.then_some(&mut rejects))? == 0 {
+                    return Ok(());
+                }
+                each(batch, &self.kept, &mut rejects)?;
+            }
+        }
+        let owners = self.share_columns(threads.min(columns));
+        let capacity = batch.capacity();
+        // A row of a piece: its value and its definition level.
+        let piece_bytes = capacity * (std::mem::size_of::<f64>() + std::mem::size_of::<i16>());
+        let ahead = (QUEUED_BYTES_PER_COLUMN / piece_bytes.max(1)).clamp(1, PIECES_AHEAD);
+        let groups = self.groups.clone();
+        let this = &*self;
+        let shared = self.shared();
+        let shared = &shared;
+        let (pieces, ends) = std::thread::scope(|scope| -> Result<(Vec<Piece>, u64)> {
+            // Each column's decoded pieces, in order, and its used pieces back for reuse.
+            let (mut full, mut free) = (Vec::new(), Vec::new());
+            let mut worker_ends: Vec<Vec<_>> = (0..owners.len()).map(|_| Vec::new()).collect();
+            for (column, owner) in owners.iter().enumerate() {
+                let (full_tx, full_rx) = mpsc::sync_channel::<Result<Piece>>(ahead);
+                let (free_tx, free_rx) = mpsc::channel::<Piece>();
+                full.push(full_rx);
+                free.push(free_tx);
+                worker_ends[*owner].push((column, full_tx, free_rx));
+            }
+            for ends in worker_ends.into_iter().filter(|e| !e.is_empty()) {
+                let groups = groups.clone();
+                scope.spawn(move || shared.decode_columns(groups, capacity, ends));
+            }
+            let mut pieces: Vec<Piece> = Vec::with_capacity(columns);
+            let mut rows_before = this.rows_before;
+            for group in groups {
+                let mut left = this.group_rows(group);
+                while left > 0 {
+                    let n = left.min(capacity);
+                    pieces.clear();
+                    for queue in &full {
+                        // A worker that stops early has sent its error first.
+                        let piece = queue.recv().map_err(|_| {
+                            Error::data(
+                                Location::file(&this.name),
+                                "a column's decoding stopped without an error; the file may be damaged",
+                            )
+                        })??;
+                        pieces.push(piece);
+                    }
+                    rejects.clear();
+                    let kept = this.assemble_at(
+                        &pieces,
+                        n,
+                        rows_before,
+                        batch,
+                        skip.then_some(&mut rejects),
+                    )?;
+                    each(batch, &kept, &mut rejects)?;
+                    for (piece, back) in pieces.drain(..).zip(&free) {
+                        // A worker that has finished takes no more pieces back.
+                        let _ = back.send(piece);
+                    }
+                    rows_before += n as u64;
+                    left -= n;
+                }
+            }
+            Ok((pieces, rows_before))
+        })?;
+        self.pieces = pieces;
+        self.rows_before = ends;
+        self.groups = self.groups.end..self.groups.end;
+        Ok(())
+    }
+
+    /// Gives each of `workers` workers some of the selected columns: the costliest column (by
+    /// compressed bytes in this reader's row groups) first, each to the least loaded worker.
+    /// Returns each column's worker.
+    fn share_columns(&self, workers: usize) -> Vec<usize> {
+        let metadata = self.file.metadata();
+        let mut costs: Vec<(i64, usize)> = self
+            .features
+            .iter()
+            .chain(&self.ids)
+            .enumerate()
+            .map(|(slot, column)| {
+                let bytes = self
+                    .groups
+                    .clone()
+                    .map(|g| metadata.row_group(g).column(column.index).compressed_size())
+                    .sum::<i64>();
+                (bytes, slot)
+            })
+            .collect();
+        costs.sort_by_key(|&(bytes, slot)| (std::cmp::Reverse(bytes), slot));
+        let mut load = vec![0i64; workers.max(1)];
+        let mut owners = vec![0; costs.len()];
+        for (bytes, slot) in costs {
+            let least = (0..load.len())
+                .min_by_key(|&w| (load[w], w))
+                .expect("there is at least one worker");
+            load[least] += bytes.max(1);
+            owners[slot] = least;
+        }
+        owners
+    }
+
+    /// Puts the next `n` rows together from each column's piece into `batch`, and moves on.
+    fn assemble(
+        &mut self,
+        pieces: &[Piece],
+        n: usize,
+        batch: &mut Batch,
+        rejects: Option<&mut Rejects>,
+    ) -> Result<()> {
+        self.kept = self.assemble_at(pieces, n, self.rows_before, batch, rejects)?;
+        self.rows_before += n as u64;
+        Ok(())
+    }
+
+    /// Puts `n` rows together from each column's piece into `batch`, the first being the
+    /// file's row `rows_before + 1`; returns the kept rows' numbers. A row with a problem is an
+    /// error, or, with `rejects`, set aside there and the rest moved up.
+    fn assemble_at(
+        &self,
+        pieces: &[Piece],
+        n: usize,
+        rows_before: u64,
+        batch: &mut Batch,
+        mut rejects: Option<&mut Rejects>,
+    ) -> Result<Vec<u64>> {
+        batch.clear();
+        if batch.ids.per_row() != self.ids.len().max(1) {
+            batch.ids = self.new_ids();
+        }
+        let width = self.features.len();
+        let mut bad: Vec<Option<ParquetProblem>> = Vec::new();
         {
             let x = batch
                 .x
                 .as_slice_mut()
                 .expect("a batch is in standard layout");
-            for (slot, column) in self.features.iter().enumerate() {
-                read_numbers(
-                    &self.name,
-                    column,
-                    &mut readers[slot],
-                    n,
-                    &mut self.defs,
-                    &mut self.values,
-                    &mut self.numbers,
-                )?;
-                for (r, &value) in self.numbers.iter().enumerate() {
+            for (slot, (column, piece)) in self.features.iter().zip(pieces).enumerate() {
+                let numbers = &piece.numbers[..n];
+                for (row, &value) in x.chunks_exact_mut(width).zip(numbers) {
+                    row[slot] = value;
+                }
+                if numbers.iter().all(|v| v.is_finite()) {
+                    continue;
+                }
+                bad.resize(n, None);
+                for (r, &value) in numbers.iter().enumerate() {
                     if value.is_finite() {
-                        x[r * width + slot] = value;
                         continue;
                     }
                     // A null is read as NaN, which Parquet's numbers otherwise may hold too.
                     let max_def = column.descr.max_def_level();
-                    let null = max_def > 0 && self.defs.get(r).is_some_and(|&d| d < max_def);
+                    let null = max_def > 0 && piece.defs.get(r).is_some_and(|&d| d < max_def);
                     bad[r].get_or_insert_with(|| ParquetProblem {
-                        row: self.rows_before + r as u64 + 1,
+                        row: rows_before + r as u64 + 1,
                         column: column.name.clone(),
                         found: (!null).then(|| format!("{value}")),
                     });
                 }
             }
         }
-        let mut id_cells = Vec::with_capacity(self.ids.len());
-        for (j, column) in self.ids.iter().enumerate() {
-            id_cells.push(read_column(
-                &self.name,
-                column,
-                &mut readers[width + j],
-                n,
-                &mut self.defs,
-                &mut self.values,
-            )?);
+        let id_cells = &pieces[width..];
+        if bad.is_empty() && id_cells.is_empty() {
+            batch.rows = n;
+            return Ok((rows_before + 1..=rows_before + n as u64).collect());
         }
+        bad.resize(n, None);
         // Rows with a problem are an error, or are set aside and the rest moved up.
+        let mut kept_rows = Vec::with_capacity(n);
         let mut kept = 0;
-        self.kept.clear();
         for (r, problem) in bad.into_iter().enumerate() {
             if let Some(problem) = problem {
                 let Some(rejects) = rejects.as_deref_mut() else {
@@ -410,19 +601,136 @@ impl<R: ChunkReader + 'static> ParquetReader<R> {
                     batch.x[[kept, slot]] = batch.x[[r, slot]];
                 }
             }
-            for cells in &id_cells {
-                match &cells[r] {
+            for piece in id_cells {
+                match &piece.cells[r] {
                     Cell::Text(text) => batch.ids.push(text),
-                    _ => batch.ids.push(b""),
+                    Cell::Null => batch.ids.push(b""),
                 }
             }
-            self.kept.push(self.rows_before + r as u64 + 1);
+            kept_rows.push(rows_before + r as u64 + 1);
             kept += 1;
         }
         batch.rows = kept;
-        self.rows_before += n as u64;
-        self.current = Some((readers, left - n));
-        Ok(n)
+        Ok(kept_rows)
+    }
+}
+
+/// What the decoding workers share: the file and the selected columns.
+struct Shared<'a, R: ChunkReader + 'static> {
+    name: &'a str,
+    file: &'a SerializedFileReader<R>,
+    features: &'a [Column],
+    ids: &'a [Column],
+}
+
+impl<R: ChunkReader + 'static> Shared<'_, R> {
+    fn group_rows(&self, group: usize) -> usize {
+        self.file.metadata().row_group(group).num_rows().max(0) as usize
+    }
+
+    /// A worker: decodes its columns (`ends`: each column's slot, where its pieces go, and
+    /// where used pieces come back) over `groups`, a batch of `capacity` rows at a time. It
+    /// stops at the first error, after sending it in place of the piece it could not decode,
+    /// or when the batches are no longer taken.
+    fn decode_columns(
+        &self,
+        groups: Range<usize>,
+        capacity: usize,
+        ends: Vec<(
+            usize,
+            mpsc::SyncSender<Result<Piece>>,
+            mpsc::Receiver<Piece>,
+        )>,
+    ) {
+        let width = self.features.len();
+        let slots: Vec<usize> = ends.iter().map(|(slot, _, _)| *slot).collect();
+        let mut values = Values::default();
+        for group in groups {
+            let mut left = self.group_rows(group);
+            if left == 0 {
+                continue;
+            }
+            let mut readers = match self.column_readers(group, &slots) {
+                Ok(readers) => readers,
+                Err(e) => {
+                    let _ = ends[0].1.send(Err(e));
+                    return;
+                }
+            };
+            while left > 0 {
+                let n = left.min(capacity);
+                for ((slot, full, free), reader) in ends.iter().zip(&mut readers) {
+                    let mut piece = free.try_recv().unwrap_or_default();
+                    let column = self.column(*slot);
+                    let decoded = decode_piece(
+                        self.name,
+                        column,
+                        reader,
+                        n,
+                        *slot < width,
+                        &mut values,
+                        &mut piece,
+                    );
+                    let failed = decoded.is_err();
+                    if full.send(decoded.map(|()| piece)).is_err() || failed {
+                        return;
+                    }
+                }
+                left -= n;
+            }
+        }
+    }
+
+    /// The selected column in `slot` (features, then ids).
+    fn column(&self, slot: usize) -> &Column {
+        match slot.checked_sub(self.features.len()) {
+            None => &self.features[slot],
+            Some(id) => &self.ids[id],
+        }
+    }
+
+    /// The column readers of row group `group` for the selected columns in `slots`.
+    fn column_readers(&self, group: usize, slots: &[usize]) -> Result<Vec<ColumnReader>> {
+        let row_group = self
+            .file
+            .get_row_group(group)
+            .map_err(|e| damaged(self.name, &e))?;
+        slots
+            .iter()
+            .map(|&slot| {
+                row_group
+                    .get_column_reader(self.column(slot).index)
+                    .map_err(|e| damaged(self.name, &e))
+            })
+            .collect()
+    }
+}
+
+/// Decodes the next `n` values of `column` into `piece`: numbers for a feature (`numeric`),
+/// cells (text) for an id.
+fn decode_piece(
+    name: &str,
+    column: &Column,
+    reader: &mut ColumnReader,
+    n: usize,
+    numeric: bool,
+    values: &mut Values,
+    piece: &mut Piece,
+) -> Result<()> {
+    match numeric {
+        true => read_numbers(
+            name,
+            column,
+            reader,
+            n,
+            &mut piece.defs,
+            values,
+            &mut piece.numbers,
+        ),
+        false => {
+            piece.cells = read_column(name, column, reader, n, &mut piece.defs, values)?;
+            Ok(())
+        }
     }
 }
 

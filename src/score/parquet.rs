@@ -1,11 +1,11 @@
-//! Scoring a Parquet input: batches from [`ParquetReader`] (this shard's row groups), one
-//! matrix-vector product each, encoded and written in order on the calling thread. Bad rows are
+//! Scoring a Parquet input: batches from [`ParquetReader`] (the run's row groups, decoded
+//! by `--threads` workers), one matrix-vector product each, encoded and written in order on
+//! the calling thread. Bad rows are
 //! told by their row number in the file; under `--on-error skip` they go to the same CSV
 //! rejects file as a CSV input's (`row,reason,record`, the record being the row's feature
 //! values as read, `null` for a null).
 
-use std::sync::mpsc;
-
+use ::parquet::file::reader::ChunkReader;
 use ndarray::{s, Array1};
 
 use crate::error::{Error, Location, Result};
@@ -14,12 +14,11 @@ use crate::model::predictor::Predictor;
 use crate::model::ModelFile;
 use crate::output::{csv_field, Encoder, Sink};
 use crate::read::batch::Batch;
-use crate::read::parquet::{ParquetProblem, ParquetReader};
+use crate::read::parquet::{ParquetReader, Rejects};
 use crate::read::problem::Columns;
 use crate::read::unwritable::Writable;
 use crate::score::collect::RejectPolicy;
 use crate::score::plan::ScoreOptions;
-use crate::store::chunks::Chunks;
 
 /// The rejects file's header for a Parquet input.
 pub const REJECTS_HEADER: &[u8] = b"row,reason,record\n";
@@ -27,8 +26,8 @@ pub const REJECTS_HEADER: &[u8] = b"row,reason,record\n";
 /// Scores `reader` (its columns selected, its row groups those of the run: see
 /// [`crate::read::parquet_parts`]) into `sink`, after the output's header; returns the rows
 /// scored.
-pub fn score_parquet(
-    mut reader: ParquetReader<Chunks>,
+pub fn score_parquet<R: ChunkReader + 'static>(
+    mut reader: ParquetReader<R>,
     model: &ModelFile,
     options: &ScoreOptions,
     sink: &mut Sink,
@@ -39,17 +38,9 @@ pub fn score_parquet(
     let predictor = Predictor::new(model);
     let name = reader.name().to_string();
     let skip = policy.is_some();
-    let new_decoded = |reader: &ParquetReader<Chunks>| {
-        let mut batch = Batch::new(options.batch_rows, model.features.len());
-        batch.ids = reader.new_ids();
-        Decoded {
-            batch,
-            kept: Vec::new(),
-            rejects: Vec::new(),
-            last: false,
-        }
-    };
-    let mut predictions = Array1::<f64>::zeros(new_decoded(&reader).batch.capacity());
+    let mut batch = Batch::new(options.batch_rows, model.features.len());
+    batch.ids = reader.new_ids();
+    let mut predictions = Array1::<f64>::zeros(batch.capacity());
     let mut out = Vec::new();
     let mut rows = 0u64;
     let has_ids = !options.id_columns.is_empty();
@@ -65,8 +56,7 @@ pub fn score_parquet(
         names: &model.features,
         ids: &options.id_columns,
     };
-    let mut process = |decoded: &mut Decoded| -> Result<()> {
-        let batch = &decoded.batch;
+    let process = |batch: &Batch, kept_rows: &[u64], rejects: &mut Rejects| -> Result<()> {
         let n = batch.rows;
         let mut view = predictions.slice_mut(s![..n]);
         predictor.predict_into(batch.x.slice(s![..n, ..]), view.view_mut());
@@ -79,7 +69,7 @@ pub fn score_parquet(
             let problem = writable.problem(values, ids, i)?;
             Some(format!(
                 "row {}: {}",
-                decoded.kept[i],
+                kept_rows[i],
                 problem.message(&columns)
             ))
         };
@@ -101,7 +91,7 @@ pub fn score_parquet(
             }
         }
         if let Some(policy) = policy.as_deref_mut() {
-            for (problem, record) in decoded.rejects.drain(..) {
+            for (problem, record) in rejects.drain(..) {
                 reject(policy, &name, problem.reason(), record)?;
             }
         }
@@ -110,69 +100,9 @@ pub fn score_parquet(
         progress.update(rows, 0);
         Ok(())
     };
-    if options.threads <= 1 {
-        let mut decoded = new_decoded(&reader);
-        while decode(&mut reader, &mut decoded, skip)? > 0 {
-            process(&mut decoded)?;
-        }
-    } else {
-        // Two stages: this thread predicts, encodes and writes while another decodes the next
-        // batches (decompression and decoding are most of the work). Three batches circulate
-        // between them, so memory stays at a few batches.
-        let spare: Vec<Decoded> = (0..3).map(|_| new_decoded(&reader)).collect();
-        std::thread::scope(|scope| -> Result<()> {
-            let (full_tx, full_rx) = mpsc::sync_channel::<Result<Decoded>>(2);
-            let (free_tx, free_rx) = mpsc::channel::<Decoded>();
-            for decoded in spare {
-                free_tx.send(decoded).expect("the receiver is here");
-            }
-            let reader = &mut reader;
-            scope.spawn(move || {
-                // Ends when the input does, on an error, or when the writer stops taking.
-                while let Ok(mut decoded) = free_rx.recv() {
-                    let result = decode(reader, &mut decoded, skip);
-                    let done = !matches!(result, Ok(n) if n > 0);
-                    let sent = full_tx.send(result.map(|_| decoded));
-                    if done || sent.is_err() {
-                        break;
-                    }
-                }
-            });
-            for result in &full_rx {
-                let mut decoded = result?;
-                if decoded.last {
-                    break;
-                }
-                process(&mut decoded)?;
-                // The decoder may have finished already, with batches still queued here.
-                let _ = free_tx.send(decoded);
-            }
-            Ok(())
-        })?;
-    }
+    reader.for_each_batch(options.threads, &mut batch, skip, process)?;
     progress.finish();
     Ok(rows)
-}
-
-/// A decoded batch and what goes with it: the file's row number of each of its rows, and the
-/// rows set aside.
-struct Decoded {
-    batch: Batch,
-    kept: Vec<u64>,
-    rejects: Vec<(ParquetProblem, String)>,
-    /// Whether the input ended before this batch.
-    last: bool,
-}
-
-/// Decodes the next batch into `decoded`; returns the rows read (kept or set aside), 0 at the
-/// end, when the batch is marked as the last.
-fn decode(reader: &mut ParquetReader<Chunks>, decoded: &mut Decoded, skip: bool) -> Result<usize> {
-    decoded.rejects.clear();
-    let n = reader.read_batch(&mut decoded.batch, skip.then_some(&mut decoded.rejects))?;
-    decoded.kept.clear();
-    decoded.kept.extend_from_slice(reader.kept_rows());
-    decoded.last = n == 0;
-    Ok(n)
 }
 
 /// Records a rejected row of the Parquet input `path`, or fails once rejects are over budget.

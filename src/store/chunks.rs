@@ -29,6 +29,7 @@ use parquet::file::metadata::{FooterTail, ParquetMetaDataReader};
 use parquet::file::reader::{ChunkReader, Length};
 
 use crate::error::{Error, Result};
+use crate::store::positioned::{PositionedFile, ReaderAt};
 use crate::store::{io_error, runtime, Object};
 
 /// How many bytes of the object's end the first GET asks for: the footer of most files, so
@@ -350,8 +351,8 @@ impl Read for ChunkRead {
 
 /// Where a Parquet input's bytes come from: a local file, or an object read by ranges.
 pub enum Chunks {
-    /// A local file.
-    File(File),
+    /// A local file, read by position so the decoding workers never share a cursor.
+    File(PositionedFile),
     /// An object in object storage.
     Object(ObjectChunks),
 }
@@ -362,7 +363,9 @@ impl Chunks {
         if crate::store::is_url(path) {
             return Ok(Chunks::Object(ObjectChunks::open(path)?));
         }
-        let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+        let file = File::open(path)
+            .and_then(PositionedFile::new)
+            .map_err(|e| Error::io(path, "open", e))?;
         Ok(Chunks::File(file))
     }
 }
@@ -379,7 +382,7 @@ impl Length for Chunks {
 /// A reader of [`Chunks`] from a position on.
 pub enum ChunksRead {
     /// Of a file.
-    File(BufReader<File>),
+    File(BufReader<ReaderAt>),
     /// Of an object.
     Object(ChunkRead),
 }

@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 pub mod chunks;
 pub mod get;
 pub mod list;
+pub mod positioned;
 pub mod prefix;
 pub mod put;
 pub mod runtime;
