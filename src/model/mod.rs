@@ -29,6 +29,7 @@ pub mod predictor;
 pub mod summary;
 pub mod trees;
 pub mod trees_avx512;
+pub mod trees_block;
 
 use std::fs::File;
 use std::io::{self, Read};

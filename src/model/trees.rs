@@ -12,14 +12,16 @@
 //! thread count.
 //!
 //! Shallow ensembles of `x <= t` branches (most exports) are laid out again as
-//! [`CompleteTrees`] when a model is loaded, walked without branches, or where the CPU has
-//! AVX-512 scored by the vector kernel of [`crate::model::trees_avx512`]; every way gives the
-//! same bits.
+//! [`CompleteTrees`] when a model is loaded, and scored 64 rows at a time by the vector kernel
+//! of [`crate::model::trees_avx512`] where the CPU has AVX-512, by the block kernel of
+//! [`crate::model::trees_block`] elsewhere (trees up to 6 deep), or walked without branches;
+//! every way gives the same bits.
 
 use ndarray::{ArrayView2, ArrayViewMut1};
 use serde::{Deserialize, Serialize};
 
 use crate::model::trees_avx512::VectorTrees;
+use crate::model::trees_block::BlockTrees;
 
 /// The most nodes an ensemble may have: each takes at most 24 bytes in the payload, so the
 /// largest ensemble stays well within [`crate::model::MAX_PAYLOAD`].
@@ -269,9 +271,10 @@ const COMPLETE_DEPTH: usize = 8;
 /// lead to the same value either way. A row then walks each tree in exactly `depth` steps with
 /// no branch to mispredict: `i = 2i + 1 + (x > t)`. Built when a model is loaded, not stored;
 /// its predictions are the same bits as [`TreeEnsemble::predict_into`]'s (same leaves, same
-/// order of the sum). Where the CPU has AVX-512, trees of depth up to
-/// [`crate::model::trees_avx512::MAX_DEPTH`] are scored 64 rows at a time by the vector kernel of
-/// [`crate::model::trees_avx512`] instead, with the same bits.
+/// order of the sum). Trees of depth up to [`crate::model::trees_avx512::MAX_DEPTH`] are scored
+/// 64 rows at a time instead, with the same bits: by the vector kernel of
+/// [`crate::model::trees_avx512`] where the CPU has AVX-512, else by the block kernel of
+/// [`crate::model::trees_block`] (unless `BATCH_INFERENCE_CPU=scalar` asks for the walk).
 #[derive(Debug, Clone)]
 pub struct CompleteTrees {
     ensemble_base: f64,
@@ -284,6 +287,8 @@ pub struct CompleteTrees {
     leaves: Vec<f64>,
     /// The vector kernel's extra view, where it runs.
     vector: Option<VectorTrees>,
+    /// The block kernel's view, where the AVX-512 one does not run.
+    block: Option<BlockTrees>,
 }
 
 impl TreeEnsemble {
@@ -314,6 +319,7 @@ impl TreeEnsemble {
             thresholds: vec![f64::INFINITY; internal * self.trees()],
             leaves: vec![0.0; (internal + 1) * self.trees()],
             vector: None,
+            block: None,
         };
         for t in 0..self.trees() {
             self.fill(&mut complete, t, self.roots[t] as usize, 0, 0);
@@ -324,6 +330,10 @@ impl TreeEnsemble {
             &complete.thresholds,
             self.float_features,
         );
+        if complete.vector.is_none() && crate::model::trees_block::runs_here() {
+            let avx2 = crate::model::trees_block::cpu_has_avx2();
+            complete.block = BlockTrees::new(depth, &complete.features, avx2);
+        }
         Some(complete)
     }
 
@@ -366,6 +376,15 @@ impl CompleteTrees {
                 x,
                 out.view_mut(),
             );
+        } else if let Some(block) = &self.block {
+            block.sum_leaves(
+                self.depth,
+                self.float_features,
+                &self.thresholds,
+                &self.leaves,
+                x,
+                out.view_mut(),
+            );
         } else {
             self.walk_all(x, out.view_mut());
         }
@@ -379,12 +398,26 @@ impl CompleteTrees {
     /// walk on any CPU.
     pub fn without_vector_kernel(mut self) -> CompleteTrees {
         self.vector = None;
+        self.block = None;
         self
     }
 
-    /// Whether [`CompleteTrees::predict_into`] uses the vector kernel.
+    /// The same trees scored by the block kernel (its AVX2 copy when `avx2`, which only a CPU
+    /// with AVX2 may ask for), whatever the CPU, so that tests reach it.
+    pub fn with_block_kernel(mut self, avx2: bool) -> CompleteTrees {
+        self.vector = None;
+        self.block = BlockTrees::new(self.depth, &self.features, avx2);
+        self
+    }
+
+    /// Whether [`CompleteTrees::predict_into`] uses the AVX-512 kernel.
     pub fn uses_vector_kernel(&self) -> bool {
         self.vector.is_some()
+    }
+
+    /// Whether [`CompleteTrees::predict_into`] uses the block kernel.
+    pub fn uses_block_kernel(&self) -> bool {
+        self.block.is_some()
     }
 
     /// Adds each row's leaves to its sum in `out` by the scalar walk.
@@ -595,13 +628,22 @@ mod tests {
                     depth <= crate::model::trees_avx512::MAX_DEPTH
                         && crate::model::trees_avx512::runs_here()
                 );
+                let block_kernel = depth <= crate::model::trees_avx512::MAX_DEPTH;
+                assert_eq!(
+                    complete.uses_block_kernel(),
+                    block_kernel && !complete.uses_vector_kernel()
+                );
                 let scalar = complete.clone().without_vector_kernel();
+                let block = complete.clone().with_block_kernel(false);
+                let avx2 = crate::model::trees_block::cpu_has_avx2()
+                    .then(|| complete.clone().with_block_kernel(true));
+                assert_eq!(block.uses_block_kernel(), block_kernel);
                 for rows in [0, 1, 7, 8, 9, 63, 64, 65, 1000] {
                     let x = ndarray::Array2::from_shape_fn((rows, 5), |_| {
                         cells[rng.below(cells.len() as u64) as usize]
                     });
                     let walked = predict(&e, x.clone());
-                    for kernel in [&complete, &scalar] {
+                    for kernel in [&complete, &scalar, &block].into_iter().chain(&avx2) {
                         let mut out = Array1::from_elem(rows, f64::NAN);
                         kernel.predict_into(x.view(), out.view_mut());
                         let same = out

@@ -1,6 +1,7 @@
 //! The complete-tree kernel with AVX-512, one row per lane, where the CPU has it (AVX-512 F and
-//! CD); elsewhere, or with `BATCH_INFERENCE_CPU` naming another reader, the scalar walk of
-//! [`crate::model::trees`] runs. Both give the same bits.
+//! CD); elsewhere, or with `BATCH_INFERENCE_CPU` naming another reader, the same leaf words in
+//! plain Rust ([`crate::model::trees_block`]) or, with `BATCH_INFERENCE_CPU=scalar`, the scalar
+//! walk of [`crate::model::trees`] run. All give the same bits.
 //!
 //! The scalar walk spends about 4 ns on a tree and a row, in a chain of dependent loads (node,
 //! feature, threshold, next node). Here 64 rows are first copied column by column into a small
@@ -60,7 +61,7 @@ pub const NARROW_DEPTH: usize = 5;
 
 /// For each branch position of a complete tree of `depth`, the word that clears the leaf bits of
 /// its `yes` subtree (leaf `j` at bit `63 - j`).
-fn keep_words(depth: usize) -> Vec<u64> {
+pub(crate) fn keep_words(depth: usize) -> Vec<u64> {
     (0..(1usize << depth) - 1)
         .map(|node| {
             // Slot `s` of its level; its yes subtree holds `half` leaves from leaf `2 s half`.
@@ -71,6 +72,22 @@ fn keep_words(depth: usize) -> Vec<u64> {
             !yes
         })
         .collect()
+}
+
+/// The batch columns the branches test, ascending, and each branch's column as an index into
+/// them.
+pub(crate) fn branch_columns(features: &[u32]) -> (Vec<usize>, Vec<u32>) {
+    let mut columns: Vec<usize> = features.iter().map(|&f| f as usize).collect();
+    columns.sort_unstable();
+    columns.dedup();
+    let slots = features
+        .iter()
+        .map(|&f| {
+            let slot = columns.binary_search(&(f as usize));
+            slot.expect("every feature is among the columns") as u32
+        })
+        .collect();
+    (columns, slots)
 }
 
 /// The largest float32 at most `t` (not NaN).
@@ -121,16 +138,7 @@ impl VectorTrees {
         if !(1..=MAX_DEPTH).contains(&depth) || !runs_here() {
             return None;
         }
-        let mut columns: Vec<usize> = features.iter().map(|&f| f as usize).collect();
-        columns.sort_unstable();
-        columns.dedup();
-        let slots = features
-            .iter()
-            .map(|&f| {
-                let slot = columns.binary_search(&(f as usize));
-                slot.expect("every feature is among the columns") as u32
-            })
-            .collect();
+        let (columns, slots) = branch_columns(features);
         let keep = keep_words(depth);
         let narrow = match float_features && depth <= NARROW_DEPTH {
             true => thresholds.iter().map(|&t| f32_at_most(t)).collect(),
