@@ -36,7 +36,27 @@ use crate::read::cpu::CPU_VARIABLE;
 pub const MAX_DEPTH: usize = 6;
 
 /// Rows scored together: 8 registers of 8 lanes.
-const BLOCK: usize = 64;
+pub(crate) const BLOCK: usize = 64;
+
+/// Copies `count` rows of `x` from `first` into `block`, column by column (each of the trees'
+/// `columns` [`BLOCK`] rows long), each value through `lane`; rows past `count` stay as they
+/// were (their lanes are scored and dropped).
+#[inline(always)]
+pub(crate) fn copy_block<T>(
+    x: ArrayView2<f64>,
+    first: usize,
+    count: usize,
+    columns: &[usize],
+    block: &mut [T],
+    lane: impl Fn(f64) -> T,
+) {
+    for (r, row) in x.outer_iter().skip(first).take(count).enumerate() {
+        let row = row.as_slice().expect("a batch's rows are contiguous");
+        for (c, &column) in columns.iter().enumerate() {
+            block[c * BLOCK + r] = lane(row[column]);
+        }
+    }
+}
 
 /// What the vector kernel needs beyond the complete trees: the batch columns the trees test, and
 /// each branch's column among them. Made only on a CPU that runs the kernel.
@@ -207,7 +227,7 @@ mod x86 {
 
     use ndarray::{ArrayView2, ArrayViewMut1};
 
-    use super::{Trees, BLOCK};
+    use super::{copy_block, Trees, BLOCK};
 
     /// Scores `x` in blocks of [`BLOCK`] rows into `out`; `DEPTH` is the trees' depth.
     ///
@@ -230,21 +250,15 @@ mod x86 {
         let mut first = 0;
         while first < rows {
             let count = BLOCK.min(rows - first);
-            // The block's columns, each 64 rows long; rows past the batch stay as they were
-            // (their lanes are scored and dropped).
-            for (r, row) in x.outer_iter().skip(first).take(count).enumerate() {
-                let row = row.as_slice().expect("a batch's rows are contiguous");
-                for (c, &column) in trees.vector.columns.iter().enumerate() {
-                    let value = row[column];
-                    if narrow {
-                        block32[c * BLOCK + r] = value as f32;
-                    } else {
-                        block[c * BLOCK + r] = match trees.float_features {
-                            true => f64::from(value as f32),
-                            false => value,
-                        };
-                    }
-                }
+            let columns = &trees.vector.columns;
+            if narrow {
+                copy_block(x, first, count, columns, &mut block32, |v| v as f32);
+            } else if trees.float_features {
+                copy_block(x, first, count, columns, &mut block, |v| {
+                    f64::from(v as f32)
+                });
+            } else {
+                copy_block(x, first, count, columns, &mut block, |v| v);
             }
             for (sum, &start) in sums.iter_mut().zip(out.iter().skip(first).take(count)) {
                 *sum = start;

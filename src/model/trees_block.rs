@@ -12,11 +12,8 @@
 
 use ndarray::{ArrayView2, ArrayViewMut1};
 
-use crate::model::trees_avx512::{branch_columns, keep_words, MAX_DEPTH};
+use crate::model::trees_avx512::{branch_columns, copy_block, keep_words, BLOCK, MAX_DEPTH};
 use crate::read::cpu::CPU_VARIABLE;
-
-/// Rows scored together.
-const BLOCK: usize = 64;
 
 /// What the block kernel needs beyond the complete trees.
 #[derive(Debug, Clone)]
@@ -153,15 +150,11 @@ fn sum_leaves<const DEPTH: usize>(trees: &Trees, x: ArrayView2<f64>, mut out: Ar
     let mut first = 0;
     while first < rows {
         let count = BLOCK.min(rows - first);
-        for (r, row) in x.outer_iter().skip(first).take(count).enumerate() {
-            let row = row.as_slice().expect("a batch's rows are contiguous");
-            for (c, &column) in columns.iter().enumerate() {
-                let value = row[column];
-                block[c * BLOCK + r] = match trees.float_features {
-                    true => f64::from(value as f32),
-                    false => value,
-                };
-            }
+        match trees.float_features {
+            true => copy_block(x, first, count, columns, &mut block, |v| {
+                f64::from(v as f32)
+            }),
+            false => copy_block(x, first, count, columns, &mut block, |v| v),
         }
         for (sum, &start) in sums.iter_mut().zip(out.iter().skip(first).take(count)) {
             *sum = start;
