@@ -812,3 +812,87 @@ fn a_connection_dropped_inside_a_compressed_object_is_an_io_error_not_corrupt_da
         assert!(!wd.path("p.csv").exists());
     }
 }
+
+/// Every other path the issue names goes through object storage as well: `import` reads an
+/// ONNX object and writes the model to an object, `--rejects` goes to an object, `train
+/// --holdout` reads one, and `--id-column` carries columns of an object; each gives the bytes
+/// of the same run on local files.
+#[test]
+fn import_rejects_holdout_and_id_columns_work_through_s3_like_local_files() {
+    let wd = Workdir::new("s3_other_paths");
+    let moto = moto_with_data(&wd);
+    let onnx =
+        std::fs::read(crate::util::repo().join("tests/fixtures/trees/gbr_double.onnx")).unwrap();
+    wd.create("gbr.onnx", &onnx);
+    moto.put("bkt", "onnx/gbr.onnx", &onnx);
+    let features = "CRIM,ZN,INDUS,CHAS,NOX,RM,AGE,DIS,RAD,TAX,PTRATIO,B,LSTAT";
+    wd.ok(&[
+        "-q",
+        "import",
+        "gbr.onnx",
+        "--out",
+        "gbr.bin",
+        "--features",
+        features,
+    ]);
+    let import = [
+        "-q",
+        "import",
+        "s3://bkt/onnx/gbr.onnx",
+        "--out",
+        "s3://bkt/models/gbr.bin",
+        "--features",
+        features,
+    ];
+    moto.run(&wd, &import, 0);
+    let local_model = std::fs::read(wd.path("gbr.bin")).unwrap();
+    assert_eq!(moto.get("bkt", "models/gbr.bin").unwrap(), local_model);
+
+    let mut lines: Vec<String> = wd.read("data/test.csv").lines().map(String::from).collect();
+    lines[3] = "1,2,3".to_string();
+    wd.create_lines("bad.csv", &lines);
+    moto.put("bkt", "in/bad.csv", (lines.join("\n") + "\n").as_bytes());
+    let skip = ["--on-error", "skip", "--id-column", "RAD,CHAS", "--model"];
+    let mut local = vec!["-q", "--data", "bad.csv", "--rejects", "rejects.csv"];
+    local.extend(skip);
+    local.extend(["gbr.bin", "--output", "p.csv"]);
+    wd.fails(&local, 6);
+    let mut remote = vec!["-q", "--data", "s3://bkt/in/bad.csv"];
+    remote.extend(["--rejects", "s3://bkt/out/rejects.csv"]);
+    remote.extend(skip);
+    remote.extend(["s3://bkt/models/gbr.bin", "--output", "s3://bkt/out/p.csv"]);
+    moto.run(&wd, &remote, 6);
+    let rejects = moto.get("bkt", "out/rejects.csv").unwrap();
+    assert_eq!(rejects, std::fs::read(wd.path("rejects.csv")).unwrap());
+    assert!(String::from_utf8_lossy(&rejects).contains("1,2,3"));
+    let predictions = moto.get("bkt", "out/p.csv").unwrap();
+    assert_eq!(predictions, std::fs::read(wd.path("p.csv")).unwrap());
+    assert!(predictions.starts_with(b"RAD,CHAS,prediction\n"));
+
+    moto.put(
+        "bkt",
+        "train.csv",
+        &std::fs::read(wd.path("data/train.csv")).unwrap(),
+    );
+    moto.put(
+        "bkt",
+        "holdout.csv",
+        &std::fs::read(wd.path("data/test.csv")).unwrap(),
+    );
+    wd.mkdir("local");
+    let train = ["-q", "train", "--target", "MEDV", "--data"];
+    let mut args = train.to_vec();
+    args.extend(["data/train.csv", "--holdout", "data/test.csv"]);
+    args.extend(["--out", "local/model.bin"]);
+    wd.ok(&args);
+    let mut args = train.to_vec();
+    args.extend(["s3://bkt/train.csv", "--holdout", "s3://bkt/holdout.csv"]);
+    args.extend(["--out", "s3://bkt/trained/model.bin"]);
+    moto.run(&wd, &args, 0);
+    let local_meta: serde_json::Value =
+        serde_json::from_str(&wd.read("local/metadata.json")).unwrap();
+    let remote_meta: serde_json::Value =
+        serde_json::from_slice(&moto.get("bkt", "trained/metadata.json").unwrap()).unwrap();
+    assert_eq!(remote_meta["holdout"], local_meta["holdout"]);
+    assert_eq!(remote_meta["holdout"]["rows"], 51);
+}
