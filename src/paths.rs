@@ -142,6 +142,12 @@ impl<'a> Paths<'a> {
         let outputs: Vec<Named> = self.outputs.iter().map(|(named, _)| *named).collect();
         let outputs = urls(&outputs)?;
         for (i, (output, url)) in outputs.iter().enumerate() {
+            if url.is_prefix() {
+                return Err(Error::Usage(format!(
+                    "{} {} ends in /, so it names a prefix (a folder of objects), not an object: give the object to write, under it or elsewhere",
+                    output.flag, output.path
+                )));
+            }
             let fix = self
                 .outputs
                 .iter()

@@ -545,6 +545,86 @@ fn an_output_under_the_input_prefix_is_refused_before_anything_is_read() {
     );
 }
 
+/// A URL ending in `/` is a prefix: the client would drop the `/` and write or read the object
+/// named like the folder (`--output s3://bkt/out/` wrote an object `out`, and `train --out` then
+/// replaced it with the model). Every path that must be one object refuses it, before anything
+/// is read or written.
+#[test]
+fn a_prefix_where_one_object_is_needed_is_a_usage_error_and_nothing_is_written() {
+    let wd = Workdir::new("s3_prefix_as_object");
+    let moto = moto_with_data(&wd);
+    let output = "ends in /, so it names a prefix (a folder of objects), not an object: give the object to write, under it or elsewhere";
+    let cases: [(&[&str], String); 4] = [
+        (
+            &["-q", "--output", "s3://bkt/out/"],
+            format!("--output s3://bkt/out/ {output}"),
+        ),
+        (
+            &["-q", "--on-error", "skip", "--rejects", "s3://bkt/out/"],
+            format!("--rejects s3://bkt/out/ {output}"),
+        ),
+        (
+            &["-q", "train", "--data", "data/train.csv", "--target", "MEDV", "--out", "s3://bkt/out/"],
+            format!("--out s3://bkt/out/ {output}"),
+        ),
+        (
+            &["-q", "--model", "s3://bkt/out/"],
+            "s3://bkt/out/ ends in /, so it names a prefix (a folder of objects), and one object is needed here; name the object, as in s3://bkt/out/NAME".to_string(),
+        ),
+    ];
+    for (args, message) in cases {
+        let run = moto.run(&wd, args, 2);
+        assert_eq!(run.error(), message, "{args:?}");
+        assert!(run.output.stdout.is_empty(), "{args:?}");
+    }
+    for key in ["out", "out/", "metadata.json", "out/metadata.json"] {
+        assert_eq!(moto.get("bkt", key), None, "{key}");
+    }
+}
+
+/// `s3://bucket/` is the bucket's root as a prefix: every object in it, in key order; an
+/// output anywhere in that bucket lies under it and is refused.
+#[test]
+fn a_bucket_root_is_a_prefix_of_every_object_in_it() {
+    let wd = Workdir::new("s3_bucket_root");
+    let moto = Moto::start(&[]);
+    moto.create_bucket("whole");
+    let text = wd.read("data/test.csv");
+    let (header, rows) = text.split_once('\n').unwrap();
+    let rows: Vec<&str> = rows.lines().collect();
+    let half = rows.len() / 2;
+    moto.put(
+        "whole",
+        "b/second.csv",
+        format!("{header}\n{}\n", rows[half..].join("\n")).as_bytes(),
+    );
+    moto.put(
+        "whole",
+        "a.csv",
+        format!("{header}\n{}\n", rows[..half].join("\n")).as_bytes(),
+    );
+    let local = wd.ok(&["-q"]).stdout();
+    let run = moto.run(&wd, &["-q", "--data", "s3://whole/"], 0);
+    assert_eq!(run.stdout(), local);
+    let args = [
+        "-q",
+        "--data",
+        "s3://whole/",
+        "--output",
+        "s3://whole/p.csv",
+    ];
+    let run = moto.run(&wd, &args, 2);
+    assert_eq!(
+        run.error(),
+        "--output s3://whole/p.csv is the same file as --data s3://whole/: it would be destroyed; write the predictions elsewhere"
+    );
+    let run = moto.run(&wd, &["-q", "--data", "s3://whole"], 2);
+    assert_eq!(
+        run.error(),
+        "s3://whole: name a bucket and an object in it, as in s3://bucket/data/test.csv (or a prefix, ending in /)"
+    );
+}
+
 #[test]
 fn a_file_url_is_the_local_path_it_names() {
     let wd = Workdir::new("s3_file_url");

@@ -18,7 +18,7 @@ pub struct Listed {
 /// an I/O error (exit 5): there is nothing to read, which is most often a misspelled prefix.
 pub fn objects_under(url: &str) -> Result<(Object, Vec<Listed>)> {
     let parsed = ObjectUrl::parse(url)?;
-    let prefix = Object::open(url)?;
+    let prefix = Object::prefix(url)?;
     let found = runtime::block_on(prefix.store.list(Some(&prefix.key)).try_collect::<Vec<_>>())?;
     let mut found = found.map_err(|e| prefix.error("list", e))?;
     found.sort_by(|a, b| a.location.cmp(&b.location));

@@ -44,8 +44,20 @@ pub struct Object {
 
 impl Object {
     /// The object named by `url` (an `s3://`, `gs://` or `az://` URL), with a client configured
-    /// from the environment.
+    /// from the environment. A prefix (a URL ending in `/`) is a usage error here: the client
+    /// would drop the `/` and read or write the object named like the folder.
     pub fn open(url: &str) -> Result<Object> {
+        if ObjectUrl::parse(url)?.is_prefix() {
+            return Err(Error::Usage(format!(
+                "{url} ends in /, so it names a prefix (a folder of objects), and one object is needed here; name the object, as in {url}NAME"
+            )));
+        }
+        Object::prefix(url)
+    }
+
+    /// The prefix or object named by `url`, with a client configured from the environment:
+    /// for listing a prefix.
+    pub fn prefix(url: &str) -> Result<Object> {
         let parsed = ObjectUrl::parse(url)?;
         let store = parsed.client()?;
         Ok(Object {

@@ -74,9 +74,12 @@ impl ObjectUrl {
             .find_map(|(scheme, cloud)| url.strip_prefix(scheme).map(|rest| (*cloud, rest)))
             .ok_or_else(|| Error::Usage(format!("{url}: not an s3://, gs:// or az:// URL")))?;
         let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
-        if bucket.is_empty() || key.trim_matches('/').is_empty() {
+        // `s3://bucket/` is the bucket's root as a prefix; `s3://bucket` and `s3://bucket//`
+        // name nothing.
+        let root = rest.ends_with('/') && key.is_empty();
+        if bucket.is_empty() || (key.trim_matches('/').is_empty() && !root) {
             return Err(Error::Usage(format!(
-                "{url}: name a bucket and an object in it, as in s3://bucket/data/test.csv"
+                "{url}: name a bucket and an object in it, as in s3://bucket/data/test.csv (or a prefix, ending in /)"
             )));
         }
         let parsed = ObjectUrl {
@@ -92,9 +95,10 @@ impl ObjectUrl {
         Ok(parsed)
     }
 
-    /// Whether the URL names a prefix (every object under it) rather than one object.
+    /// Whether the URL names a prefix (every object under it; the bucket's root for an empty
+    /// key) rather than one object.
     pub fn is_prefix(&self) -> bool {
-        self.key.ends_with('/')
+        self.key.is_empty() || self.key.ends_with('/')
     }
 
     /// The key as the client spells it (without a prefix's final `/`).
@@ -166,11 +170,28 @@ mod tests {
 
     #[test]
     fn a_url_without_a_bucket_or_key_is_a_usage_error() {
-        for url in ["s3://", "s3://b", "s3://b/", "s3:///k", "s3://b/a//c"] {
+        for url in [
+            "s3://",
+            "s3://b",
+            "s3://b//",
+            "s3:///k",
+            "s3://b/a//c",
+            "s3:///",
+        ] {
             let err = ObjectUrl::parse(url).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{url}");
             assert!(err.to_string().starts_with(&format!("{url}: ")), "{err}");
         }
+    }
+
+    #[test]
+    fn a_bucket_root_is_a_prefix_of_every_object_in_the_bucket() {
+        let root = ObjectUrl::parse("s3://b/").unwrap();
+        assert!(root.is_prefix());
+        assert_eq!(root.key().as_ref(), "");
+        assert!(root.contains(&ObjectUrl::parse("s3://b/x.csv").unwrap()));
+        assert!(root.contains(&ObjectUrl::parse("s3://b/in/out.csv").unwrap()));
+        assert!(!root.contains(&ObjectUrl::parse("s3://c/x.csv").unwrap()));
     }
 
     #[test]
