@@ -27,6 +27,8 @@ use crate::read::parquet::{is_parquet, ParquetReader};
 use crate::read::reader::BatchReader;
 use crate::read::{display_name, open_input};
 use crate::store::chunks::Chunks;
+use crate::store::whole::WholeObject;
+use crate::store::{is_prefix, is_url};
 
 /// Rows per batch while reading training and holdout data (fewer for files wide enough that
 /// these would pass the batch memory budget).
@@ -184,12 +186,15 @@ impl<R: Read> Read for HashingReader<R> {
 }
 
 /// A CSV opened through the batch reader with the feature columns and the target (last)
-/// selected, hashing its bytes as they are read; or a Parquet file, hashed whole at the end.
+/// selected, hashing its bytes as they are read; or a Parquet file (hashed whole at the end)
+/// or object (read once, front to back, hashed on the way: [`WholeObject`]).
 struct Source {
     path: String,
     features: Vec<String>,
     reader: Rows,
     batch: Batch,
+    /// An object read once, front to back, whose digest is taken as it is read.
+    whole: Option<WholeObject>,
 }
 
 /// Where a source's rows come from.
@@ -242,12 +247,21 @@ impl Source {
             features,
             reader: Rows::Csv(Box::new(reader)),
             batch: Batch::new(BATCH_ROWS, columns.len()),
+            whole: None,
         })
     }
 
     /// Opens the Parquet file at `path`, as [`Source::open`] a CSV.
     fn open_parquet(path: &str, features: Option<&[String]>, target: &str) -> Result<Source> {
-        let mut reader = crate::read::parquet::open_file(path)?;
+        // Every row is read, and the digest needs every byte: an object is read in one pass
+        // rather than by the ranges of its columns and then once more for the digest.
+        let (mut reader, whole) = if is_url(path) && !is_prefix(path) {
+            let whole = WholeObject::open(path)?;
+            let reader = ParquetReader::new(path, Chunks::Whole(whole.clone()))?;
+            (reader, Some(whole))
+        } else {
+            (crate::read::parquet::open_file(path)?, None)
+        };
         let names = reader.column_names();
         if !names.iter().any(|n| n == target) {
             return Err(Error::data(
@@ -275,6 +289,7 @@ impl Source {
             features,
             reader: Rows::Parquet(Box::new(reader)),
             batch: Batch::new(BATCH_ROWS, columns.len()),
+            whole,
         })
     }
 
@@ -293,17 +308,16 @@ impl Source {
 
     /// The SHA-256 (hex) of every byte read (the whole file, for Parquet).
     fn finish(self) -> Result<String> {
+        if let Some(whole) = &self.whole {
+            return whole.finish();
+        }
         match self.reader {
             Rows::Csv(reader) => Ok(hex(&reader.into_inner().hasher.finalize())),
             Rows::Parquet(_) => {
-                // An object is read whole once more, as a stream, for its digest.
-                let file: Box<dyn Read + Send> = match crate::store::is_url(&self.path) {
-                    true => crate::store::get::open(&self.path)?,
-                    false => Box::new(
-                        std::fs::File::open(&self.path)
-                            .map_err(|e| Error::io(&self.path, "open", e))?,
-                    ),
-                };
+                // A local file is read once more for its digest (from the page cache, most
+                // often): its columns were read by position.
+                let file = std::fs::File::open(&self.path)
+                    .map_err(|e| Error::io(&self.path, "open", e))?;
                 let mut hashing = HashingReader {
                     inner: file,
                     hasher: Sha256::new(),

@@ -6,7 +6,7 @@
 //! and names an object without any secret; [`runtime`] owns the small tokio runtime the
 //! client runs on; [`get`] reads an object (whole, or a byte range, as for a shard) as a
 //! `std::io::Read`, and [`chunks`] a Parquet object by the byte ranges of its footer and column
-//! chunks; [`list`] expands a prefix (`s3://bucket/dir/`) into its objects in key
+//! chunks ([`whole`]: in one pass, for `train`'s digest); [`list`] expands a prefix (`s3://bucket/dir/`) into its objects in key
 //! order; [`put`] writes an object whole or not at all (a multipart upload completed only on
 //! success, aborted on any error or signal). Credentials, regions and endpoints come from the
 //! environment, as each cloud's own tools read them (`AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT_URL`,
@@ -28,6 +28,7 @@ pub mod prefix;
 pub mod put;
 pub mod runtime;
 pub mod url;
+pub mod whole;
 
 pub use url::{is_prefix, is_url, local_path, ObjectUrl};
 
