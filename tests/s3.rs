@@ -810,6 +810,39 @@ fn training_on_a_parquet_object_reads_it_once_for_the_rows_and_the_digest() {
 }
 
 #[test]
+fn a_prefix_is_listed_once_for_the_check_of_its_kind_and_the_reading() {
+    let wd = Workdir::new("s3_prefix_listed_once");
+    let moto = moto_with_data(&wd);
+    let text = wd.read("data/test.csv");
+    let (header, rows) = text.split_once('\n').unwrap();
+    let rows: Vec<&str> = rows.lines().collect();
+    let half = rows.len() / 2;
+    // Named without .csv, so the first object's start is looked at for the Parquet magic.
+    for (i, part) in [&rows[..half], &rows[half..]].iter().enumerate() {
+        let body = format!("{header}\n{}\n", part.join("\n"));
+        moto.put("bkt", &format!("parts/{i}"), body.as_bytes());
+    }
+    let proxy = Recording::start(&moto);
+    let mut cmd = moto.command(
+        &wd,
+        &["-q", "--data", "s3://bkt/parts/", "--output", "p.csv"],
+    );
+    cmd.env(
+        "AWS_ENDPOINT_URL",
+        format!("http://127.0.0.1:{}", proxy.port),
+    );
+    wd.output(&mut cmd).assert_code(0);
+    wd.ok(&["-q", "--output", "local.csv"]);
+    assert_eq!(wd.read("p.csv"), wd.read("local.csv"));
+    let requests = proxy.requests.lock().unwrap().clone();
+    let lists = requests
+        .iter()
+        .filter(|r| r.contains("list-type=2"))
+        .count();
+    assert_eq!(lists, 1, "{requests:#?}");
+}
+
+#[test]
 fn a_missing_parquet_object_is_an_io_error_naming_the_url() {
     let wd = Workdir::new("s3_parquet_missing");
     let moto = moto_with_data(&wd);
