@@ -204,10 +204,12 @@ enum Rows {
 }
 
 impl Source {
-    /// Opens `path`; `features` defaults to every column but the target.
-    fn open(path: &str, features: Option<&[String]>, target: &str) -> Result<Source> {
+    /// Opens `path`; `features` defaults to every column but the target. Without `digest`
+    /// (a pass that only counts the rows), a Parquet object is read by the ranges of its
+    /// columns alone, not whole.
+    fn open(path: &str, features: Option<&[String]>, target: &str, digest: bool) -> Result<Source> {
         if is_parquet(path) {
-            return Source::open_parquet(path, features, target);
+            return Source::open_parquet(path, features, target, digest);
         }
         let input = HashingReader {
             inner: open_input(path)?.reader,
@@ -252,10 +254,15 @@ impl Source {
     }
 
     /// Opens the Parquet file at `path`, as [`Source::open`] a CSV.
-    fn open_parquet(path: &str, features: Option<&[String]>, target: &str) -> Result<Source> {
+    fn open_parquet(
+        path: &str,
+        features: Option<&[String]>,
+        target: &str,
+        digest: bool,
+    ) -> Result<Source> {
         // Every row is read, and the digest needs every byte: an object is read in one pass
         // rather than by the ranges of its columns and then once more for the digest.
-        let (mut reader, whole) = if is_url(path) && !is_prefix(path) {
+        let (mut reader, whole) = if digest && is_url(path) && !is_prefix(path) {
             let whole = WholeObject::open(path)?;
             let reader = ParquetReader::new(path, Chunks::Whole(whole.clone()))?;
             (reader, Some(whole))
@@ -315,9 +322,15 @@ impl Source {
             Rows::Csv(reader) => Ok(hex(&reader.into_inner().hasher.finalize())),
             Rows::Parquet(_) => {
                 // A local file is read once more for its digest (from the page cache, most
-                // often): its columns were read by position.
-                let file = std::fs::File::open(&self.path)
-                    .map_err(|e| Error::io(&self.path, "open", e))?;
+                // often): its columns were read by position. So is an object opened without
+                // `digest`, should one be asked for it.
+                let file: Box<dyn Read + Send> = match is_url(&self.path) {
+                    true => crate::store::get::open(&self.path)?,
+                    false => Box::new(
+                        std::fs::File::open(&self.path)
+                            .map_err(|e| Error::io(&self.path, "open", e))?,
+                    ),
+                };
                 let mut hashing = HashingReader {
                     inner: file,
                     hasher: Sha256::new(),
@@ -552,7 +565,7 @@ pub fn train(args: &TrainArgs, log: &Logger) -> Result<()> {
         "Loading training data from: {}",
         display_name(&args.data)
     ));
-    let source = Source::open(&args.data, args.features.as_deref(), &args.target)?;
+    let source = Source::open(&args.data, args.features.as_deref(), &args.target, true)?;
     // The holdout's header is checked before fitting; its rows are scored after.
     let holdout = match &args.holdout {
         Some(path) => {
@@ -560,7 +573,12 @@ pub fn train(args: &TrainArgs, log: &Logger) -> Result<()> {
                 "Loading holdout data from: {}",
                 display_name(path)
             ));
-            Some(Source::open(path, Some(&source.features), &args.target)?)
+            Some(Source::open(
+                path,
+                Some(&source.features),
+                &args.target,
+                true,
+            )?)
         }
         None => None,
     };
@@ -774,7 +792,8 @@ fn train_streaming(
     // KFold's folds depend on the number of rows, so with --cv a first pass counts them.
     let bounds = match plan.folds {
         Some(k) => {
-            let mut counting = Source::open(&args.data, args.features.as_deref(), &args.target)?;
+            let features = args.features.as_deref();
+            let mut counting = Source::open(&args.data, features, &args.target, false)?;
             let mut rows = 0;
             loop {
                 let n = counting.next_rows()?.nrows();

@@ -694,6 +694,21 @@ fn training_on_a_parquet_object_writes_the_model_of_the_local_file() {
         std::fs::read(wd.path("remote.bin")).unwrap(),
         std::fs::read(wd.path("local.bin")).unwrap()
     );
+    // Streaming with folds: a first pass counts the rows (by column ranges), the second fits
+    // and takes the digest.
+    let folds = ["--streaming", "--cv", "3"];
+    let local = train("test.parquet", "local-cv.bin");
+    let mut args: Vec<&str> = local.iter().map(String::as_str).collect();
+    args.extend(folds);
+    wd.ok(&args);
+    let remote = train("s3://bkt/in/test.parquet", "remote-cv.bin");
+    let mut args: Vec<&str> = remote.iter().map(String::as_str).collect();
+    args.extend(folds);
+    moto.run(&wd, &args, 0);
+    assert_eq!(
+        std::fs::read(wd.path("remote-cv.bin")).unwrap(),
+        std::fs::read(wd.path("local-cv.bin")).unwrap()
+    );
 }
 
 /// A proxy on 127.0.0.1 in front of moto that records each request the binary makes, as its
