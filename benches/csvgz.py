@@ -2,8 +2,8 @@
 """Compressed-CSV benchmark: 1e7 rows as .csv.gz and .csv.zst, scored by us reading the file,
 by us reading `zcat`'s (or `zstdcat`'s) output on standard input, by DuckDB and by polars.
 
-    benches/.venv-csvgz/bin/python benches/csvgz.py              # 1e7 rows, 3 rounds
-    benches/.venv-csvgz/bin/python benches/csvgz.py --rows 1e5 --rounds 1
+    benches/.venv-bench/bin/python benches/csvgz.py              # 1e7 rows, 3 rounds
+    benches/.venv-bench/bin/python benches/csvgz.py --rows 1e5 --rounds 1
 
 Steps: build release (unless --no-build); generate the data with examples/gen_data.rs (seed 1,
 the file of benches/run.py) and compress it once with `gzip -6` and `zstd -3` (the tools'

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Parquet benchmark: one Parquet file scored by us, DuckDB and polars lazy, in one run.
 
-    python3 benches/parquet.py                 # 1e7 rows, row groups of 1e6, 3 rounds
-    python3 benches/parquet.py --rows 1e6 --rounds 1
+    benches/.venv-bench/bin/python benches/parquet.py       # 1e7 rows, row groups of 1e6, 3 rounds
+    benches/.venv-bench/bin/python benches/parquet.py --rows 1e6 --rounds 1
 
 The file: data/test.csv's 13 features and MEDV, rows drawn at random (numpy, seed 1) from its
 51 rows with each value scaled by a random factor in [0.9, 1.1], so the columns compress like
@@ -14,7 +14,7 @@ CPU seconds (user + system) and peak RSS come from `/usr/bin/time -v`; rounds al
 tools with the first one rotating, and the table shows medians (peak RSS: the largest) and the
 load average before and after. `--base OLD_BINARY` adds an older build of ours to the rounds
 (its output must be byte-identical), for a before/after. Needs a release build
-(`cargo build --release`), pyarrow, duckdb and polars (see benches/README.md for the venv).
+(`cargo build --release`), pyarrow, duckdb and polars: the venv benches/.venv-bench of benches/README.md.
 Paths are relative to the repository root, which it runs in.
 """
 

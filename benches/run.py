@@ -4,6 +4,9 @@
     python3 benches/run.py            # full run: 1e6 and 1e7 rows, writes benches/RESULTS.md
     python3 benches/run.py --quick    # smoke run: 1e5 rows, 1 round (for CI)
 
+with benches/.venv-bench first on PATH (PATH="$PWD/benches/.venv-bench/bin:$PATH"): the venv of
+benches/README.md, whose pins are benches/requirements.txt.
+
 Steps: install /usr/bin/time and the Python packages when missing; build release (the binary
 and examples/gen_data.rs); take our model's weights from `batch_inference inspect --json` (the
 test fixture's weights if that fails); joblib-dump the scikit-learn model;
@@ -48,13 +51,16 @@ TOOL_NAMES = {
     "sklearn": "pandas + scikit-learn",
     "duckdb": "DuckDB",
 }
-# Versions measured in benches/RESULTS.md, installed only when the module is missing.
+# Versions measured in benches/RESULTS.md, installed only when the module is missing: DuckDB's
+# and polars' from benches/requirements.txt (the venv's pins), the others the fixtures' own.
 PIP_PINS = {
-    "polars": "polars==2.1.0",
     "sklearn": "scikit-learn==1.5.2",
     "pandas": "pandas",
     "joblib": "joblib",
-    "duckdb": "duckdb==2.0.1",
+} | {
+    line.split("==")[0]: line
+    for line in (Path(__file__).resolve().parent / "requirements.txt").read_text().splitlines()
+    if line and not line.startswith("#")
 }
 REL_TOL = 1e-9
 # The /proc/cpuinfo names of the features src/read/vector.rs `available()` checks: with all of

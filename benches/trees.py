@@ -6,6 +6,8 @@ depth 4, model/gbr.bin) against pandas + scikit-learn and pandas + onnxruntime; 
     python3 benches/trees.py                                  # 1e6 rows, 3 rounds
     python3 benches/trees.py --linear-base OLD/batch_inference  # also the linear A/B at 1e7 rows
 
+with benches/.venv-bench first on PATH, as benches/run.py (benches/README.md).
+
 Steps: what benches/run.py does, with its helpers: install /usr/bin/time and the Python
 packages when missing, build release, generate the data (seed 1) and warm the page cache; then
 fit the scikit-learn model again (benches/reference/make_sklearn_gbr.py: the fit of

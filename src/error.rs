@@ -211,23 +211,14 @@ impl Error {
         }
     }
 
-    /// An I/O error while doing `action` on `path`.
+    /// An I/O error while doing `action` on `path`. The system's own words (`No such file or
+    /// directory (os error 2)`) are put in lower case without the error number, and where
+    /// there is a fix, it is said: `p.csv: cannot create: no such folder: out; create it first`.
     pub fn io(path: &str, action: &'static str, source: io::Error) -> Error {
-        // The system's words say what, not what to do: add the fix where there is one.
-        let source = match source.kind() {
-            io::ErrorKind::AddrInUse => io::Error::new(
-                source.kind(),
-                format!(
-                    "{source}; another process listens there: stop it, or choose another \
-                     port (--port, or PORT)"
-                ),
-            ),
-            _ => source,
-        };
         Error::Io {
             path: path.to_string(),
             action,
-            source,
+            source: explained(path, action, source),
         }
     }
 
@@ -259,6 +250,52 @@ impl Error {
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
     }
+}
+
+/// The system's error `source` (on `path`, while doing `action`) in our words: lower case,
+/// without the error number, with the fix where there is one. An error of our own making
+/// (not from the system) is kept as it is.
+fn explained(path: &str, action: &str, source: io::Error) -> io::Error {
+    let Some(code) = source.raw_os_error() else {
+        return source;
+    };
+    let writing = matches!(action, "create" | "write");
+    let words = match source.kind() {
+        io::ErrorKind::NotFound if writing => {
+            let folder = std::path::Path::new(path)
+                .parent()
+                .map(|p| p.display().to_string())
+                .filter(|p| !p.is_empty());
+            match folder {
+                Some(folder) => format!("no such folder: {folder}; create it first"),
+                None => "no such folder; create it first".to_string(),
+            }
+        }
+        io::ErrorKind::NotFound => "no such file".to_string(),
+        io::ErrorKind::PermissionDenied if writing => {
+            "permission denied: the user this runs as may not write there; check the folder's \
+             owner and mode (ls -ld), or write elsewhere"
+                .to_string()
+        }
+        io::ErrorKind::PermissionDenied => "permission denied: the user this runs as may not \
+             read it; check its owner and mode (ls -l)"
+            .to_string(),
+        io::ErrorKind::AddrInUse => "address already in use; another process listens there: \
+             stop it, or choose another port (--port, or PORT)"
+            .to_string(),
+        _ => {
+            let text = source.to_string();
+            let text = text
+                .strip_suffix(&format!(" (os error {code})"))
+                .unwrap_or(&text);
+            let mut chars = text.chars();
+            match chars.next() {
+                Some(first) => first.to_lowercase().chain(chars).collect(),
+                None => text.to_string(),
+            }
+        }
+    };
+    io::Error::new(source.kind(), words)
 }
 
 /// The crate's result type.
@@ -296,6 +333,34 @@ mod tests {
         );
         let line_only = Error::data(Location::line("a.csv", 4), "m");
         assert_eq!(line_only.to_string(), "a.csv:4: m");
+    }
+
+    #[test]
+    fn the_systems_errors_are_said_in_lower_case_with_the_fix() {
+        let os = io::Error::from_raw_os_error;
+        let said = |path, action, e| Error::io(path, action, e).to_string();
+        assert_eq!(
+            said("d.csv", "open", os(libc::ENOENT)),
+            "d.csv: cannot open: no such file"
+        );
+        assert_eq!(
+            said("out/p.csv", "create", os(libc::ENOENT)),
+            "out/p.csv: cannot create: no such folder: out; create it first"
+        );
+        assert_eq!(
+            said("d.csv", "open", os(libc::EACCES)),
+            "d.csv: cannot open: permission denied: the user this runs as may not read it; \
+             check its owner and mode (ls -l)"
+        );
+        assert_eq!(
+            said("p.csv", "write", os(libc::ENOSPC)),
+            "p.csv: cannot write: no space left on device"
+        );
+        let ours = io::Error::new(io::ErrorKind::NotFound, "No object");
+        assert_eq!(
+            said("s3://b/k", "open", ours),
+            "s3://b/k: cannot open: No object"
+        );
     }
 
     #[test]

@@ -2,14 +2,15 @@
 //! batches, as a container or Kubernetes batch job.
 //!
 //! The data path reads top to bottom, and so do the folders:
-//! - [`store`]: where bytes come from and go to when a path is an `s3://`, `gs://` or `az://`
-//!   URL: objects read as streams or by byte range, prefixes listed, outputs uploaded whole
-//!   or not at all, on a small tokio runtime of its own.
+//! - [`store`]: where bytes come from and go to: objects (when a path is an `s3://`, `gs://`
+//!   or `az://` URL) read as streams or by byte range, prefixes listed, outputs uploaded whole
+//!   or not at all, on a small tokio runtime of its own; and the decompression of any byte
+//!   source, gzip or zstd ([`store::compression`]), on a thread of its own
+//!   ([`store::read_ahead`]).
 //! - [`read`]: bytes to batches. An input is opened (a file, a shard's byte range of one, or
-//!   standard input; decompressed by [`compression`] when it is gzip or zstd, on a thread of
-//!   its own by [`read_ahead`]), cut into blocks
-//!   of whole records, its header checked and the model's columns found in it; each block's
-//!   rows are parsed into reused `f64` batches.
+//!   standard input, decompressed when it is compressed), cut into blocks of whole records,
+//!   its header checked and the model's columns found in it; each block's rows are parsed
+//!   into reused `f64` batches.
 //! - [`model`]: the model file (versioned, checksummed), the prediction kernel `x · w + b`
 //!   ([`model::linear`]) and the summary that `inspect` and `train` show.
 //! - [`score`]: the default command, plan -> open -> pipeline of workers -> collector, which
@@ -29,7 +30,6 @@
 
 pub mod atomic;
 pub mod cli;
-pub mod compression;
 pub mod descriptor;
 pub mod error;
 pub mod estimator;
@@ -41,7 +41,6 @@ pub mod output;
 pub mod parquet_output;
 pub mod paths;
 pub mod read;
-pub mod read_ahead;
 pub mod score;
 pub mod serve;
 pub mod signals;

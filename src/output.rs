@@ -12,12 +12,12 @@ use std::io::{self, Write};
 use clap::ValueEnum;
 
 use crate::atomic::AtomicFile;
-use crate::compression::{Compression, Compressor};
 use crate::descriptor;
 use crate::error::{Error, Result};
 use crate::parquet_output::ParquetSink;
 use crate::read::batch::Ids;
 use crate::read::parquet::has_parquet_extension;
+use crate::store::compression::{Compression, Compressor};
 use crate::store::put::ObjectWriter;
 use crate::store::Object;
 

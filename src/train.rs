@@ -27,6 +27,8 @@ use crate::read::parquet::{is_parquet, ParquetReader};
 use crate::read::reader::BatchReader;
 use crate::read::{display_name, open_input};
 use crate::store::chunks::Chunks;
+use crate::store::whole::WholeObject;
+use crate::store::{is_prefix, is_url};
 
 /// Rows per batch while reading training and holdout data (fewer for files wide enough that
 /// these would pass the batch memory budget).
@@ -184,12 +186,15 @@ impl<R: Read> Read for HashingReader<R> {
 }
 
 /// A CSV opened through the batch reader with the feature columns and the target (last)
-/// selected, hashing its bytes as they are read; or a Parquet file, hashed whole at the end.
+/// selected, hashing its bytes as they are read; or a Parquet file (hashed whole at the end)
+/// or object (read once, front to back, hashed on the way: [`WholeObject`]).
 struct Source {
     path: String,
     features: Vec<String>,
     reader: Rows,
     batch: Batch,
+    /// An object read once, front to back, whose digest is taken as it is read.
+    whole: Option<WholeObject>,
 }
 
 /// Where a source's rows come from.
@@ -199,10 +204,12 @@ enum Rows {
 }
 
 impl Source {
-    /// Opens `path`; `features` defaults to every column but the target.
-    fn open(path: &str, features: Option<&[String]>, target: &str) -> Result<Source> {
+    /// Opens `path`; `features` defaults to every column but the target. Without `digest`
+    /// (a pass that only counts the rows), a Parquet object is read by the ranges of its
+    /// columns alone, not whole.
+    fn open(path: &str, features: Option<&[String]>, target: &str, digest: bool) -> Result<Source> {
         if is_parquet(path) {
-            return Source::open_parquet(path, features, target);
+            return Source::open_parquet(path, features, target, digest);
         }
         let input = HashingReader {
             inner: open_input(path)?.reader,
@@ -242,12 +249,26 @@ impl Source {
             features,
             reader: Rows::Csv(Box::new(reader)),
             batch: Batch::new(BATCH_ROWS, columns.len()),
+            whole: None,
         })
     }
 
     /// Opens the Parquet file at `path`, as [`Source::open`] a CSV.
-    fn open_parquet(path: &str, features: Option<&[String]>, target: &str) -> Result<Source> {
-        let mut reader = crate::read::parquet::open_file(path)?;
+    fn open_parquet(
+        path: &str,
+        features: Option<&[String]>,
+        target: &str,
+        digest: bool,
+    ) -> Result<Source> {
+        // Every row is read, and the digest needs every byte: an object is read in one pass
+        // rather than by the ranges of its columns and then once more for the digest.
+        let (mut reader, whole) = if digest && is_url(path) && !is_prefix(path) {
+            let whole = WholeObject::open(path)?;
+            let reader = ParquetReader::new(path, Chunks::Whole(whole.clone()))?;
+            (reader, Some(whole))
+        } else {
+            (crate::read::parquet::open_file(path)?, None)
+        };
         let names = reader.column_names();
         if !names.iter().any(|n| n == target) {
             return Err(Error::data(
@@ -275,6 +296,7 @@ impl Source {
             features,
             reader: Rows::Parquet(Box::new(reader)),
             batch: Batch::new(BATCH_ROWS, columns.len()),
+            whole,
         })
     }
 
@@ -293,11 +315,16 @@ impl Source {
 
     /// The SHA-256 (hex) of every byte read (the whole file, for Parquet).
     fn finish(self) -> Result<String> {
+        if let Some(whole) = &self.whole {
+            return whole.finish();
+        }
         match self.reader {
             Rows::Csv(reader) => Ok(hex(&reader.into_inner().hasher.finalize())),
             Rows::Parquet(_) => {
-                // An object is read whole once more, as a stream, for its digest.
-                let file: Box<dyn Read + Send> = match crate::store::is_url(&self.path) {
+                // A local file is read once more for its digest (from the page cache, most
+                // often): its columns were read by position. So is an object opened without
+                // `digest`, should one be asked for it.
+                let file: Box<dyn Read + Send> = match is_url(&self.path) {
                     true => crate::store::get::open(&self.path)?,
                     false => Box::new(
                         std::fs::File::open(&self.path)
@@ -538,7 +565,7 @@ pub fn train(args: &TrainArgs, log: &Logger) -> Result<()> {
         "Loading training data from: {}",
         display_name(&args.data)
     ));
-    let source = Source::open(&args.data, args.features.as_deref(), &args.target)?;
+    let source = Source::open(&args.data, args.features.as_deref(), &args.target, true)?;
     // The holdout's header is checked before fitting; its rows are scored after.
     let holdout = match &args.holdout {
         Some(path) => {
@@ -546,7 +573,12 @@ pub fn train(args: &TrainArgs, log: &Logger) -> Result<()> {
                 "Loading holdout data from: {}",
                 display_name(path)
             ));
-            Some(Source::open(path, Some(&source.features), &args.target)?)
+            Some(Source::open(
+                path,
+                Some(&source.features),
+                &args.target,
+                true,
+            )?)
         }
         None => None,
     };
@@ -760,7 +792,8 @@ fn train_streaming(
     // KFold's folds depend on the number of rows, so with --cv a first pass counts them.
     let bounds = match plan.folds {
         Some(k) => {
-            let mut counting = Source::open(&args.data, args.features.as_deref(), &args.target)?;
+            let features = args.features.as_deref();
+            let mut counting = Source::open(&args.data, features, &args.target, false)?;
             let mut rows = 0;
             loop {
                 let n = counting.next_rows()?.nrows();

@@ -179,8 +179,57 @@ fn a_missing_data_file_is_an_io_error() {
     let wd = Workdir::new("missing_data");
     assert_eq!(
         wd.fails(&["--data", "nope.csv"], 5).error(),
-        "nope.csv: cannot open: No such file or directory (os error 2)"
+        "nope.csv: cannot open: no such file"
     );
+}
+
+#[test]
+fn every_missing_path_is_said_in_lower_case_with_its_exit_code() {
+    let wd = Workdir::new("missing_paths");
+    let cases: [(&[&str], i32, &str); 5] = [
+        (
+            &["--on-error", "skip", "--rejects", "none/r.csv"],
+            5,
+            "none/r.csv: cannot create: no such folder: none; create it first",
+        ),
+        (
+            &[
+                "train", "--data", "nope.csv", "--target", "MEDV", "--out", "m.bin",
+            ],
+            5,
+            "nope.csv: cannot open: no such file",
+        ),
+        (
+            &[
+                "train",
+                "--data",
+                "data/train.csv",
+                "--holdout",
+                "nope.csv",
+                "--target",
+                "MEDV",
+                "--out",
+                "m.bin",
+            ],
+            5,
+            "nope.csv: cannot open: no such file",
+        ),
+        (
+            &["import", "nope.onnx", "--out", "m.bin"],
+            5,
+            "nope.onnx: cannot open: no such file",
+        ),
+        (
+            &["import", "-", "--out", "m.bin"],
+            2,
+            "import -: a model is not read from standard input; give the path of the ONNX file \
+             or MLflow model directory (a pipe works too: import <(cat model.onnx))",
+        ),
+    ];
+    for (args, code, message) in cases {
+        assert_eq!(wd.fails(args, code).error(), message, "{args:?}");
+    }
+    assert!(!wd.path("m.bin").exists());
 }
 
 #[test]
@@ -188,7 +237,8 @@ fn a_missing_model_file_is_an_io_error() {
     let wd = Workdir::new("missing_model");
     assert_eq!(
         wd.fails(&["--model", "nope.bin"], 5).error(),
-        "nope.bin: cannot open: No such file or directory (os error 2)"
+        "nope.bin: cannot open: no such file; train one with `batch_inference train`, or import one \
+         with `batch_inference import`"
     );
 }
 
@@ -255,7 +305,7 @@ fn serve_on_a_port_in_use_says_how_to_choose_another() {
     assert_eq!(
         run.error(),
         format!(
-            "127.0.0.1:{port}: cannot listen on: Address already in use (os error 98); another \
+            "127.0.0.1:{port}: cannot listen on: address already in use; another \
              process listens there: stop it, or choose another port (--port, or PORT)"
         )
     );
@@ -267,7 +317,7 @@ fn an_output_folder_that_does_not_exist_is_an_io_error() {
     let error = wd.fails(&["--output", "nowhere/p.csv"], 5).error();
     assert_eq!(
         error,
-        "nowhere/p.csv: cannot create: No such file or directory (os error 2)"
+        "nowhere/p.csv: cannot create: no such folder: nowhere; create it first"
     );
 }
 
@@ -485,13 +535,15 @@ fn an_unreadable_data_or_model_file_is_an_io_error() {
     run.assert_code(5);
     assert_eq!(
         run.error(),
-        "data/test.csv: cannot open: Permission denied (os error 13)"
+        "data/test.csv: cannot open: permission denied: the user this runs as may not read it; \
+         check its owner and mode (ls -l)"
     );
     let run = wd.output(&mut wd.command_unprivileged(&["--data", "/dev/null"]));
     run.assert_code(5);
     assert_eq!(
         run.error(),
-        "model/model.bin: cannot open: Permission denied (os error 13)"
+        "model/model.bin: cannot open: permission denied: the user this runs as may not read it; \
+         check its owner and mode (ls -l)"
     );
 }
 
@@ -505,7 +557,8 @@ fn a_read_only_output_folder_is_an_io_error_and_stays_empty() {
     run.assert_code(5);
     assert_eq!(
         run.error(),
-        "out/p.csv: cannot create: Permission denied (os error 13)"
+        "out/p.csv: cannot create: permission denied: the user this runs as may not write there; \
+         check the folder's owner and mode (ls -ld), or write elsewhere"
     );
     assert!(wd.list("out").is_empty(), "{:?}", wd.list("out"));
 }

@@ -407,8 +407,8 @@ fn a_closed_standard_output_is_an_error() {
     );
     assert_eq!(
         run.stderr(),
-        "batch_inference: error: <stdout>: cannot write: Bad file descriptor (os error 9)\nexit 5\n\
-         batch_inference: error: /dev/stdout: cannot write: Bad file descriptor (os error 9)\nexit 5\n\
+        "batch_inference: error: <stdout>: cannot write: bad file descriptor\nexit 5\n\
+         batch_inference: error: /dev/stdout: cannot write: bad file descriptor\nexit 5\n\
          exit 0\n"
     );
     assert_eq!(wd.read("p.csv"), wd.ok(&[]).stdout());
@@ -515,12 +515,12 @@ fn an_output_folder_that_does_not_exist_is_reported_before_anything_is_read() {
     let run = wd.fails(&args, 5);
     assert_eq!(
         run.stderr(),
-        "batch_inference: error: none/model.bin: cannot create: No such file or directory (os error 2)\n"
+        "batch_inference: error: none/model.bin: cannot create: no such folder: none; create it first\n"
     );
     let run = wd.fails(&["--output", "none/p.csv"], 5);
     assert_eq!(
         run.stderr(),
-        "batch_inference: error: none/p.csv: cannot create: No such file or directory (os error 2)\n"
+        "batch_inference: error: none/p.csv: cannot create: no such folder: none; create it first\n"
     );
 }
 

@@ -774,6 +774,167 @@ fn training_on_a_parquet_object_writes_the_model_of_the_local_file() {
         std::fs::read(wd.path("remote.bin")).unwrap(),
         std::fs::read(wd.path("local.bin")).unwrap()
     );
+    // Streaming with folds: a first pass counts the rows (by column ranges), the second fits
+    // and takes the digest.
+    let folds = ["--streaming", "--cv", "3"];
+    let local = train("test.parquet", "local-cv.bin");
+    let mut args: Vec<&str> = local.iter().map(String::as_str).collect();
+    args.extend(folds);
+    wd.ok(&args);
+    let remote = train("s3://bkt/in/test.parquet", "remote-cv.bin");
+    let mut args: Vec<&str> = remote.iter().map(String::as_str).collect();
+    args.extend(folds);
+    moto.run(&wd, &args, 0);
+    assert_eq!(
+        std::fs::read(wd.path("remote-cv.bin")).unwrap(),
+        std::fs::read(wd.path("local-cv.bin")).unwrap()
+    );
+}
+
+/// A proxy on 127.0.0.1 in front of moto that records each request the binary makes, as its
+/// request line and `Range` header, and counts the bytes moto sends back. It reads requests
+/// without a body (GET and HEAD) only, and serves at most 20 connections within 60 s.
+struct Recording {
+    port: u16,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    answered: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Recording {
+    fn start(moto: &Moto) -> Recording {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::{Arc, Mutex};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let upstream = moto.port;
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let answered = Arc::new(AtomicU64::new(0));
+        let (seen, sent) = (Arc::clone(&requests), Arc::clone(&answered));
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            for client in listener.incoming().take(20) {
+                if started.elapsed() > Duration::from_secs(60) {
+                    return;
+                }
+                let Ok(mut client) = client else { continue };
+                let mut server = TcpStream::connect(("127.0.0.1", upstream)).unwrap();
+                let mut back = client.try_clone().unwrap();
+                let mut from_server = server.try_clone().unwrap();
+                let sent = Arc::clone(&sent);
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 8192];
+                    while let Ok(n @ 1..) = from_server.read(&mut buf) {
+                        sent.fetch_add(n as u64, Ordering::Relaxed);
+                        if back.write_all(&buf[..n]).is_err() {
+                            return;
+                        }
+                    }
+                });
+                let seen = Arc::clone(&seen);
+                std::thread::spawn(move || {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8];
+                    while client.read(&mut byte).unwrap_or(0) == 1 {
+                        head.push(byte[0]);
+                        if head.ends_with(b"\r\n\r\n") {
+                            let text = String::from_utf8_lossy(&head).to_lowercase();
+                            let line = text.lines().next().unwrap_or("").to_string();
+                            let range = text
+                                .lines()
+                                .find_map(|l| l.strip_prefix("range: "))
+                                .unwrap_or("whole");
+                            seen.lock().unwrap().push(format!("{line} {range}"));
+                            if server.write_all(&head).is_err() {
+                                return;
+                            }
+                            head.clear();
+                        }
+                    }
+                });
+            }
+        });
+        Recording {
+            port,
+            requests,
+            answered,
+        }
+    }
+}
+
+#[test]
+fn training_on_a_parquet_object_reads_it_once_for_the_rows_and_the_digest() {
+    let wd = Workdir::new("s3_parquet_train_once");
+    let moto = moto_with_data(&wd);
+    let bytes = test_parquet();
+    moto.put("bkt", "in/test.parquet", &bytes);
+    let proxy = Recording::start(&moto);
+    let mut cmd = moto.command(
+        &wd,
+        &[
+            "-q",
+            "train",
+            "--data",
+            "s3://bkt/in/test.parquet",
+            "--target",
+            "MEDV",
+            "--features",
+            "CRIM,ZN,INDUS,CHAS,NOX,RM,AGE,DIS,RAD,TAX,PTRATIO,B,LSTAT",
+            "--out",
+            "m.bin",
+        ],
+    );
+    cmd.env(
+        "AWS_ENDPOINT_URL",
+        format!("http://127.0.0.1:{}", proxy.port),
+    );
+    wd.output(&mut cmd).assert_code(0);
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(wd.path("metadata.json")).unwrap()).unwrap();
+    assert_eq!(metadata["training_sha256"], sha256_hex(&bytes).as_str());
+    // The object (27 kB) is inside the footer's GET of the last 64 KiB: that one GET is all.
+    assert_eq!(
+        *proxy.requests.lock().unwrap(),
+        ["get /bkt/in/test.parquet http/1.1 bytes=-65536"]
+    );
+    let answered = proxy.answered.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        answered < bytes.len() as u64 + 4096,
+        "{answered} bytes sent for an object of {}",
+        bytes.len()
+    );
+}
+
+#[test]
+fn a_prefix_is_listed_once_for_the_check_of_its_kind_and_the_reading() {
+    let wd = Workdir::new("s3_prefix_listed_once");
+    let moto = moto_with_data(&wd);
+    let text = wd.read("data/test.csv");
+    let (header, rows) = text.split_once('\n').unwrap();
+    let rows: Vec<&str> = rows.lines().collect();
+    let half = rows.len() / 2;
+    // Named without .csv, so the first object's start is looked at for the Parquet magic.
+    for (i, part) in [&rows[..half], &rows[half..]].iter().enumerate() {
+        let body = format!("{header}\n{}\n", part.join("\n"));
+        moto.put("bkt", &format!("parts/{i}"), body.as_bytes());
+    }
+    let proxy = Recording::start(&moto);
+    let mut cmd = moto.command(
+        &wd,
+        &["-q", "--data", "s3://bkt/parts/", "--output", "p.csv"],
+    );
+    cmd.env(
+        "AWS_ENDPOINT_URL",
+        format!("http://127.0.0.1:{}", proxy.port),
+    );
+    wd.output(&mut cmd).assert_code(0);
+    wd.ok(&["-q", "--output", "local.csv"]);
+    assert_eq!(wd.read("p.csv"), wd.read("local.csv"));
+    let requests = proxy.requests.lock().unwrap().clone();
+    let lists = requests
+        .iter()
+        .filter(|r| r.contains("list-type=2"))
+        .count();
+    assert_eq!(lists, 1, "{requests:#?}");
 }
 
 #[test]

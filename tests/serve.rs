@@ -924,7 +924,8 @@ fn a_model_that_cannot_load_stops_serve_before_it_listens() {
     );
     assert_eq!(
         run.error(),
-        "none.bin: cannot open: No such file or directory (os error 2)"
+        "none.bin: cannot open: no such file; train one with `batch_inference train`, or import one \
+         with `batch_inference import`"
     );
     wd.create("bad.bin", "not a model");
     let run = wd.fails(

@@ -38,6 +38,13 @@ use crate::paths::Paths;
 
 /// Runs `import`.
 pub fn import(args: &ImportArgs, log: &Logger) -> Result<()> {
+    if args.path == "-" {
+        return Err(Error::Usage(
+            "import -: a model is not read from standard input; give the path of the ONNX file \
+             or MLflow model directory (a pipe works too: import <(cat model.onnx))"
+                .into(),
+        ));
+    }
     check_out(&args.out)?;
     let mlflow = if Path::new(&args.path).is_dir() {
         Some(mlflow::read(&args.path)?)

@@ -465,7 +465,10 @@ impl ModelFile {
             ));
         }
         let read_error = |e| Error::io(path, "read", e);
-        let mut file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+        let mut file = File::open(path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::io(path, "open", no_model()),
+            _ => Error::io(path, "open", e),
+        })?;
         let meta = file.metadata().map_err(read_error)?;
         if meta.is_dir() {
             return Err(Error::directory(
@@ -719,6 +722,15 @@ fn check_length(path: &str, payload_len: usize, actual: u64) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// A model file that is not there, said with the two ways to make one.
+fn no_model() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        "no such file; train one with `batch_inference train`, or import one with \
+         `batch_inference import`",
+    )
 }
 
 #[cfg(test)]

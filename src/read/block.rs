@@ -8,9 +8,9 @@
 
 use std::io::Read;
 
-use crate::compression;
 use crate::error::{Error, Result};
 use crate::read::cursor::line_breaks;
+use crate::store::compression;
 
 /// The largest record (line) we accept.
 pub const MAX_RECORD: usize = 1024 * 1024;

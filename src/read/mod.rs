@@ -17,13 +17,13 @@
 use std::fs::File;
 use std::io::{self, Read};
 
-use crate::compression::{self, Compression};
 use crate::error::{Error, Result};
 use crate::read::batch::Batch;
 use crate::read::block::Block;
 use crate::read::cursor::Cursor;
 use crate::read::problem::{Reject, RowError};
 use crate::read::selection::Selection;
+use crate::store::compression::{self, Compression};
 
 pub mod avx2;
 pub mod batch;

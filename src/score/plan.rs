@@ -4,13 +4,13 @@
 //! how to treat bad rows.
 
 use crate::cli::{OnError, ScoreArgs};
-use crate::compression::Compression;
 use crate::error::{Error, Result};
 use crate::output::Format;
 use crate::paths::Paths;
 use crate::read::parquet::has_parquet_extension;
 use crate::read::shard::Shard;
 use crate::score::push::PushTarget;
+use crate::store::compression::Compression;
 
 /// How to score, apart from what and where.
 #[derive(Debug, Clone)]

@@ -7,16 +7,21 @@
 //! HTTP/1.1 over a [`TcpStream`] with timeouts: a Pushgateway is reached inside the cluster,
 //! and one request a run needs no HTTP library (nor TLS: an `https://` URL is refused).
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::mpsc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
-/// How long looking the host up, connecting, sending and waiting for the answer may each take.
+/// How long the whole push may take: looking the host up, connecting (to each of its
+/// addresses in turn), sending and waiting for the answer, all within this one deadline, so a
+/// name with many addresses that do not answer holds the run no longer than one that has one.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The most of the answer that is read: its status line and a little of its body.
+const ANSWER_LIMIT: usize = 4096;
 
 /// The content type of the body: the Prometheus text format, which the Pushgateway reads (the
 /// OpenMetrics text that prometheus-client writes is read as it, `# EOF` being a comment).
@@ -94,14 +99,35 @@ impl PushTarget {
         })
     }
 
-    /// POSTs `body` (metrics in the text format) to the group; the error says what failed, for
-    /// a warning.
+    /// POSTs `body` (metrics in the text format) to the group, within [`TIMEOUT`]; the error
+    /// says what failed, for a warning.
     pub fn push(&self, body: &str) -> std::result::Result<(), String> {
-        let addresses = resolve(&self.authority, TIMEOUT)?;
+        self.push_within(body, TIMEOUT, |name| {
+            name.to_socket_addrs().map(Iterator::collect)
+        })
+    }
+
+    /// POSTs `body` to the addresses `lookup` finds for the host, all within `timeout`.
+    fn push_within(
+        &self,
+        body: &str,
+        timeout: Duration,
+        lookup: impl FnOnce(&str) -> std::io::Result<Vec<SocketAddr>> + Send + 'static,
+    ) -> std::result::Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        let late = || format!("{}: no answer within {timeout:?}", self.authority);
+        // The time left before the deadline; none (an error) once it has passed.
+        let left = || {
+            deadline
+                .checked_duration_since(Instant::now())
+                .filter(|d| !d.is_zero())
+                .ok_or_else(late)
+        };
+        let addresses = resolve_with(&self.authority, timeout, lookup)?;
         let mut last = format!("{} resolves to no address", self.authority);
         let mut stream = None;
         for address in addresses {
-            match TcpStream::connect_timeout(&address, TIMEOUT) {
+            match TcpStream::connect_timeout(&address, left()?) {
                 Ok(connected) => {
                     stream = Some(connected);
                     break;
@@ -111,8 +137,7 @@ impl PushTarget {
         }
         let mut stream = stream.ok_or(last)?;
         let io = |e: std::io::Error| format!("{}: {e}", self.authority);
-        stream.set_read_timeout(Some(TIMEOUT)).map_err(io)?;
-        stream.set_write_timeout(Some(TIMEOUT)).map_err(io)?;
+        stream.set_write_timeout(Some(left()?)).map_err(io)?;
         let request = format!(
             "POST {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: batch_inference/{version}\r\n\
              Content-Type: {CONTENT_TYPE}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n",
@@ -125,13 +150,22 @@ impl PushTarget {
             .write_all(request.as_bytes())
             .and_then(|()| stream.write_all(body.as_bytes()))
             .map_err(|e| format!("cannot send to {}: {e}", self.authority))?;
-        // The status line and a little of the answer are enough; a bound keeps a confused
-        // server from holding the run.
+        // The status line and a little of the answer are enough; the deadline, set again
+        // before each read, keeps a slow or confused server from holding the run.
         let mut answer = Vec::new();
-        stream
-            .take(4096)
-            .read_to_end(&mut answer)
-            .map_err(|e| format!("no answer from {}: {e}", self.authority))?;
+        let mut buffer = [0u8; 1024];
+        while answer.len() < ANSWER_LIMIT {
+            stream.set_read_timeout(Some(left()?)).map_err(io)?;
+            match stream.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => answer.extend_from_slice(&buffer[..n.min(ANSWER_LIMIT - answer.len())]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return Err(late())
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("no answer from {}: {e}", self.authority)),
+            }
+        }
         let text = String::from_utf8_lossy(&answer);
         let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
         let status = head.lines().next().unwrap_or("");
@@ -152,13 +186,6 @@ impl PushTarget {
             None => Err(format!("{} gave no HTTP answer", self.authority)),
         }
     }
-}
-
-/// The addresses of `authority` (`host:port`), looked up within `timeout`.
-fn resolve(authority: &str, timeout: Duration) -> std::result::Result<Vec<SocketAddr>, String> {
-    resolve_with(authority, timeout, |name| {
-        name.to_socket_addrs().map(Iterator::collect)
-    })
 }
 
 /// The addresses `lookup` finds for `authority`, waited for at most `timeout`. The system's
@@ -191,6 +218,61 @@ fn resolve_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::TcpListener;
+    use std::os::fd::AsRawFd;
+
+    /// A loopback listener whose accept queue is full and never served: the kernel drops the
+    /// handshakes of further connections, so connecting to it hangs as to a host that does
+    /// not answer. The first connection, kept with it, fills the queue.
+    fn unanswering() -> (TcpListener, TcpStream, SocketAddr) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        // Why `unsafe`: listen(2) again on a listening socket only sets its queue's length
+        // (0: one connection waits, no more); the descriptor stays owned by `listener`.
+        assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+        let address = listener.local_addr().unwrap();
+        let filler = TcpStream::connect(address).unwrap();
+        (listener, filler, address)
+    }
+
+    #[test]
+    fn a_host_with_many_addresses_that_do_not_answer_is_given_up_within_one_timeout() {
+        let (_listener, _filler, address) = unanswering();
+        let target = PushTarget::new(&format!("http://gw:{}", address.port()), "j", None).unwrap();
+        let timeout = Duration::from_millis(300);
+        let started = Instant::now();
+        let err = target
+            .push_within("m 1\n", timeout, move |_| Ok(vec![address; 8]))
+            .unwrap_err();
+        let took = started.elapsed();
+        // Eight addresses at 300 ms each would be 2.4 s; one deadline ends it at 300 ms.
+        assert!(took < Duration::from_millis(1500), "took {took:?}");
+        assert!(took >= timeout, "took {took:?}");
+        assert!(
+            err == format!("gw:{}: no answer within 300ms", address.port())
+                || err.starts_with(&format!("cannot connect to {address}: ")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_server_that_takes_the_request_and_never_answers_is_given_up_at_the_deadline() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let target = PushTarget::new(&format!("http://gw:{}", address.port()), "j", None).unwrap();
+        let started = Instant::now();
+        let err = target
+            .push_within("m 1\n", Duration::from_millis(300), move |_| {
+                Ok(vec![address])
+            })
+            .unwrap_err();
+        let took = started.elapsed();
+        assert!(took < Duration::from_millis(1500), "took {took:?}");
+        assert_eq!(
+            err,
+            format!("gw:{}: no answer within 300ms", address.port())
+        );
+        drop(listener);
+    }
 
     #[test]
     fn a_lookup_that_does_not_answer_is_given_up_after_the_timeout() {

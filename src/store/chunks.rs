@@ -25,11 +25,12 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use object_store::{GetOptions, GetRange};
 use parquet::errors::{ParquetError, Result as ParquetResult};
-use parquet::file::metadata::{FooterTail, ParquetMetaDataReader};
+use parquet::file::metadata::{FooterTail, ParquetMetaData, ParquetMetaDataReader};
 use parquet::file::reader::{ChunkReader, Length};
 
 use crate::error::{Error, Result};
 use crate::store::positioned::{PositionedFile, ReaderAt};
+use crate::store::whole::{WholeObject, WholeRead};
 use crate::store::{io_error, runtime, Object};
 
 /// How many bytes of the object's end the first GET asks for: the footer of most files, so
@@ -91,6 +92,21 @@ impl fmt::Display for FetchFailed {
 
 impl std::error::Error for FetchFailed {}
 
+impl FetchFailed {
+    /// A failed request for part of the object at `url`.
+    pub(crate) fn new(url: &str, source: io::Error) -> FetchFailed {
+        FetchFailed {
+            url: url.to_string(),
+            source,
+        }
+    }
+
+    /// The kind of the I/O error, for a reader that returns it as one.
+    pub(crate) fn kind(&self) -> io::ErrorKind {
+        self.source.kind()
+    }
+}
+
 /// The storage error inside an error of the `parquet` crate, if it is one: a request to
 /// object storage that failed, as an I/O error (exit 5) naming the object.
 pub fn storage_error(err: &ParquetError) -> Option<Error> {
@@ -115,41 +131,9 @@ impl ObjectChunks {
 
     /// Opens `object`, as [`ObjectChunks::open`].
     pub fn of(object: Object) -> Result<ObjectChunks> {
-        let requests = AtomicU64::new(0);
-        let fetched = AtomicU64::new(0);
-        let count = |bytes: &Bytes| {
-            requests.fetch_add(1, Ordering::Relaxed);
-            fetched.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        };
-        let (len, mut tail_start, mut tail) = match get(&object, GetRange::Suffix(FOOTER_GUESS)) {
-            Ok((range, len, bytes)) => (len, range.start, bytes),
-            Err(object_store::Error::NotSupported { .. }) => {
-                let len = object.size()?.ok_or_else(|| missing(&object))?;
-                let start = len.saturating_sub(FOOTER_GUESS);
-                let (_, _, bytes) = get(&object, GetRange::Bounded(start..len))
-                    .map_err(|e| object.error("read", e))?;
-                (len, start, bytes)
-            }
-            Err(e) => return Err(object.error("open", e)),
-        };
-        count(&tail);
-        // A footer larger than the guess: the rest of it, before what was fetched.
-        let footer = footer_length(&tail).filter(|&n| n <= len);
-        if let Some(needed) = footer.filter(|&n| n > tail.len() as u64) {
-            let start = len - needed;
-            let (_, _, head) = get(&object, GetRange::Bounded(start..tail_start))
-                .map_err(|e| object.error("read", e))?;
-            count(&head);
-            tail = [head, tail].concat().into();
-            tail_start = start;
-        }
-        // A footer that does not decode leaves no column chunks known: the crate reads it
-        // again and says what is wrong with the file.
-        let metadata = footer.and_then(|n| {
-            let at = tail.len() - n as usize;
-            ParquetMetaDataReader::decode_metadata(&tail[at..tail.len() - FOOTER_SIZE]).ok()
-        });
-        let mut chunks: Vec<Range<u64>> = metadata
+        let footer = Footer::fetch(&object)?;
+        let mut chunks: Vec<Range<u64>> = footer
+            .metadata
             .iter()
             .flat_map(|m| m.row_groups().iter())
             .flat_map(|group| group.columns().iter())
@@ -162,13 +146,13 @@ impl ObjectChunks {
         Ok(ObjectChunks {
             shared: Arc::new(Shared {
                 object,
-                len,
-                tail_start,
-                tail,
+                len: footer.len,
+                tail_start: footer.tail_start,
+                tail: footer.tail,
                 chunks,
                 cache: Mutex::new(Cache::default()),
-                requests,
-                fetched,
+                requests: AtomicU64::new(footer.requests),
+                fetched: AtomicU64::new(footer.fetched),
             }),
         })
     }
@@ -179,6 +163,65 @@ impl ObjectChunks {
             self.shared.requests.load(Ordering::Relaxed),
             self.shared.fetched.load(Ordering::Relaxed),
         )
+    }
+}
+
+/// The end of a Parquet object, fetched first: everything else is found from it.
+pub(crate) struct Footer {
+    /// The object's size.
+    pub len: u64,
+    /// Where `tail` starts in the object.
+    pub tail_start: u64,
+    /// The object's bytes from `tail_start` to its end: the footer, whole.
+    pub tail: Bytes,
+    /// The footer decoded; `None` when it does not decode, so that no column chunk is known
+    /// and the `parquet` crate, reading it again, says what is wrong with the file.
+    pub metadata: Option<ParquetMetaData>,
+    /// How many GETs fetching it took.
+    pub requests: u64,
+    /// How many bytes they fetched.
+    pub fetched: u64,
+}
+
+impl Footer {
+    /// Fetches the footer of `object`. A missing object is an I/O error (exit 5).
+    pub fn fetch(object: &Object) -> Result<Footer> {
+        let (len, mut tail_start, mut tail) = match get(object, GetRange::Suffix(FOOTER_GUESS)) {
+            Ok((range, len, bytes)) => (len, range.start, bytes),
+            Err(object_store::Error::NotSupported { .. }) => {
+                let len = object.size()?.ok_or_else(|| missing(object))?;
+                let start = len.saturating_sub(FOOTER_GUESS);
+                let (_, _, bytes) = get(object, GetRange::Bounded(start..len))
+                    .map_err(|e| object.error("read", e))?;
+                (len, start, bytes)
+            }
+            Err(e) => return Err(object.error("open", e)),
+        };
+        let mut requests = 1;
+        let mut fetched = tail.len() as u64;
+        // A footer larger than the guess: the rest of it, before what was fetched.
+        let footer = footer_length(&tail).filter(|&n| n <= len);
+        if let Some(needed) = footer.filter(|&n| n > tail.len() as u64) {
+            let start = len - needed;
+            let (_, _, head) = get(object, GetRange::Bounded(start..tail_start))
+                .map_err(|e| object.error("read", e))?;
+            requests += 1;
+            fetched += head.len() as u64;
+            tail = [head, tail].concat().into();
+            tail_start = start;
+        }
+        let metadata = footer.and_then(|n| {
+            let at = tail.len() - n as usize;
+            ParquetMetaDataReader::decode_metadata(&tail[at..tail.len() - FOOTER_SIZE]).ok()
+        });
+        Ok(Footer {
+            len,
+            tail_start,
+            tail,
+            metadata,
+            requests,
+            fetched,
+        })
     }
 }
 
@@ -201,7 +244,10 @@ fn missing(object: &Object) -> Error {
 }
 
 /// One GET of `range` of `object`, whole: the range returned, the object's size, the bytes.
-fn get(object: &Object, range: GetRange) -> object_store::Result<(Range<u64>, u64, Bytes)> {
+pub(crate) fn get(
+    object: &Object,
+    range: GetRange,
+) -> object_store::Result<(Range<u64>, u64, Bytes)> {
     let options = GetOptions {
         range: Some(range),
         ..GetOptions::default()
@@ -355,6 +401,8 @@ pub enum Chunks {
     File(PositionedFile),
     /// An object in object storage.
     Object(ObjectChunks),
+    /// An object read once, front to back, for its digest ([`WholeObject`]).
+    Whole(WholeObject),
 }
 
 impl Chunks {
@@ -375,6 +423,7 @@ impl Length for Chunks {
         match self {
             Chunks::File(file) => file.len(),
             Chunks::Object(object) => object.len(),
+            Chunks::Whole(object) => object.len(),
         }
     }
 }
@@ -385,6 +434,8 @@ pub enum ChunksRead {
     File(BufReader<ReaderAt>),
     /// Of an object.
     Object(ChunkRead),
+    /// Of an object read once.
+    Whole(WholeRead),
 }
 
 impl Read for ChunksRead {
@@ -392,6 +443,7 @@ impl Read for ChunksRead {
         match self {
             ChunksRead::File(file) => file.read(buf),
             ChunksRead::Object(object) => object.read(buf),
+            ChunksRead::Whole(object) => object.read(buf),
         }
     }
 }
@@ -403,6 +455,7 @@ impl ChunkReader for Chunks {
         Ok(match self {
             Chunks::File(file) => ChunksRead::File(file.get_read(start)?),
             Chunks::Object(object) => ChunksRead::Object(object.get_read(start)?),
+            Chunks::Whole(object) => ChunksRead::Whole(object.get_read(start)?),
         })
     }
 
@@ -410,6 +463,7 @@ impl ChunkReader for Chunks {
         match self {
             Chunks::File(file) => file.get_bytes(start, length),
             Chunks::Object(object) => object.get_bytes(start, length),
+            Chunks::Whole(object) => object.get_bytes(start, length),
         }
     }
 }
@@ -439,7 +493,7 @@ pub fn is_parquet_object(url: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use object_store::memory::InMemory;
     use object_store::path::Path as Key;
@@ -452,16 +506,16 @@ mod tests {
     use parquet::schema::parser::parse_message_type;
 
     const COLUMNS: usize = 13;
-    const GROUPS: usize = 2;
-    const ROWS: usize = 20_000;
+    pub(crate) const GROUPS: usize = 2;
+    pub(crate) const ROWS: usize = 20_000;
 
     /// The value of column `c` in row `r` of group `g`: all different, so nothing compresses.
-    fn value(g: usize, r: usize, c: usize) -> f64 {
+    pub(crate) fn value(g: usize, r: usize, c: usize) -> f64 {
         ((g * ROWS + r) * COLUMNS + c) as f64 * 1.000_001
     }
 
     /// An uncompressed file of 13 double columns in two row groups (about 4 MB).
-    fn file() -> Vec<u8> {
+    pub(crate) fn file() -> Vec<u8> {
         let fields: String = (0..COLUMNS)
             .map(|c| format!("required double c{c};"))
             .collect();
@@ -490,7 +544,7 @@ mod tests {
         out
     }
 
-    fn stored(bytes: Vec<u8>) -> (Arc<InMemory>, Object) {
+    pub(crate) fn stored(bytes: Vec<u8>) -> (Arc<InMemory>, Object) {
         let store = Arc::new(InMemory::new());
         let key = Key::from("in/x.parquet");
         runtime::block_on(store.put(&key, PutPayload::from(bytes)))
@@ -505,7 +559,10 @@ mod tests {
     }
 
     /// Every value of column `c`, group by group, read through `file`.
-    fn column(file: &SerializedFileReader<ObjectChunks>, c: usize) -> ParquetResult<Vec<f64>> {
+    pub(crate) fn column<R: ChunkReader + 'static>(
+        file: &SerializedFileReader<R>,
+        c: usize,
+    ) -> ParquetResult<Vec<f64>> {
         let mut all = Vec::new();
         for g in 0..file.num_row_groups() {
             let ColumnReader::DoubleColumnReader(mut reader) =

@@ -1,16 +1,20 @@
-//! Object storage: `s3://`, `gs://` and `az://` URLs read and written through the
-//! `object_store` crate, so that every path the commands take may also be one of them.
+//! Where bytes come from and go to: object storage (`s3://`, `gs://` and `az://` URLs read
+//! and written through the `object_store` crate, so that every path the commands take may
+//! also be one of them), and the decompression of any byte source.
 //!
 //! The rest of the program is synchronous (threads and `std::io`); this folder keeps the
 //! asynchronous client to itself. In data-path order: [`url`] tells a URL from a local path
 //! and names an object without any secret; [`runtime`] owns the small tokio runtime the
 //! client runs on; [`get`] reads an object (whole, or a byte range, as for a shard) as a
 //! `std::io::Read`, and [`chunks`] a Parquet object by the byte ranges of its footer and column
-//! chunks; [`list`] expands a prefix (`s3://bucket/dir/`) into its objects in key
-//! order; [`put`] writes an object whole or not at all (a multipart upload completed only on
-//! success, aborted on any error or signal). Credentials, regions and endpoints come from the
-//! environment, as each cloud's own tools read them (`AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT_URL`,
-//! `GOOGLE_APPLICATION_CREDENTIALS`, `AZURE_STORAGE_ACCOUNT_NAME`, ...).
+//! chunks ([`whole`]: in one pass, for `train`'s digest); [`list`] expands a prefix
+//! (`s3://bucket/dir/`) into its objects in key order; [`put`] writes an object whole or not
+//! at all (a multipart upload completed only on success, aborted on any error or signal). Any
+//! byte source, a local file or standard input as well as an object, is decompressed by
+//! [`compression`] when it is gzip or zstd, on a thread of its own ([`read_ahead`]).
+//! Credentials, regions and endpoints come from the environment, as each cloud's own tools
+//! read them (`AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT_URL`, `GOOGLE_APPLICATION_CREDENTIALS`,
+//! `AZURE_STORAGE_ACCOUNT_NAME`, ...).
 
 use std::io;
 use std::sync::Arc;
@@ -21,13 +25,16 @@ use object_store::ObjectStore;
 use crate::error::{Error, Result};
 
 pub mod chunks;
+pub mod compression;
 pub mod get;
 pub mod list;
 pub mod positioned;
 pub mod prefix;
 pub mod put;
+pub mod read_ahead;
 pub mod runtime;
 pub mod url;
+pub mod whole;
 
 pub use url::{is_prefix, is_url, local_path, ObjectUrl};
 

@@ -9,8 +9,8 @@
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read};
 
-use crate::compression;
 use crate::error::{Error, Location, Result};
+use crate::store::compression;
 use crate::store::get::ObjectReader;
 use crate::store::list::Listed;
 use crate::store::Object;

@@ -456,7 +456,7 @@ check_disk_full() {
     echo "64 KiB tmpfs: exit code $code, left in it: [$left]; stderr:"
     cat "$WORK/disk-full.log"
     [[ $code == 5 && -z $left ]]
-    grep -qxF "batch_inference: error: /out/p.csv: cannot write: No space left on device (os error 28)" \
+    grep -qxF "batch_inference: error: /out/p.csv: cannot write: no space left on device" \
         "$WORK/disk-full.log"
     set +e
     podman run --rm --network none "$IMAGE" --quiet --output /dev/full 2>"$WORK/dev-full.log"
@@ -465,7 +465,7 @@ check_disk_full() {
     echo "--output /dev/full: exit code $code; stderr:"
     cat "$WORK/dev-full.log"
     [[ $code == 5 ]]
-    grep -qxF "batch_inference: error: /dev/full: cannot write: No space left on device (os error 28)" \
+    grep -qxF "batch_inference: error: /dev/full: cannot write: no space left on device" \
         "$WORK/dev-full.log"
 }
 

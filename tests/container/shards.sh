@@ -92,13 +92,28 @@ exit_code() {
 # The container's log (the binary logs to standard error).
 logs() { podman logs "$PREFIX-$1" 2>&1; }
 
-# One shard's speed from its log: the byte range it owns and the seconds it took.
-shard_speed() {
-    logs "$1" | awk '
-        /rows that start in bytes/ { split($NF, r, /\.\./); sub(/\)$/, "", r[2]); bytes = r[2] - r[1] }
-        /^Scored/ { rows = $2; secs = $5 }
-        END { printf "%d rows, %.1f MB in %.3f s: %.0f MB/s\n", rows, bytes / 1e6, secs, bytes / 1e6 / secs }'
+# A shard's speed from its log on standard input: the byte range it owns, from the line
+# "Scoring observations... (shard I of N: the records that start in bytes A..B)", and the rows
+# and seconds of the closing line "Scored R rows in S s (... rows/s) from ... to ..."
+# (src/log.rs, Logger::summary; progress lines also start with "Scored", but come before it,
+# so the last match wins).
+speed_from_log() {
+    awk '
+        match($0, /start in bytes [0-9]+\.\.[0-9]+/) {
+            split(substr($0, RSTART + 15, RLENGTH - 15), r, /\.\./)
+            bytes = r[2] - r[1]
+        }
+        /^Scored [0-9]+ rows in [0-9.]+ s \(/ { rows = $2; secs = $5 }
+        END {
+            if (secs > 0 && bytes > 0)
+                printf "%d rows, %.1f MB in %.3f s: %.0f MB/s\n", rows, bytes / 1e6, secs, bytes / 1e6 / secs
+            else
+                print "no speed: the log has no byte range or no closing \"Scored\" line"
+        }'
 }
+
+# One shard's speed from its container's log.
+shard_speed() { logs "$1" | speed_from_log; }
 
 # Parts in index order, concatenated, compared with the unsharded output.
 parts_equal_single() {
@@ -253,7 +268,8 @@ podman run --rm --read-only --cap-drop ALL --network none --memory 32m \
     2>"$WORK/single.log" || die "the unsharded run failed: $(cat "$WORK/single.log")"
 SINGLE_SECONDS=$(seconds_since "$SINGLE_STARTED")
 INPUT_BYTES=$(wc -c <"$WORK/input/input.csv")
-SINGLE_RATE=$(awk -v bytes="$INPUT_BYTES" '/^Scored/ { printf "%.0f MB/s", bytes / 1e6 / $5 }' \
+SINGLE_RATE=$(awk -v bytes="$INPUT_BYTES" '/^Scored [0-9]+ rows in [0-9.]+ s \(/ { secs = $5 }
+    END { if (secs > 0) printf "%.0f MB/s", bytes / 1e6 / secs; else print "unknown" }' \
     "$WORK/single.log")
 log "input: $INPUT_BYTES bytes; unsharded run: $(tail -n 1 "$WORK/single.log")"
 log "the unsharded podman run took $SINGLE_SECONDS s"

@@ -5,13 +5,13 @@
 //! `28 b5 2f fd`), so a misnamed file or standard input is read too; outputs only by
 //! extension. A stream that does not decode is a data error naming the file, not an I/O error:
 //! reading it again cannot help. A compressed input is decompressed on a thread of its own,
-//! a few chunks ahead of its reader ([`crate::read_ahead`]).
+//! a few chunks ahead of its reader ([`crate::store::read_ahead`]).
 
 use std::fmt;
 use std::io::{self, Read, Write};
 
 use crate::error::{Error, Location, Result};
-use crate::read_ahead::ReadAhead;
+use crate::store::read_ahead::ReadAhead;
 
 /// The compression formats read and written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
