@@ -252,6 +252,20 @@ impl Error {
     }
 }
 
+/// `path` spelled as an object storage URL was meant to be (`s3:/b/k`, `S3://b/k`, `gs:b/k`
+/// become `s3://b/k`, `gs://b/k`), when it looks like a mistyped one; such a path is read as a
+/// local file, and the user should hear why.
+pub(crate) fn mistyped_url(path: &str) -> Option<String> {
+    let (given, rest) = path.split_once(':')?;
+    let scheme = given.to_ascii_lowercase();
+    let spelled_right = given == scheme && rest.starts_with("//");
+    if !["s3", "gs", "az"].contains(&scheme.as_str()) || spelled_right {
+        return None;
+    }
+    let rest = rest.trim_start_matches(['/', '\\']);
+    (!rest.is_empty()).then(|| format!("{scheme}://{rest}"))
+}
+
 /// The system's error `source` (on `path`, while doing `action`) in our words: lower case,
 /// without the error number, with the fix where there is one. An error of our own making
 /// (not from the system) is kept as it is.
@@ -271,7 +285,10 @@ fn explained(path: &str, action: &str, source: io::Error) -> io::Error {
                 None => "no such folder; create it first".to_string(),
             }
         }
-        io::ErrorKind::NotFound => "no such file".to_string(),
+        io::ErrorKind::NotFound => match mistyped_url(path) {
+            Some(url) => format!("no such file; for an object, write the URL as {url}"),
+            None => "no such file".to_string(),
+        },
         io::ErrorKind::PermissionDenied if writing => {
             "permission denied: the user this runs as may not write there; check the folder's \
              owner and mode (ls -ld), or write elsewhere"
@@ -355,6 +372,21 @@ mod tests {
         assert_eq!(
             said("p.csv", "write", os(libc::ENOSPC)),
             "p.csv: cannot write: no space left on device"
+        );
+        for (typo, url) in [
+            ("s3:/b/k.csv", "s3://b/k.csv"),
+            ("S3://b/k.csv", "s3://b/k.csv"),
+            ("gs:b/k.csv", "gs://b/k.csv"),
+            ("Az:/c/k.csv", "az://c/k.csv"),
+        ] {
+            assert_eq!(
+                said(typo, "open", os(libc::ENOENT)),
+                format!("{typo}: cannot open: no such file; for an object, write the URL as {url}")
+            );
+        }
+        assert_eq!(
+            said("s3x:/b/k", "open", os(libc::ENOENT)),
+            "s3x:/b/k: cannot open: no such file"
         );
         let ours = io::Error::new(io::ErrorKind::NotFound, "No object");
         assert_eq!(

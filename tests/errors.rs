@@ -186,7 +186,19 @@ fn a_missing_data_file_is_an_io_error() {
 #[test]
 fn every_missing_path_is_said_in_lower_case_with_its_exit_code() {
     let wd = Workdir::new("missing_paths");
-    let cases: [(&[&str], i32, &str); 5] = [
+    let cases: [(&[&str], i32, &str); 7] = [
+        (
+            &["--data", "s3:/bucket/in.csv"],
+            5,
+            "s3:/bucket/in.csv: cannot open: no such file; for an object, write the URL as \
+             s3://bucket/in.csv",
+        ),
+        (
+            &["--model", "GS://bucket/m.bin"],
+            5,
+            "GS://bucket/m.bin: cannot open: no such file; for an object, write the URL as \
+             gs://bucket/m.bin",
+        ),
         (
             &["--on-error", "skip", "--rejects", "none/r.csv"],
             5,

@@ -582,6 +582,25 @@ fn a_prefix_where_one_object_is_needed_is_a_usage_error_and_nothing_is_written()
     }
 }
 
+/// DuckDB and polars expand `s3://b/in/*.csv`; here a URL names one object or a prefix, and the
+/// error for a pattern says so.
+#[test]
+fn a_pattern_in_a_url_is_not_expanded_and_the_error_says_to_give_a_prefix() {
+    let wd = Workdir::new("s3_pattern");
+    let moto = moto_with_data(&wd);
+    let run = moto.run(&wd, &["-q", "--data", "s3://bkt/in/*.csv"], 5);
+    assert!(
+        run.error().starts_with("s3://bkt/in/*.csv: cannot open: ")
+            && run.error().ends_with(
+                "; a URL is not a pattern: to read every object under a folder, give the prefix ending in /"
+            ),
+        "{}",
+        run.error()
+    );
+    let run = moto.run(&wd, &["-q", "--data", "s3://bkt/in/none.csv"], 5);
+    assert!(!run.error().contains("pattern"), "{}", run.error());
+}
+
 /// `s3://bucket/` is the bucket's root as a prefix: every object in it, in key order; an
 /// output anywhere in that bucket lies under it and is refused.
 #[test]

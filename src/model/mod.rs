@@ -466,7 +466,9 @@ impl ModelFile {
         }
         let read_error = |e| Error::io(path, "read", e);
         let mut file = File::open(path).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => Error::io(path, "open", no_model()),
+            io::ErrorKind::NotFound if crate::error::mistyped_url(path).is_none() => {
+                Error::io(path, "open", no_model())
+            }
             _ => Error::io(path, "open", e),
         })?;
         let meta = file.metadata().map_err(read_error)?;

@@ -96,7 +96,16 @@ impl Object {
     /// An I/O error (exit 5) about this object: `s3://b/k: cannot read: ...`. The client's
     /// message names the request, never a credential.
     pub fn error(&self, action: &'static str, err: object_store::Error) -> Error {
-        Error::io(&self.url, action, io_error(err))
+        let source = io_error(err);
+        let pattern = self.key.as_ref().contains(['*', '?', '[']);
+        if source.kind() == io::ErrorKind::NotFound && pattern {
+            // DuckDB and polars read `s3://b/in/*.csv`; here a URL names one object or prefix.
+            let hint = format!(
+                "{source}; a URL is not a pattern: to read every object under a folder, give the prefix ending in /"
+            );
+            return Error::io(&self.url, action, io::Error::new(source.kind(), hint));
+        }
+        Error::io(&self.url, action, source)
     }
 }
 
