@@ -19,10 +19,10 @@
 //! payload decodes as the same struct; a version 1 file that names one of them is refused.
 //! Version 3 added [`Algorithm::Imported`], [`Solver::Folded`] (again last) and, at the end of
 //! [`ModelFile`], the [`Source`] of an imported model; a version 1 or 2 payload is decoded as
-//! the struct without it ([`ModelFileV2`]) and has no source.
+//! the struct without it (`ModelFileV2`) and has no source.
 //! Version 4 added [`Solver::Trees`] (last) and, at the end of [`ModelFile`], the tree ensemble
 //! of an imported tree model ([`trees::TreeEnsemble`]); a version 3 payload is decoded as the
-//! struct without it ([`ModelFileV3`]).
+//! struct without it (`ModelFileV3`).
 
 pub mod linear;
 pub mod predictor;

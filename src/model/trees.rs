@@ -28,7 +28,7 @@ use crate::model::trees_block::BlockTrees;
 pub const MAX_NODES: usize = 2_000_000;
 
 /// A node's kind: a leaf, or a branch and the test that sends a row to its `yes` child. A
-/// branch whose missing values go the `yes` way has [`MISSING_YES`] added.
+/// branch whose missing values go the `yes` way has `MISSING_YES` added.
 pub mod kind {
     /// A leaf: its value is the tree's prediction.
     pub const LEAF: u8 = 0;
@@ -292,7 +292,7 @@ pub struct CompleteTrees {
 }
 
 impl TreeEnsemble {
-    /// The ensemble as [`CompleteTrees`], when its trees are at most [`COMPLETE_DEPTH`] deep
+    /// The ensemble as [`CompleteTrees`], when its trees are at most `COMPLETE_DEPTH` deep
     /// and every branch is `BRANCH_LEQ` without missing-value tracking, and the complete trees
     /// are at most four times the nodes (so that many shallow trees and one deep one cannot
     /// blow the layout up).

@@ -24,7 +24,7 @@ pub struct Block {
     pub seq: u64,
     /// The bytes: whole records, the last one maybe without its line terminator at the end.
     pub data: Vec<u8>,
-    /// Whether the block needs the full CSV parser ([`needs_csv_core`]): it holds a quote
+    /// Whether the block needs the full CSV parser (`needs_csv_core`): it holds a quote
     /// character or a lone carriage return.
     pub quoted: bool,
 }

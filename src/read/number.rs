@@ -74,7 +74,7 @@ fn parse_simple(s: &[u8]) -> Option<f64> {
     }
 }
 
-/// Parses the simple number that starts `s` (see [`parse_simple`]) and says how many bytes it
+/// Parses the simple number that starts `s` (see `parse_simple`) and says how many bytes it
 /// took, so a caller scanning a line can parse a field and find its end in one pass. The
 /// caller must check that the field really ends there; when it does, the value is exactly
 /// what [`parse_number`] gives for the field.

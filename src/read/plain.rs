@@ -1,7 +1,7 @@
 //! Blocks without quote characters, line by line: each line is offered to the AVX-512 reader
 //! ([`vector`], where the CPU has it), then to a one-pass reader that parses each field where it
 //! stands up to the comma or line break that ends it; a line neither takes whole is split on
-//! commas and read field by field by [`Selection::fill_row`], which decides what is wrong with
+//! commas and read field by field by `Selection::fill_row`, which decides what is wrong with
 //! it. All three accept the same lines and give the same values (the tests in
 //! [`crate::read`] compare them with csv-core).
 

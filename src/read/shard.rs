@@ -128,7 +128,7 @@ fn record_start(
 }
 
 /// Line breaks in `path` before byte `upto`, counted as the readers count them
-/// ([`line_breaks`]): the line number offset of a shard, counted only when an error needs it.
+/// (`line_breaks`): the line number offset of a shard, counted only when an error needs it.
 pub fn newlines_before(path: &str, upto: u64) -> Result<u64> {
     let file: Box<dyn Read> = if crate::store::is_url(path) {
         Box::new(crate::store::get::seekable(path)?.0)

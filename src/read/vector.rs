@@ -2,7 +2,7 @@
 //! [`Lines`] that every vector line reader (this one, and [`crate::read::avx2`] on CPUs without
 //! AVX-512) needs to know; [`crate::read::cpu`] says which runs. Elsewhere there is none, and the
 //! scalar readers of [`crate::read::plain`] read every line. This file imports nothing from the
-//! readers: they call [`read_line`].
+//! readers: they call `read_line`.
 //!
 //! The scalar reader spends some 90 instructions on each field, one or two bytes at a time. Here
 //! a line of up to 127 bytes is two 64-byte registers, and every field of it is read together:

@@ -140,7 +140,7 @@ pub fn json_response(status: StatusCode, body: String) -> Response {
     response
 }
 
-/// A request's body, read whole within `--max-body-bytes` and [`BODY_TIMEOUT`]; reading it is
+/// A request's body, read whole within `--max-body-bytes` and `BODY_TIMEOUT`; reading it is
 /// left to the handler, after the cheap checks (the model's name) have passed.
 pub struct Body(Request);
 
