@@ -48,9 +48,7 @@ chmod 755 "$WORK"
 cleanup() {
     podman ps --all --filter "name=^$PREFIX-" --format '{{.Names}}' 2>/dev/null |
         xargs --no-run-if-empty podman rm --force --ignore >/dev/null 2>&1 || true
-    if [[ -f $WORK/azurite.pid ]]; then
-        kill "$(cat "$WORK/azurite.pid")" 2>/dev/null || true
-    fi
+    stop_server azurite
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -133,22 +131,10 @@ run_az() {
 check_azurite_start() {
     local port
     install_azurite
-    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    port=$(free_port)
     mkdir -p "$WORK/azurite"
-    "$AZURITE/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$port" \
-        --location "$WORK/azurite" --silent --disableTelemetry >"$WORK/azurite.log" 2>&1 </dev/null &
-    echo $! >"$WORK/azurite.pid"
-    echo "$port" >"$WORK/azurite.port"
-    for _ in $(seq 300); do
-        curl -s -o /dev/null "http://127.0.0.1:$port/" && break
-        kill -0 "$(cat "$WORK/azurite.pid")" || {
-            echo "azurite exited: $(tail -n 5 "$WORK/azurite.log")"
-            return 1
-        }
-        sleep 0.1
-    done
-    curl -s -o /dev/null "http://127.0.0.1:$port/"
-    echo "azurite (pid $(cat "$WORK/azurite.pid")) answers on 127.0.0.1:$port"
+    start_server azurite "$port" "$AZURITE/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 \
+        --blobPort "$port" --location "$WORK/azurite" --silent --disableTelemetry
     blob mb "$BLOB_CONTAINER"
 }
 

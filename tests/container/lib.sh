@@ -38,3 +38,37 @@ check() {
         tail -n 40 "$logfile" | sed 's/^/      /'
     fi
 }
+
+# A free port of 127.0.0.1.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Starts the server NAME (the command after PORT) in the background, its pid, port and log in
+# WORK/NAME.pid, .port and .log (checks run in subshells, and cleanup must find it), and waits
+# (30 s at most) until http://127.0.0.1:PORT/ answers.
+start_server() {
+    local name=$1 port=$2
+    shift 2
+    "$@" >"$WORK/$name.log" 2>&1 </dev/null &
+    echo $! >"$WORK/$name.pid"
+    echo "$port" >"$WORK/$name.port"
+    for _ in $(seq 300); do
+        curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+        kill -0 "$(cat "$WORK/$name.pid")" || {
+            echo "$name exited: $(tail -n 5 "$WORK/$name.log")"
+            return 1
+        }
+        sleep 0.1
+    done
+    curl -s -o /dev/null "http://127.0.0.1:$port/"
+    echo "$name (pid $(cat "$WORK/$name.pid")) answers on 127.0.0.1:$port"
+}
+
+# Stops the server NAME started by start_server, if it runs.
+stop_server() {
+    if [[ -f $WORK/$1.pid ]]; then
+        kill "$(cat "$WORK/$1.pid")" 2>/dev/null || true
+        rm -f "$WORK/$1.pid"
+    fi
+}

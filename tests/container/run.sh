@@ -485,33 +485,17 @@ check_memory() {
     rm -rf "$big" "$out" "$WORK/big-host.csv"
 }
 
-# Starts moto's server on a free port of 127.0.0.1 and waits (30 s at most) until it answers.
-# Its pid and port go to files: the checks run in subshells, and cleanup must find it.
+# Starts moto's server on a free port of 127.0.0.1 and makes the run's bucket.
 check_moto_start() {
     local port
-    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    port=$(free_port)
     # `python3 -m moto.server` is moto_server, wherever pip put moto (tests/fixtures/requirements.txt).
-    python3 -m moto.server -H 127.0.0.1 -p "$port" >"$WORK/moto.log" 2>&1 </dev/null &
-    echo $! >"$WORK/moto.pid"
-    echo "$port" >"$WORK/moto.port"
-    for _ in $(seq 300); do
-        curl -s -o /dev/null "http://127.0.0.1:$port/" && break
-        kill -0 "$(cat "$WORK/moto.pid")" || {
-            echo "moto_server exited: $(tail -n 5 "$WORK/moto.log")"
-            return 1
-        }
-        sleep 0.1
-    done
-    curl -s -o /dev/null "http://127.0.0.1:$port/"
-    echo "moto_server (pid $(cat "$WORK/moto.pid")) answers on 127.0.0.1:$port"
+    start_server moto "$port" python3 -m moto.server -H 127.0.0.1 -p "$port"
     s3 mb "$S3_BUCKET"
 }
 
 stop_moto() {
-    if [[ -f $WORK/moto.pid ]]; then
-        kill "$(cat "$WORK/moto.pid")" 2>/dev/null || true
-        rm -f "$WORK/moto.pid"
-    fi
+    stop_server moto
 }
 
 # The bucket's side, through boto3 (installed with moto): `s3 mb BUCKET`, `s3 put BUCKET KEY
