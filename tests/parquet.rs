@@ -4,7 +4,7 @@
 
 use std::fs::File;
 
-use parquet::basic::{LogicalType, Type as PhysicalType};
+use parquet::basic::{Encoding, LogicalType, Type as PhysicalType};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
 
@@ -210,6 +210,33 @@ fn id_columns_keep_their_parquet_types_in_a_parquet_output() {
     assert_eq!(weights, (1..=n).map(|i| i as f32 / 4.0).collect::<Vec<_>>());
     let scored: Vec<f64> = columns[4].3.iter().map(|t| t.parse().unwrap()).collect();
     assert_eq!(scored, plain);
+}
+
+#[test]
+fn the_prediction_column_of_a_parquet_output_is_written_without_a_dictionary() {
+    let wd = workdir("parquet_out_plain_predictions");
+    wd.ok(&["-q", "--id-column", "RAD", "--output", "out.parquet"]);
+    let reader = SerializedFileReader::new(File::open(wd.path("out.parquet")).unwrap()).unwrap();
+    let group = reader.metadata().row_group(0);
+    let encodings = |c: usize| {
+        let column = group.column(c);
+        (
+            column.column_path().string(),
+            column.dictionary_page_offset().is_some(),
+            column.encodings().collect::<Vec<_>>(),
+        )
+    };
+    // RAD repeats, so its dictionary is kept; predictions do not, so theirs is never made
+    // (the writer lists RLE, its encoding of levels, for every column).
+    assert!(encodings(0).1, "{:?}", encodings(0));
+    assert_eq!(
+        encodings(1),
+        (
+            "prediction".to_string(),
+            false,
+            vec![Encoding::PLAIN, Encoding::RLE]
+        )
+    );
 }
 
 #[test]
