@@ -4,7 +4,8 @@
 //!
 //! The footer comes first, by one GET of the object's last bytes (a suffix range, which also
 //! tells the object's size; Azure, which has no suffix ranges, gets a HEAD and a bounded
-//! range), and stays in memory for the whole read. Its metadata is decoded here too, to know
+//! range), and stays in memory for the whole read. Its metadata is decoded here, once (the
+//! Parquet reader takes it from [`Chunks::metadata`] rather than decode it again), to know
 //! where each column chunk starts and ends: the crate asks for a page header (a few bytes)
 //! and then the page, one after another, so each request that misses the cache fetches a
 //! read-ahead of up to [`READ_AHEAD`] bytes from there, never past the end of the column chunk
@@ -25,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use object_store::{GetOptions, GetRange};
 use parquet::errors::{ParquetError, Result as ParquetResult};
-use parquet::file::metadata::{FooterTail, ParquetMetaDataReader};
+use parquet::file::metadata::{FooterTail, ParquetMetaData, ParquetMetaDataReader};
 use parquet::file::reader::{ChunkReader, Length};
 
 use crate::error::{Error, Result};
@@ -63,6 +64,8 @@ struct Shared {
     tail: Bytes,
     /// The byte ranges of the file's column chunks, in order of their start.
     chunks: Vec<Range<u64>>,
+    /// The decoded footer, unless it did not decode.
+    metadata: Option<Arc<ParquetMetaData>>,
     cache: Mutex<Cache>,
     requests: AtomicU64,
     fetched: AtomicU64,
@@ -147,7 +150,9 @@ impl ObjectChunks {
         // again and says what is wrong with the file.
         let metadata = footer.and_then(|n| {
             let at = tail.len() - n as usize;
-            ParquetMetaDataReader::decode_metadata(&tail[at..tail.len() - FOOTER_SIZE]).ok()
+            ParquetMetaDataReader::decode_metadata(&tail[at..tail.len() - FOOTER_SIZE])
+                .ok()
+                .map(Arc::new)
         });
         let mut chunks: Vec<Range<u64>> = metadata
             .iter()
@@ -166,11 +171,18 @@ impl ObjectChunks {
                 tail_start,
                 tail,
                 chunks,
+                metadata,
                 cache: Mutex::new(Cache::default()),
                 requests,
                 fetched,
             }),
         })
+    }
+
+    /// The object's decoded footer; `None` when it did not decode (the crate then reads it
+    /// again and says what is wrong with the file).
+    pub fn metadata(&self) -> Option<Arc<ParquetMetaData>> {
+        self.shared.metadata.clone()
     }
 
     /// How many GETs were made and how many bytes they fetched, so far.
@@ -367,6 +379,15 @@ impl Chunks {
             .and_then(PositionedFile::new)
             .map_err(|e| Error::io(path, "open", e))?;
         Ok(Chunks::File(file))
+    }
+
+    /// The footer, when it has been decoded already (an object's): the Parquet reader need
+    /// not decode it again.
+    pub fn metadata(&self) -> Option<Arc<ParquetMetaData>> {
+        match self {
+            Chunks::File(_) => None,
+            Chunks::Object(object) => object.metadata(),
+        }
     }
 }
 
