@@ -653,3 +653,100 @@ fn row_problems_are_told_in_row_order_on_any_thread_count_and_in_shards() {
         }
     }
 }
+
+/// data/test.csv's rows as a Parquet file of required doubles, in row groups of `group` rows,
+/// with the cells `(row from 1, column, value)` replaced.
+fn doubles_parquet(wd: &Workdir, name: &str, group: usize, cells: &[(usize, usize, f64)]) {
+    use parquet::data_type::DoubleType;
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+    use std::sync::Arc;
+
+    let text = wd.read("data/test.csv");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let mut rows: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    for &(row, column, value) in cells {
+        rows[row - 1][column] = value;
+    }
+    let fields: String = header
+        .iter()
+        .map(|n| format!("required double {n};"))
+        .collect();
+    let schema = Arc::new(parse_message_type(&format!("message m {{ {fields} }}")).unwrap());
+    let mut out = Vec::new();
+    let props = Arc::new(WriterProperties::builder().build());
+    let mut writer = SerializedFileWriter::new(&mut out, schema, props).unwrap();
+    for chunk in rows.chunks(group) {
+        let mut row_group = writer.next_row_group().unwrap();
+        for c in 0..header.len() {
+            let mut column = row_group.next_column().unwrap().unwrap();
+            let values: Vec<f64> = chunk.iter().map(|r| r[c]).collect();
+            column
+                .typed::<DoubleType>()
+                .write_batch(&values, None, None)
+                .unwrap();
+            column.close().unwrap();
+        }
+        row_group.close().unwrap();
+    }
+    writer.close().unwrap();
+    wd.create(name, out);
+}
+
+#[test]
+fn predictions_that_overflow_are_told_in_row_order_on_any_thread_count() {
+    let wd = workdir("parquet_overflow_threads");
+    let plain = predictions(&wd.ok(&["-q"]).stdout());
+    // NOX (weight about -17) beyond f64 either way in rows 5 and 23: their predictions are
+    // found unwritable by the scoring workers, after the rows were read.
+    doubles_parquet(&wd, "bad.parquet", 10, &[(5, 4, 1e308), (23, 4, -1e308)]);
+    let reason = "the prediction is beyond the range of f64; are the values in the right units?";
+    let kept: Vec<f64> = plain
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| ![5, 23].contains(&(i + 1)))
+        .map(|(_, p)| *p)
+        .collect();
+    for threads in ["1", "2", "4"] {
+        for batch in ["3", "4096"] {
+            let case = format!("--threads {threads} --batch-rows {batch}");
+            let args = [
+                "-q",
+                "--data",
+                "bad.parquet",
+                "--threads",
+                threads,
+                "--batch-rows",
+                batch,
+            ];
+            let out = ["--output", "out.csv", "--overwrite"];
+            let run = wd.fails(&[&args[..], &out[..]].concat(), 3);
+            assert_eq!(
+                run.error(),
+                format!("bad.parquet: row 5: {reason}"),
+                "{case}"
+            );
+            let skip = ["--on-error", "skip", "--rejects", "rejects.csv"];
+            wd.fails(&[&args[..], &out[..], &skip[..]].concat(), 6);
+            assert_eq!(
+                wd.read("rejects.csv"),
+                format!("row,reason,record\n5,row 5: {reason},\n23,row 23: {reason},\n"),
+                "{case}"
+            );
+            assert_eq!(predictions(&wd.read("out.csv")), kept, "{case}");
+            let budget = [&args[..], &out[..], &skip[..], &["--max-errors", "1"]].concat();
+            assert_eq!(
+                wd.fails(&budget, 3).error(),
+                format!(
+                    "bad.parquet: more than 1 rows rejected (--max-errors 1); the last: \
+                     bad.parquet: row 23: {reason}"
+                ),
+                "{case}"
+            );
+        }
+    }
+}
