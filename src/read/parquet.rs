@@ -934,7 +934,12 @@ fn decode_piece(
                 values,
                 &mut piece.numbers,
             )?;
-            piece.finite = piece.numbers.iter().all(|v| v.is_finite());
+            // Without stopping at the first that is not, so that the compiler checks a vector
+            // of values at a time.
+            piece.finite = piece
+                .numbers
+                .chunks(64)
+                .all(|c| c.iter().fold(true, |finite, v| finite & v.is_finite()));
             Ok(())
         }
         false => {
@@ -998,6 +1003,7 @@ fn read_numbers(
         ColumnReader::FloatColumnReader(r) => read!(r, values.f32s, |v: &f32| f64::from(*v)),
         ColumnReader::DoubleColumnReader(r) => {
             // Straight into the piece, without the copy the other types' conversion makes.
+            numbers.reserve(n);
             let (records, present, _) = r
                 .read_records(n, Some(&mut *defs), None, numbers)
                 .map_err(|e| damaged(name, &e))?;
