@@ -20,7 +20,7 @@ use ::parquet::data_type::{
 };
 use ::parquet::file::properties::WriterProperties;
 use ::parquet::file::writer::SerializedFileWriter;
-use ::parquet::schema::types::{Type, TypePtr};
+use ::parquet::schema::types::{ColumnPath, Type, TypePtr};
 
 use crate::atomic::AtomicFile;
 use crate::error::{Error, Result};
@@ -146,9 +146,12 @@ impl ParquetSink {
                 .build()
                 .map_err(|e| self.error(e))?;
             let level = ZstdLevel::try_new(3).expect("3 is a zstd level");
+            // Predictions are doubles that rarely repeat: a dictionary of them would only be
+            // built, found too large and dropped for plain values, page after page.
             let properties = WriterProperties::builder()
                 .set_compression(Compression::ZSTD(level))
                 .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+                .set_column_dictionary_enabled(ColumnPath::from("prediction"), false)
                 .build();
             let file = self.file.take().expect("the file is taken once");
             let writer = SerializedFileWriter::new(file, Arc::new(schema), Arc::new(properties))

@@ -4,7 +4,7 @@
 
 use std::fs::File;
 
-use parquet::basic::{LogicalType, Type as PhysicalType};
+use parquet::basic::{Encoding, LogicalType, Type as PhysicalType};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
 
@@ -210,6 +210,33 @@ fn id_columns_keep_their_parquet_types_in_a_parquet_output() {
     assert_eq!(weights, (1..=n).map(|i| i as f32 / 4.0).collect::<Vec<_>>());
     let scored: Vec<f64> = columns[4].3.iter().map(|t| t.parse().unwrap()).collect();
     assert_eq!(scored, plain);
+}
+
+#[test]
+fn the_prediction_column_of_a_parquet_output_is_written_without_a_dictionary() {
+    let wd = workdir("parquet_out_plain_predictions");
+    wd.ok(&["-q", "--id-column", "RAD", "--output", "out.parquet"]);
+    let reader = SerializedFileReader::new(File::open(wd.path("out.parquet")).unwrap()).unwrap();
+    let group = reader.metadata().row_group(0);
+    let encodings = |c: usize| {
+        let column = group.column(c);
+        (
+            column.column_path().string(),
+            column.dictionary_page_offset().is_some(),
+            column.encodings().collect::<Vec<_>>(),
+        )
+    };
+    // RAD repeats, so its dictionary is kept; predictions do not, so theirs is never made
+    // (the writer lists RLE, its encoding of levels, for every column).
+    assert!(encodings(0).1, "{:?}", encodings(0));
+    assert_eq!(
+        encodings(1),
+        (
+            "prediction".to_string(),
+            false,
+            vec![Encoding::PLAIN, Encoding::RLE]
+        )
+    );
 }
 
 #[test]
@@ -623,6 +650,103 @@ fn row_problems_are_told_in_row_order_on_any_thread_count_and_in_shards() {
             assert_eq!(predictions(&joined_out), kept);
             let whole: Vec<String> = rejects.lines().skip(1).map(String::from).collect();
             assert_eq!(joined_rejects, whole);
+        }
+    }
+}
+
+/// data/test.csv's rows as a Parquet file of required doubles, in row groups of `group` rows,
+/// with the cells `(row from 1, column, value)` replaced.
+fn doubles_parquet(wd: &Workdir, name: &str, group: usize, cells: &[(usize, usize, f64)]) {
+    use parquet::data_type::DoubleType;
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+    use std::sync::Arc;
+
+    let text = wd.read("data/test.csv");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let mut rows: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    for &(row, column, value) in cells {
+        rows[row - 1][column] = value;
+    }
+    let fields: String = header
+        .iter()
+        .map(|n| format!("required double {n};"))
+        .collect();
+    let schema = Arc::new(parse_message_type(&format!("message m {{ {fields} }}")).unwrap());
+    let mut out = Vec::new();
+    let props = Arc::new(WriterProperties::builder().build());
+    let mut writer = SerializedFileWriter::new(&mut out, schema, props).unwrap();
+    for chunk in rows.chunks(group) {
+        let mut row_group = writer.next_row_group().unwrap();
+        for c in 0..header.len() {
+            let mut column = row_group.next_column().unwrap().unwrap();
+            let values: Vec<f64> = chunk.iter().map(|r| r[c]).collect();
+            column
+                .typed::<DoubleType>()
+                .write_batch(&values, None, None)
+                .unwrap();
+            column.close().unwrap();
+        }
+        row_group.close().unwrap();
+    }
+    writer.close().unwrap();
+    wd.create(name, out);
+}
+
+#[test]
+fn predictions_that_overflow_are_told_in_row_order_on_any_thread_count() {
+    let wd = workdir("parquet_overflow_threads");
+    let plain = predictions(&wd.ok(&["-q"]).stdout());
+    // NOX (weight about -17) beyond f64 either way in rows 5 and 23: their predictions are
+    // found unwritable by the scoring workers, after the rows were read.
+    doubles_parquet(&wd, "bad.parquet", 10, &[(5, 4, 1e308), (23, 4, -1e308)]);
+    let reason = "the prediction is beyond the range of f64; are the values in the right units?";
+    let kept: Vec<f64> = plain
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| ![5, 23].contains(&(i + 1)))
+        .map(|(_, p)| *p)
+        .collect();
+    for threads in ["1", "2", "4"] {
+        for batch in ["3", "4096"] {
+            let case = format!("--threads {threads} --batch-rows {batch}");
+            let args = [
+                "-q",
+                "--data",
+                "bad.parquet",
+                "--threads",
+                threads,
+                "--batch-rows",
+                batch,
+            ];
+            let out = ["--output", "out.csv", "--overwrite"];
+            let run = wd.fails(&[&args[..], &out[..]].concat(), 3);
+            assert_eq!(
+                run.error(),
+                format!("bad.parquet: row 5: {reason}"),
+                "{case}"
+            );
+            let skip = ["--on-error", "skip", "--rejects", "rejects.csv"];
+            wd.fails(&[&args[..], &out[..], &skip[..]].concat(), 6);
+            assert_eq!(
+                wd.read("rejects.csv"),
+                format!("row,reason,record\n5,row 5: {reason},\n23,row 23: {reason},\n"),
+                "{case}"
+            );
+            assert_eq!(predictions(&wd.read("out.csv")), kept, "{case}");
+            let budget = [&args[..], &out[..], &skip[..], &["--max-errors", "1"]].concat();
+            assert_eq!(
+                wd.fails(&budget, 3).error(),
+                format!(
+                    "bad.parquet: more than 1 rows rejected (--max-errors 1); the last: \
+                     bad.parquet: row 23: {reason}"
+                ),
+                "{case}"
+            );
         }
     }
 }

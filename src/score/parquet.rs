@@ -1,6 +1,6 @@
 //! Scoring a Parquet input: batches from [`ParquetReader`] (the run's row groups, decoded
-//! by `--threads` workers), one matrix-vector product each, encoded and written in order on
-//! the calling thread. Bad rows are
+//! by `--threads` workers), one matrix-vector product each and encoded on `--threads` scoring
+//! workers, written in order on the calling thread. Bad rows are
 //! told by their row number in the file; under `--on-error skip` they go to the same CSV
 //! rejects file as a CSV input's (`row,reason,record`, the record being the row's feature
 //! values as read, `null` for a null).
@@ -13,7 +13,7 @@ use crate::log::Progress;
 use crate::model::predictor::Predictor;
 use crate::model::ModelFile;
 use crate::output::{csv_field, Encoder, Sink};
-use crate::read::batch::Batch;
+use crate::read::batch::{rows_within_budget, Batch};
 use crate::read::parquet::{ParquetReader, Rejects};
 use crate::read::problem::Columns;
 use crate::read::unwritable::Writable;
@@ -38,10 +38,7 @@ pub fn score_parquet<R: ChunkReader + 'static>(
     let predictor = Predictor::new(model);
     let name = reader.name().to_string();
     let skip = policy.is_some();
-    let mut batch = Batch::new(options.batch_rows, model.features.len());
-    batch.ids = reader.new_ids();
-    let mut predictions = Array1::<f64>::zeros(batch.capacity());
-    let mut out = Vec::new();
+    let capacity = rows_within_budget(options.batch_rows, model.features.len());
     let mut rows = 0u64;
     let has_ids = !options.id_columns.is_empty();
     // A Parquet row's ids are its id columns, in the order asked for.
@@ -56,7 +53,13 @@ pub fn score_parquet<R: ChunkReader + 'static>(
         names: &model.features,
         ids: &options.id_columns,
     };
-    let process = |batch: &Batch, kept_rows: &[u64], rejects: &mut Rejects| -> Result<()> {
+    // On the scoring workers: predict, set aside what cannot be written, encode.
+    let work = || Array1::<f64>::zeros(capacity);
+    let score = |predictions: &mut Array1<f64>,
+                 batch: &Batch,
+                 kept_rows: &[u64],
+                 rejects: Rejects|
+     -> Result<Scored> {
         let n = batch.rows;
         let mut view = predictions.slice_mut(s![..n]);
         predictor.predict_into(batch.x.slice(s![..n, ..]), view.view_mut());
@@ -73,36 +76,63 @@ pub fn score_parquet<R: ChunkReader + 'static>(
                 problem.message(&columns)
             ))
         };
-        out.clear();
-        let mut written = n;
+        let mut scored = Scored {
+            out: Vec::new(),
+            written: n,
+            unwritable: Vec::new(),
+            rejects,
+        };
         match writable.first(values, ids) {
-            None => encoder.encode(values, ids, &mut out),
+            None => encoder.encode(values, ids, &mut scored.out),
             Some(first) => {
-                let Some(policy) = policy.as_deref_mut() else {
+                if !skip {
                     let reason = problem(first).expect("found above");
                     return Err(Error::data(Location::file(&name), reason));
-                };
-                for reason in (0..n).filter_map(problem) {
-                    reject(policy, &name, reason, String::new())?;
                 }
+                scored.unwritable = (0..n).filter_map(problem).collect();
                 let (kept, kept_ids) = writable.kept(values, ids);
-                encoder.encode(&kept, kept_ids.as_ref(), &mut out);
-                written = kept.len();
+                encoder.encode(&kept, kept_ids.as_ref(), &mut scored.out);
+                scored.written = kept.len();
             }
         }
+        Ok(scored)
+    };
+    // On this thread, in batch order: the rejects, then the output.
+    let write = |scored: Scored| -> Result<()> {
         if let Some(policy) = policy.as_deref_mut() {
-            for (problem, record) in rejects.drain(..) {
+            for reason in scored.unwritable {
+                reject(policy, &name, reason, String::new())?;
+            }
+            for (problem, record) in scored.rejects {
                 reject(policy, &name, problem.reason(), record)?;
             }
         }
-        rows += written as u64;
-        sink.write(&out)?;
+        rows += scored.written as u64;
+        sink.write(&scored.out)?;
         progress.update(rows, 0);
         Ok(())
     };
-    reader.for_each_batch(options.threads, &mut batch, skip, process)?;
+    reader.for_each_batch(
+        options.threads,
+        options.batch_rows,
+        skip,
+        work,
+        score,
+        write,
+    )?;
     progress.finish();
     Ok(rows)
+}
+
+/// A batch scored: its encoded output, and what it sets aside.
+struct Scored {
+    out: Vec<u8>,
+    /// The rows in `out`.
+    written: usize,
+    /// Why each row whose prediction (or id) cannot be written was left out.
+    unwritable: Vec<String>,
+    /// The rows set aside when read, with their values' text.
+    rejects: Rejects,
 }
 
 /// Records a rejected row of the Parquet input `path`, or fails once rejects are over budget.

@@ -4,7 +4,8 @@
 //!
 //! The footer comes first, by one GET of the object's last bytes (a suffix range, which also
 //! tells the object's size; Azure, which has no suffix ranges, gets a HEAD and a bounded
-//! range), and stays in memory for the whole read. Its metadata is decoded here too, to know
+//! range), and stays in memory for the whole read. Its metadata is decoded here, once (the
+//! Parquet reader takes it from [`Chunks::metadata`] rather than decode it again), to know
 //! where each column chunk starts and ends: the crate asks for a page header (a few bytes)
 //! and then the page, one after another, so each request that misses the cache fetches a
 //! read-ahead of up to [`READ_AHEAD`] bytes from there, never past the end of the column chunk
@@ -64,6 +65,8 @@ struct Shared {
     tail: Bytes,
     /// The byte ranges of the file's column chunks, in order of their start.
     chunks: Vec<Range<u64>>,
+    /// The decoded footer, unless it did not decode.
+    metadata: Option<Arc<ParquetMetaData>>,
     cache: Mutex<Cache>,
     requests: AtomicU64,
     fetched: AtomicU64,
@@ -132,8 +135,8 @@ impl ObjectChunks {
     /// Opens `object`, as [`ObjectChunks::open`].
     pub fn of(object: Object) -> Result<ObjectChunks> {
         let footer = Footer::fetch(&object)?;
-        let mut chunks: Vec<Range<u64>> = footer
-            .metadata
+        let metadata = footer.metadata.map(Arc::new);
+        let mut chunks: Vec<Range<u64>> = metadata
             .iter()
             .flat_map(|m| m.row_groups().iter())
             .flat_map(|group| group.columns().iter())
@@ -150,11 +153,18 @@ impl ObjectChunks {
                 tail_start: footer.tail_start,
                 tail: footer.tail,
                 chunks,
+                metadata,
                 cache: Mutex::new(Cache::default()),
                 requests: AtomicU64::new(footer.requests),
                 fetched: AtomicU64::new(footer.fetched),
             }),
         })
+    }
+
+    /// The object's decoded footer; `None` when it did not decode (the crate then reads it
+    /// again and says what is wrong with the file).
+    pub fn metadata(&self) -> Option<Arc<ParquetMetaData>> {
+        self.shared.metadata.clone()
     }
 
     /// How many GETs were made and how many bytes they fetched, so far.
@@ -415,6 +425,17 @@ impl Chunks {
             .and_then(PositionedFile::new)
             .map_err(|e| Error::io(path, "open", e))?;
         Ok(Chunks::File(file))
+    }
+
+    /// The footer, when it has been decoded already (an object's): the Parquet reader need
+    /// not decode it again.
+    pub fn metadata(&self) -> Option<Arc<ParquetMetaData>> {
+        match self {
+            // A local file's footer is decoded by the reader only; a whole object's (train)
+            // once more there, as before.
+            Chunks::File(_) | Chunks::Whole(_) => None,
+            Chunks::Object(object) => object.metadata(),
+        }
     }
 }
 
