@@ -479,7 +479,7 @@ mod tests {
                     // A field count that can make `length` bytes: a field of 1 to 10 bytes and
                     // a comma between two.
                     let least = (length + 1).div_ceil(11);
-                    let most = ((length + 1) / 2).min(16);
+                    let most = length.div_ceil(2).min(16);
                     let fields = least + rng.below((most - least + 1) as u64) as usize;
                     let line = line_of_length(&mut rng, fields, length);
                     let want: Vec<u64> = line
