@@ -1,22 +1,26 @@
-//! A whole line of plain numbers read with AVX2 and BMI, for CPUs without the AVX-512 of
+//! A whole line of plain numbers read with AVX2, for CPUs without the AVX-512 of
 //! [`crate::read::vector`] (whose [`Lines`] this reader shares). Like that reader it accepts a
 //! subset of the lines (every field `[-]digits[.digits]` with 1 to 8 digits, the header's field
 //! count, a line break within 128 bytes) and never reports an error: anything else goes to the
 //! scalar readers, which decide it.
 //!
-//! AVX2 has no byte compress or two-register byte permutation, so the work is split in three:
+//! AVX2 has no byte compress or two-register byte permutation, so the work is split in three,
+//! none of it a loop over the fields:
 //! - classification, 32 bytes at a time: four registers give 128-bit masks of the line's
 //!   digits, dots, commas and minus signs (one compare and one movemask a class and register),
 //!   checked with the same bit arithmetic as the AVX-512 reader;
-//! - a walk over the fields with BMI (trailing zero count, clear lowest bit, with selects
-//!   rather than branches, as where a line crosses 64 bytes changes from line to line) that only
-//!   notes each field's first digit, dot (or end) and end, and loads the 8 bytes from its first
-//!   digit and the 8 from the byte after;
-//! - everything else four fields to a register: the counts of digits and decimals, the dot
-//!   dropped (the bytes before it from the first word, those after from the second), the digits
-//!   right-aligned by a variable shift, the fast_float / simdjson "eight digits" trick (`maddubs`
-//!   pairs, `madd` fours, one multiply for the eight), an exact conversion to `f64` (below 2^27,
-//!   so by the 2^52 bias), one division by the field's power of ten and the sign.
+//! - the positions of each field's end and mark (its dot, or its end without one), taken from
+//!   the masks 8 bits at a time through a 256-entry table of the positions of each byte's set
+//!   bits, written 8 at a time at the running count (simdjson's way of flattening a mask
+//!   without AVX-512): 16 steps of a table load, a store and a bit count, whatever the fields;
+//! - everything else four fields to a register: the 16 bytes from each field's start (one
+//!   16-byte load a field and two unpacks, as gathers measured slower on an AMD EPYC), the
+//!   sign, the counts of digits and decimals, the dot dropped (the bytes before it from one
+//!   word, those after from the word one byte further on), the digits right-aligned by a
+//!   variable shift, the fast_float / simdjson "eight digits" trick (`maddubs` pairs, `madd`
+//!   fours, one multiply for the eight), an exact conversion to `f64` (below 2^27, so by the
+//!   2^52 bias), one division by the field's power of ten (from a register of powers, not a
+//!   gather) and the sign.
 //!
 //! The scalar reader works a digit at a time and divides field by field. The values are exactly
 //! [`crate::read::number::parse_decimal`]'s: an integer below 10^8, exact in an `f64`, divided
@@ -29,49 +33,52 @@ pub(crate) use x86::read_line;
 mod x86 {
     use std::arch::x86_64::*;
 
-    use crate::read::number::POW10;
     use crate::read::vector::Lines;
 
+    /// For each byte, the positions (0 to 7) of its set bits, lowest first, one a byte of the word
+    /// (lowest byte first); the bytes past the last position are zero.
+    const POSITIONS: [u64; 256] = {
+        let mut table = [0u64; 256];
+        let mut byte = 0;
+        while byte < 256 {
+            let (mut entry, mut count, mut bit) = (0u64, 0, 0);
+            while bit < 8 {
+                if byte >> bit & 1 == 1 {
+                    entry |= (bit as u64) << (8 * count);
+                    count += 1;
+                }
+                bit += 1;
+            }
+            table[byte] = entry;
+            byte += 1;
+        }
+        table
+    };
+
+    /// Writes the positions of the set bits of `mask` (at most 16 of them), lowest first, to `out`
+    /// from index 0, and returns how many there are; the bytes of `out` past them are left as any.
+    /// A fixed 16 steps, one per byte of the mask: each stores the byte's 8 table positions (plus
+    /// the byte's offset) where the running count has reached, so the next byte's overwrite the
+    /// ones past its set bits.
+    #[inline(always)]
+    pub(super) fn flatten(mask: u128, out: &mut [u8; 24]) -> usize {
+        let mut count = 0usize;
+        for (i, byte) in mask.to_le_bytes().into_iter().enumerate() {
+            // The positions are below 8, so or-ing in the multiple of 8 adds it.
+            let entry = POSITIONS[usize::from(byte)] | (0x0808_0808_0808_0808 * i as u64);
+            // Past 16 set bits the positions would not fit: the caller never has that many, and a
+            // bound keeps every store inside `out` all the same.
+            let at = count.min(16);
+            out[at..at + 8].copy_from_slice(&entry.to_le_bytes());
+            count += byte.count_ones() as usize;
+        }
+        count
+    }
+
     /// Bytes of the line in registers (the longest line taken), and bytes readable after them:
-    /// 8 from the byte after any field's first digit.
+    /// 16 from any field's start (at most byte 128, after a line break at byte 127).
     const LINE: usize = 128;
     const READABLE: usize = LINE + 16;
-
-    /// The 8 bytes of `src` from `start`, as a little-endian word.
-    #[inline(always)]
-    fn word_from(src: &[u8; READABLE], start: usize) -> u64 {
-        let start = start.min(READABLE - 8);
-        u64::from_le_bytes(src[start..start + 8].try_into().expect("8 bytes"))
-    }
-
-    /// The set bits of a 128-bit mask, lowest first, taken one at a time with arithmetic rather
-    /// than branches.
-    struct Bits {
-        low: u64,
-        high: u64,
-    }
-
-    impl Bits {
-        #[inline(always)]
-        fn new(mask: u128) -> Bits {
-            Bits {
-                low: mask as u64,
-                high: (mask >> 64) as u64,
-            }
-        }
-
-        /// The position of the lowest set bit, which is then cleared (128 when none is left).
-        #[inline(always)]
-        fn next(&mut self) -> usize {
-            // 1 when the low half is used up, so the high half is the one to take.
-            let in_high = u64::from(self.low == 0);
-            let word = self.low | (self.high & in_high.wrapping_neg());
-            let at = word.trailing_zeros() as usize + 64 * in_high as usize;
-            self.low &= self.low.wrapping_sub(1);
-            self.high &= self.high.wrapping_sub(in_high);
-            at
-        }
-    }
 
     /// Reads the line that starts `rest` into `row`, as [`crate::read::vector`]'s reader does
     /// (the same lines, the same values); returns the bytes taken, line break included. `None`
@@ -122,8 +129,8 @@ mod x86 {
             _mm256_cmpeq_epi8(_mm256_min_epu8(d, _mm256_set1_epi8(9)), d)
         });
         let (dot, comma, minus) = (equal(b'.') & line, equal(b',') & line, equal(b'-') & line);
-        if (digit | dot | comma | minus) & line != line || comma.count_ones() + 1 != lines.fields()
-        {
+        let fields = lines.fields();
+        if (digit | dot | comma | minus) & line != line || comma.count_ones() + 1 != fields {
             return None;
         }
         // The same marks as the AVX-512 reader's: field starts, ends (the comma or the line's
@@ -138,65 +145,92 @@ mod x86 {
             return None;
         }
         let marks = dot | (borrowed & ends);
-        // Each field's end and mark (its dot, or its end without one): one bit per field in
-        // each mask, at most 16.
-        let (mut ends, mut marks) = (Bits::new(ends), Bits::new(marks));
 
-        // Per field: the 8 bytes from its first digit (or its dot, if that comes first) and the
-        // 8 from the byte after; where those bytes start, where its mark and end are; its sign
-        // bit. Lanes past the last field hold a one-digit field, so their arithmetic is sound.
-        let mut word = [0u64; 16];
-        let mut next_word = [0u64; 16];
-        let mut first = [0u64; 16];
-        let mut mark = [1u64; 16];
-        let mut last = [1u64; 16];
-        let mut sign = [0u64; 16];
-        let mut start = 0;
-        for k in 0..lines.fields() as usize {
-            let field = k & 15;
-            let (e, m) = (ends.next(), marks.next());
-            let negative = src[start % LINE] == b'-';
-            let s = start + usize::from(negative);
-            start = e + 1;
-            word[field] = word_from(src, s);
-            next_word[field] = word_from(src, s + 1);
-            first[field] = s as u64;
-            mark[field] = m as u64;
-            last[field] = e as u64;
-            sign[field] = u64::from(negative) << 63;
-        }
+        // Each field's end and mark, one byte each (`fields` of them, at most 16); the ends
+        // from byte 1, after a -1 that stands for the end before the first field, so that the
+        // bytes from `k` are the ends before fields `k`, `k + 1`, ...
+        let mut end_at = [0u8; 25];
+        end_at[0] = u8::MAX;
+        flatten(ends, (&mut end_at[1..]).try_into().expect("24 bytes"));
+        let mut mark_at = [0u8; 24];
+        flatten(marks, &mut mark_at);
+
+        let powers_of_ten =
+            _mm256_setr_epi32(1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000);
         let mut values = [0.0f64; 16];
-        let mut bad_count = _mm256_setzero_si256();
-        for group in 0..4 {
+        let mut bad = _mm256_setzero_si256();
+        let base = src.as_ptr();
+        for group in 0..(fields as usize).div_ceil(4) {
             let i = group * 4;
-            // SAFETY: four of the 16 entries of an array, from `i` (at most 12).
-            let load = |a: &[u64; 16]| unsafe { _mm256_loadu_si256(a.as_ptr().add(i).cast()) };
-            let (s, m, e) = (load(&first), load(&mark), load(&last));
+            // Four positions from `a[i..]`, sign-extended (they are -1 to 127).
+            let widen = |a: &[u8]| {
+                let four = i32::from_le_bytes(a[i..i + 4].try_into().expect("4 bytes"));
+                _mm256_cvtepi8_epi64(_mm_cvtsi32_si128(four))
+            };
+            let sub = _mm256_sub_epi64;
             let one = _mm256_set1_epi64x(1);
+            let eight = _mm256_set1_epi64x(8);
             let all = _mm256_set1_epi64x(-1);
+            let start = _mm256_add_epi64(widen(&end_at), one);
+            let (e, m) = (widen(&end_at[1..]), widen(&mark_at));
+            // The 16 bytes from each field's start, the first 8 of the four fields in one
+            // register and the next 8 in another (loads and unpacks: quicker than gathers).
+            let bytes = |k: usize| {
+                let from = usize::from(end_at[i + k].wrapping_add(1));
+                // SAFETY: a start is at most 128 (one past an end), so the last byte read is at
+                // most 143, within `src`.
+                unsafe { _mm_loadu_si128(base.add(from).cast()) }
+            };
+            let (b0, b1, b2, b3) = (bytes(0), bytes(1), bytes(2), bytes(3));
+            let low = _mm256_set_m128i(_mm_unpacklo_epi64(b2, b3), _mm_unpacklo_epi64(b0, b1));
+            let high = _mm256_set_m128i(_mm_unpackhi_epi64(b2, b3), _mm_unpackhi_epi64(b0, b1));
+            // All ones where the field starts with a minus (which the masks allow nowhere else).
+            let negative = _mm256_cmpeq_epi64(
+                _mm256_and_si256(low, _mm256_set1_epi64x(0xff)),
+                _mm256_set1_epi64x(i64::from(b'-')),
+            );
+            // The first digit (or the dot, if that comes first).
+            let s = sub(start, negative);
+            // The 8 bytes from `s` and the 8 from `s + 1`, out of the 16 from the start. A
+            // shift of 64 bits or more gives zero.
+            let skip = _mm256_and_si256(negative, one);
+            let shifted = |by: __m256i| {
+                let bits = _mm256_slli_epi64::<3>(by);
+                _mm256_or_si256(
+                    _mm256_srlv_epi64(low, bits),
+                    _mm256_sllv_epi64(high, sub(_mm256_set1_epi64x(64), bits)),
+                )
+            };
+            let (word, next_word) = (shifted(skip), shifted(_mm256_add_epi64(skip, one)));
             // All ones where the field has no dot (its mark is its end), else zero.
             let no_dot = _mm256_cmpeq_epi64(m, e);
-            let sub = _mm256_sub_epi64;
             let decimals = sub(sub(sub(e, m), one), no_dot);
             let count = sub(sub(sub(e, s), one), no_dot);
-            // Any count outside 1 to 8 sets a bit above the low three of `count - 1`.
-            bad_count = _mm256_or_si256(
-                bad_count,
-                _mm256_andnot_si256(_mm256_set1_epi64x(7), sub(count, one)),
+            // Any count outside 1 to 8 sets a bit above the low three of `count - 1`; lanes
+            // past the last field count for nothing.
+            let lane =
+                _mm256_add_epi64(_mm256_set_epi64x(3, 2, 1, 0), _mm256_set1_epi64x(i as i64));
+            let real = _mm256_cmpgt_epi64(_mm256_set1_epi64x(i64::from(fields)), lane);
+            bad = _mm256_or_si256(
+                bad,
+                _mm256_and_si256(
+                    real,
+                    _mm256_andnot_si256(_mm256_set1_epi64x(7), sub(count, one)),
+                ),
             );
             // The bytes before the dot from the first word, the ones after it from the second
-            // (one byte further on): the dot drops out. A shift of 64 bits or more gives zero.
+            // (one byte further on): the dot drops out.
             let before_dot = _mm256_andnot_si256(
                 _mm256_sllv_epi64(all, _mm256_slli_epi64::<3>(sub(m, s))),
                 all,
             );
             let joined = _mm256_or_si256(
-                _mm256_and_si256(load(&word), before_dot),
-                _mm256_andnot_si256(before_dot, load(&next_word)),
+                _mm256_and_si256(word, before_dot),
+                _mm256_andnot_si256(before_dot, next_word),
             );
             // The digits to the top of the word, the last in the top byte; '0' to '9' are 0x30
             // to 0x39, so the low four bits of each byte are its digit.
-            let align = _mm256_slli_epi64::<3>(sub(_mm256_set1_epi64x(8), count));
+            let align = _mm256_slli_epi64::<3>(sub(eight, count));
             let digits = _mm256_and_si256(_mm256_sllv_epi64(joined, align), _mm256_set1_epi8(0x0f));
             // Pairs, then fours, then each lane's 8 digits as one integer (below 10^8).
             let pairs = _mm256_maddubs_epi16(digits, _mm256_set1_epi16(0x010a));
@@ -211,21 +245,59 @@ mod x86 {
                 _mm256_castsi256_pd(_mm256_or_si256(whole, bias)),
                 _mm256_castsi256_pd(bias),
             );
-            // A refused line's decimals may be anything: kept within the table all the same.
-            let index = _mm256_and_si256(decimals, _mm256_set1_epi64x(15));
-            // SAFETY: indices 0 to 15 of the 23 entries of `POW10`.
-            let scale = unsafe { _mm256_i64gather_pd::<8>(POW10.as_ptr(), index) };
+            // 10^decimals: 10^0 to 10^7 from a register by the low three bits of `decimals`
+            // (the high half of each lane cleared), 10^8 put in, then exact in an `f64` by the
+            // same bias. A refused line's decimals may be anything, its value too.
+            let powers = _mm256_and_si256(
+                _mm256_permutevar8x32_epi32(powers_of_ten, decimals),
+                _mm256_set1_epi64x(0xffff_ffff),
+            );
+            let powers = _mm256_blendv_epi8(
+                powers,
+                _mm256_set1_epi64x(100_000_000),
+                _mm256_cmpeq_epi64(decimals, eight),
+            );
+            let scale = _mm256_sub_pd(
+                _mm256_castsi256_pd(_mm256_or_si256(powers, bias)),
+                _mm256_castsi256_pd(bias),
+            );
             let quotient = _mm256_div_pd(whole, scale);
-            let value = _mm256_xor_pd(quotient, _mm256_castsi256_pd(load(&sign)));
-            // SAFETY: four of the 16 entries of `values`, from `i`.
+            let sign = _mm256_slli_epi64::<63>(negative);
+            let value = _mm256_xor_pd(quotient, _mm256_castsi256_pd(sign));
+            // SAFETY: four of the 16 entries of `values`, from `i` (at most 12).
             unsafe { _mm256_storeu_pd(values.as_mut_ptr().add(i), value) };
         }
-        if _mm256_testz_si256(bad_count, bad_count) == 0 {
+        if _mm256_testz_si256(bad, bad) == 0 {
             return None;
         }
         for (slot, value) in row.iter_mut().enumerate() {
             *value = values[lines.field_of(slot)];
         }
         Some(taken)
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::x86::flatten;
+
+    #[test]
+    fn flatten_gives_the_position_of_every_set_bit_lowest_first() {
+        // Up to 16 bits anywhere in the 128, whole bytes of them, bits 0, 63, 64 and 127.
+        let mut rng = crate::testing::Rng(16);
+        let mut masks = vec![0u128, 1, 1 << 63, 1 << 64, 1 << 127, 0xff, 0xff << 120];
+        masks.push((1 << 127) | (1 << 64) | (1 << 63) | 1);
+        masks.push(0xffff << 56);
+        for _ in 0..10_000 {
+            let bits = rng.below(17);
+            masks.push((0..bits).fold(0u128, |m, _| m | 1 << rng.below(128)));
+        }
+        for mask in masks {
+            let want: Vec<u8> = (0..128u8).filter(|&b| mask >> b & 1 == 1).collect();
+            let mut out = [0xaa; 24];
+            let count = flatten(mask, &mut out);
+            assert_eq!(count, want.len(), "{mask:#x}");
+            assert_eq!(out[..count], want[..], "{mask:#x}");
+        }
     }
 }

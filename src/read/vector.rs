@@ -405,6 +405,104 @@ mod tests {
         assert!(long.len() > 64 && long.len() < 128);
     }
 
+    /// Reads every field of `line` into a row, in field order, with `reader`.
+    fn read_every_field(reader: LineReader, line: &[u8], fields: usize) -> Option<Vec<f64>> {
+        let all: Vec<Option<usize>> = (0..fields).map(Some).collect();
+        let lines = Lines::new(reader, &all, fields, fields, false)?;
+        let mut row = vec![f64::NAN; fields];
+        // SAFETY: `lines` exists, so the CPU has the features of its reader.
+        let taken = unsafe {
+            match reader {
+                LineReader::Avx512 => x86::read_line(&lines, line, &mut row),
+                _ => avx2::read_line(&lines, line, &mut row),
+            }
+        }?;
+        let text = std::str::from_utf8(line).unwrap();
+        assert_eq!(taken, text.find('\n').unwrap() + 1, "{reader:?}: {text:?}");
+        Some(row)
+    }
+
+    /// A line of `fields` fields (each `[-]digits[.digits]`, 1 to 8 digits) that is `length`
+    /// bytes long before its line break, the fields grown a byte at a time at random (a digit,
+    /// a minus or a dot) from one digit each.
+    fn line_of_length(rng: &mut crate::testing::Rng, fields: usize, length: usize) -> String {
+        // Per field: minus, digits, where the dot goes (None: no dot).
+        let mut shape: Vec<(bool, usize, Option<usize>)> = vec![(false, 1, None); fields];
+        let mut len = 2 * fields - 1;
+        while len < length {
+            let k = rng.below(fields as u64) as usize;
+            let (minus, digits, dot) = &mut shape[k];
+            match rng.below(3) {
+                0 if *digits < 8 => *digits += 1,
+                1 if !*minus => *minus = true,
+                2 if dot.is_none() => *dot = Some(rng.below(*digits as u64 + 1) as usize),
+                _ => continue,
+            }
+            len += 1;
+        }
+        let cells: Vec<String> = shape
+            .iter()
+            .map(|&(minus, digits, dot)| {
+                let mut cell = String::from(if minus { "-" } else { "" });
+                for i in 0..digits {
+                    if dot == Some(i) {
+                        cell.push('.');
+                    }
+                    cell.push(char::from(b'0' + rng.below(10) as u8));
+                }
+                if dot.is_some_and(|d| d >= digits) {
+                    cell.push('.');
+                }
+                cell
+            })
+            .collect();
+        let line = cells.join(",");
+        assert_eq!(line.len(), length);
+        line
+    }
+
+    #[test]
+    fn lines_of_every_length_to_130_bytes_are_taken_up_to_a_line_break_at_byte_127() {
+        // Fields of 1 to 8 digits, minus signs and dots anywhere, crossing bytes 32, 64 and 96
+        // at every offset; the lines of 125 to 130 bytes, both line breaks, both from the block
+        // itself and from the end of one (a line the reader copies).
+        let mut rng = crate::testing::Rng(127);
+        for reader in vector_readers() {
+            let mut taken = 0;
+            for length in 1..=130usize {
+                let tries = if (62..=66).contains(&length) || length >= 125 {
+                    200
+                } else {
+                    20
+                };
+                for _ in 0..tries {
+                    // A field count that can make `length` bytes: a field of 1 to 10 bytes and
+                    // a comma between two.
+                    let least = (length + 1).div_ceil(11);
+                    let most = length.div_ceil(2).min(16);
+                    let fields = least + rng.below((most - least + 1) as u64) as usize;
+                    let line = line_of_length(&mut rng, fields, length);
+                    let want: Vec<u64> = line
+                        .split(',')
+                        .map(|f| parse_number(f.as_bytes()).unwrap().to_bits())
+                        .collect();
+                    for eol in ["\n", "\r\n"] {
+                        let alone = format!("{line}{eol}");
+                        let in_block = format!("{alone}{}\n", "9,".repeat(100));
+                        let fits = alone.len() <= 128;
+                        for text in [&alone, &in_block] {
+                            let got = read_every_field(reader, text.as_bytes(), fields);
+                            let got = got.map(|row| row.iter().map(|v| v.to_bits()).collect());
+                            assert_eq!(got, fits.then(|| want.clone()), "{reader:?}: {text:?}");
+                            taken += usize::from(fits);
+                        }
+                    }
+                }
+            }
+            assert!(taken > 10_000, "{reader:?}: {taken}");
+        }
+    }
+
     #[test]
     fn anything_else_is_left_to_the_scalar_reader() {
         for reader in vector_readers() {
