@@ -1,5 +1,5 @@
 //! A whole line of plain numbers read with AVX2, for CPUs without the AVX-512 of
-//! [`crate::read::vector`] (whose [`Lines`] this reader shares). Like that reader it accepts a
+//! [`crate::read::vector`] (whose `Lines` this reader shares). Like that reader it accepts a
 //! subset of the lines (every field `[-]digits[.digits]` with 1 to 8 digits, the header's field
 //! count, a line break within 128 bytes) and never reports an error: anything else goes to the
 //! scalar readers, which decide it.

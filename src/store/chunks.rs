@@ -10,7 +10,7 @@
 //! and then the page, one after another, so each request that misses the cache fetches a
 //! read-ahead of up to [`READ_AHEAD`] bytes from there, never past the end of the column chunk
 //! it falls in (so columns the run does not need are not fetched). Fetched ranges are kept, up
-//! to [`CACHE_BUDGET`] bytes, the least recently used dropped first.
+//! to `CACHE_BUDGET` bytes, the least recently used dropped first.
 //!
 //! A failed request is a storage error naming the URL ([`storage_error`] finds it again in the
 //! crate's error), not a damaged file: reading again may well succeed.
@@ -39,7 +39,7 @@ use crate::store::{io_error, runtime, Object};
 const FOOTER_GUESS: u64 = 64 * 1024;
 
 /// The most bytes one GET for a column chunk asks for: enough that a chunk is not fetched in
-/// small pieces, little enough that a batch of each column stays within [`CACHE_BUDGET`].
+/// small pieces, little enough that a batch of each column stays within `CACHE_BUDGET`.
 pub const READ_AHEAD: u64 = 4 * 1024 * 1024;
 
 /// The most bytes of column chunks kept in memory between requests.
