@@ -26,7 +26,7 @@ use crate::read::batch::Batch;
 use crate::read::parquet::{is_parquet, ParquetReader};
 use crate::read::reader::BatchReader;
 use crate::read::{display_name, open_input};
-use crate::store::chunks::Chunks;
+use crate::store::source::Chunks;
 use crate::store::whole::WholeObject;
 use crate::store::{is_prefix, is_url};
 

@@ -46,7 +46,7 @@ use crate::error::{Error, Location, Result};
 use crate::read::batch::{Batch, Ids};
 use crate::read::header::shown_names;
 use crate::read::shard::Shard;
-use crate::store::chunks::Chunks;
+use crate::store::source::Chunks;
 
 /// The first (and last) four bytes of every Parquet file.
 pub const MAGIC: &[u8; 4] = b"PAR1";

@@ -10,7 +10,7 @@
 use crate::error::{Error, Location, Result};
 use crate::read::parquet::{open_file, ParquetReader};
 use crate::read::shard::Shard;
-use crate::store::chunks::Chunks;
+use crate::store::source::Chunks;
 
 /// Opens the Parquet file, object or prefix at `path`, restricted to `shard`'s row groups.
 pub fn open_parts(path: &str, shard: Option<Shard>) -> Result<Vec<ParquetReader<Chunks>>> {

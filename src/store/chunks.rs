@@ -5,7 +5,7 @@
 //! The footer comes first, by one GET of the object's last bytes (a suffix range, which also
 //! tells the object's size; Azure, which has no suffix ranges, gets a HEAD and a bounded
 //! range), and stays in memory for the whole read. Its metadata is decoded here, once (the
-//! Parquet reader takes it from [`Chunks::metadata`] rather than decode it again), to know
+//! Parquet reader takes it from [`ObjectChunks::metadata`] rather than decode it again), to know
 //! where each column chunk starts and ends: the crate asks for a page header (a few bytes)
 //! and then the page, one after another, so each request that misses the cache fetches a
 //! read-ahead of up to [`READ_AHEAD`] bytes from there, never past the end of the column chunk
@@ -17,8 +17,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,8 +29,6 @@ use parquet::file::metadata::{FooterTail, ParquetMetaData, ParquetMetaDataReader
 use parquet::file::reader::{ChunkReader, Length};
 
 use crate::error::{Error, Result};
-use crate::store::positioned::{PositionedFile, ReaderAt};
-use crate::store::whole::{WholeObject, WholeRead};
 use crate::store::{io_error, runtime, Object};
 
 /// How many bytes of the object's end the first GET asks for: the footer of most files, so
@@ -57,7 +54,8 @@ pub struct ObjectChunks {
     shared: Arc<Shared>,
 }
 
-struct Shared {
+/// What an [`ObjectChunks`] and its readers share: the object, its footer, the fetched ranges.
+pub struct Shared {
     object: Object,
     len: u64,
     /// Where the footer starts, and the object's bytes from there to its end.
@@ -356,136 +354,87 @@ impl Length for ObjectChunks {
 }
 
 impl ChunkReader for ObjectChunks {
-    type T = ChunkRead;
+    type T = SpanRead<Shared>;
 
-    fn get_read(&self, start: u64) -> ParquetResult<ChunkRead> {
-        Ok(ChunkRead {
-            shared: Arc::clone(&self.shared),
-            pos: start,
-            current: Bytes::new(),
-        })
+    fn get_read(&self, start: u64) -> ParquetResult<SpanRead<Shared>> {
+        Ok(SpanRead::new(Arc::clone(&self.shared), start))
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> ParquetResult<Bytes> {
-        let span = self
-            .shared
-            .span(start, length as u64)
-            .map_err(|e| ParquetError::External(Box::new(e)))?;
-        if span.len() < length {
-            return Err(ParquetError::EOF(format!(
-                "expected {length} bytes at offset {start}, but the object has {}",
-                self.shared.len
-            )));
-        }
-        Ok(span.slice(..length))
+        exact_span(&*self.shared, start, length)
     }
 }
 
+impl Spans for Shared {
+    fn size(&self) -> u64 {
+        self.len
+    }
+
+    fn span(&self, start: u64, length: u64) -> std::result::Result<Bytes, FetchFailed> {
+        Shared::span(self, start, length)
+    }
+}
+
+/// An object's bytes by span, as an object read by ranges ([`ObjectChunks`]) and one read front
+/// to back ([`crate::store::whole::WholeObject`]) each give them: what the `parquet` crate's
+/// reads of both are served from.
+pub trait Spans: Send + Sync {
+    /// The object's size.
+    fn size(&self) -> u64;
+    /// The bytes from `start`, at most `length` of them and at least one unless at the end.
+    fn span(&self, start: u64, length: u64) -> std::result::Result<Bytes, FetchFailed>;
+}
+
+/// Exactly `length` bytes from `start` (a column chunk, for `ChunkReader::get_bytes`); fewer
+/// is the end of the object, an error.
+pub(crate) fn exact_span<S: Spans>(spans: &S, start: u64, length: usize) -> ParquetResult<Bytes> {
+    let span = spans
+        .span(start, length as u64)
+        .map_err(|e| ParquetError::External(Box::new(e)))?;
+    if span.len() < length {
+        return Err(ParquetError::EOF(format!(
+            "expected {length} bytes at offset {start}, but the object has {}",
+            spans.size()
+        )));
+    }
+    Ok(span.slice(..length))
+}
+
+/// A reader of an [`ObjectChunks`] from a position on.
+pub type ChunkRead = SpanRead<Shared>;
+
 /// The object's bytes from a position on, as the crate reads a page header.
-pub struct ChunkRead {
-    shared: Arc<Shared>,
+pub struct SpanRead<S> {
+    spans: Arc<S>,
     pos: u64,
     /// Bytes at hand from `pos` on.
     current: Bytes,
 }
 
-impl Read for ChunkRead {
+impl<S: Spans> SpanRead<S> {
+    /// Reads `spans` from `start`.
+    pub(crate) fn new(spans: Arc<S>, start: u64) -> SpanRead<S> {
+        SpanRead {
+            spans,
+            pos: start,
+            current: Bytes::new(),
+        }
+    }
+}
+
+impl<S: Spans> Read for SpanRead<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.current.is_empty() {
             self.current = self
-                .shared
+                .spans
                 .span(self.pos, buf.len() as u64)
-                .map_err(|e| io::Error::new(e.source.kind(), e))?;
+                .map_err(|e| io::Error::new(e.kind(), e))?;
         }
         let n = buf.len().min(self.current.len());
         buf[..n].copy_from_slice(&self.current[..n]);
         self.current = self.current.slice(n..);
         self.pos += n as u64;
         Ok(n)
-    }
-}
-
-/// Where a Parquet input's bytes come from: a local file, or an object read by ranges.
-pub enum Chunks {
-    /// A local file, read by position so the decoding workers never share a cursor.
-    File(PositionedFile),
-    /// An object in object storage.
-    Object(ObjectChunks),
-    /// An object read once, front to back, for its digest ([`WholeObject`]).
-    Whole(WholeObject),
-}
-
-impl Chunks {
-    /// Opens `path`: an object when it is an `s3://`, `gs://` or `az://` URL, else a file.
-    pub fn open(path: &str) -> Result<Chunks> {
-        if crate::store::is_url(path) {
-            return Ok(Chunks::Object(ObjectChunks::open(path)?));
-        }
-        let file = File::open(path)
-            .and_then(PositionedFile::new)
-            .map_err(|e| Error::io(path, "open", e))?;
-        Ok(Chunks::File(file))
-    }
-
-    /// The footer, when it has been decoded already (an object's): the Parquet reader need
-    /// not decode it again.
-    pub fn metadata(&self) -> Option<Arc<ParquetMetaData>> {
-        match self {
-            // A local file's footer is decoded by the reader only; a whole object's (train)
-            // once more there, as before.
-            Chunks::File(_) | Chunks::Whole(_) => None,
-            Chunks::Object(object) => object.metadata(),
-        }
-    }
-}
-
-impl Length for Chunks {
-    fn len(&self) -> u64 {
-        match self {
-            Chunks::File(file) => file.len(),
-            Chunks::Object(object) => object.len(),
-            Chunks::Whole(object) => object.len(),
-        }
-    }
-}
-
-/// A reader of [`Chunks`] from a position on.
-pub enum ChunksRead {
-    /// Of a file.
-    File(BufReader<ReaderAt>),
-    /// Of an object.
-    Object(ChunkRead),
-    /// Of an object read once.
-    Whole(WholeRead),
-}
-
-impl Read for ChunksRead {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            ChunksRead::File(file) => file.read(buf),
-            ChunksRead::Object(object) => object.read(buf),
-            ChunksRead::Whole(object) => object.read(buf),
-        }
-    }
-}
-
-impl ChunkReader for Chunks {
-    type T = ChunksRead;
-
-    fn get_read(&self, start: u64) -> ParquetResult<ChunksRead> {
-        Ok(match self {
-            Chunks::File(file) => ChunksRead::File(file.get_read(start)?),
-            Chunks::Object(object) => ChunksRead::Object(object.get_read(start)?),
-            Chunks::Whole(object) => ChunksRead::Whole(object.get_read(start)?),
-        })
-    }
-
-    fn get_bytes(&self, start: u64, length: usize) -> ParquetResult<Bytes> {
-        match self {
-            Chunks::File(file) => file.get_bytes(start, length),
-            Chunks::Object(object) => object.get_bytes(start, length),
-            Chunks::Whole(object) => object.get_bytes(start, length),
-        }
     }
 }
 

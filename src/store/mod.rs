@@ -7,7 +7,7 @@
 //! and names an object without any secret; [`runtime`] owns the small tokio runtime the
 //! client runs on; [`get`] reads an object (whole, or a byte range, as for a shard) as a
 //! `std::io::Read`, and [`chunks`] a Parquet object by the byte ranges of its footer and column
-//! chunks ([`whole`]: in one pass, for `train`'s digest); [`list`] expands a prefix
+//! chunks ([`whole`]: in one pass, for `train`'s digest; [`source`]: any of them or a local file, as one reader); [`list`] expands a prefix
 //! (`s3://bucket/dir/`) into its objects in key order; [`put`] writes an object whole or not
 //! at all (a multipart upload completed only on success, aborted on any error or signal). Any
 //! byte source, a local file or standard input as well as an object, is decompressed by
@@ -33,6 +33,7 @@ pub mod prefix;
 pub mod put;
 pub mod read_ahead;
 pub mod runtime;
+pub mod source;
 pub mod url;
 pub mod whole;
 

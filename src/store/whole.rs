@@ -17,12 +17,12 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use object_store::GetRange;
-use parquet::errors::{ParquetError, Result as ParquetResult};
+use parquet::errors::Result as ParquetResult;
 use parquet::file::reader::{ChunkReader, Length};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::store::chunks::{get, FetchFailed, Footer};
+use crate::store::chunks::{exact_span, get, FetchFailed, Footer, SpanRead, Spans};
 use crate::store::get::ObjectReader;
 use crate::store::{io_error, Object};
 
@@ -35,7 +35,8 @@ pub struct WholeObject {
     shared: Arc<Shared>,
 }
 
-struct Shared {
+/// What a [`WholeObject`] and its readers share: the object, its footer, the stream.
+pub struct Shared {
     object: Object,
     len: u64,
     /// Where the footer starts, and the object's bytes from there to its end.
@@ -215,52 +216,27 @@ impl Length for WholeObject {
 }
 
 impl ChunkReader for WholeObject {
-    type T = WholeRead;
+    type T = SpanRead<Shared>;
 
-    fn get_read(&self, start: u64) -> ParquetResult<WholeRead> {
-        Ok(WholeRead {
-            shared: Arc::clone(&self.shared),
-            pos: start,
-            current: Bytes::new(),
-        })
+    fn get_read(&self, start: u64) -> ParquetResult<SpanRead<Shared>> {
+        Ok(SpanRead::new(Arc::clone(&self.shared), start))
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> ParquetResult<Bytes> {
-        let span = self
-            .shared
-            .span(start, length as u64)
-            .map_err(|e| ParquetError::External(Box::new(e)))?;
-        if span.len() < length {
-            return Err(ParquetError::EOF(format!(
-                "expected {length} bytes at offset {start}, but the object has {}",
-                self.shared.len
-            )));
-        }
-        Ok(span.slice(..length))
+        exact_span(&*self.shared, start, length)
     }
 }
 
-/// The object's bytes from a position on, as the crate reads a page header.
-pub struct WholeRead {
-    shared: Arc<Shared>,
-    pos: u64,
-    /// Bytes at hand from `pos` on.
-    current: Bytes,
-}
+/// A reader of a [`WholeObject`] from a position on.
+pub type WholeRead = SpanRead<Shared>;
 
-impl Read for WholeRead {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.current.is_empty() {
-            self.current = self
-                .shared
-                .span(self.pos, buf.len() as u64)
-                .map_err(|e| io::Error::new(e.kind(), e))?;
-        }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current[..n]);
-        self.current = self.current.slice(n..);
-        self.pos += n as u64;
-        Ok(n)
+impl Spans for Shared {
+    fn size(&self) -> u64 {
+        self.len
+    }
+
+    fn span(&self, start: u64, length: u64) -> std::result::Result<Bytes, FetchFailed> {
+        Shared::span(self, start, length)
     }
 }
 
