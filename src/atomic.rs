@@ -13,6 +13,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::descriptor;
 use crate::error::{Error, Result};
+use crate::sync_ahead::SyncAhead;
 
 /// The temporary files now being written. A file is created and renamed only while this lock is
 /// held, so a signal's reaction, which takes it for good, sees every file there is.
@@ -40,7 +41,7 @@ pub struct AtomicFile {
     display: String,
     target: PathBuf,
     temp: PathBuf,
-    writer: Option<BufWriter<File>>,
+    writer: Option<BufWriter<SyncAhead>>,
     committed: bool,
 }
 
@@ -74,7 +75,7 @@ impl AtomicFile {
             display: path.to_string(),
             target,
             temp,
-            writer: Some(BufWriter::with_capacity(256 * 1024, file)),
+            writer: Some(BufWriter::with_capacity(256 * 1024, SyncAhead::new(file))),
             committed: false,
         };
         // On failure, dropping `atomic` removes the temporary file.
@@ -95,7 +96,8 @@ impl AtomicFile {
             .expect("a writer is only taken by commit");
         let file = writer
             .into_inner()
-            .map_err(|e| Error::io(&self.display, "write", e.into_error()))?;
+            .map_err(|e| Error::io(&self.display, "write", e.into_error()))?
+            .into_inner();
         file.sync_all()
             .map_err(|e| Error::io(&self.display, "write", e))?;
         let renamed = {

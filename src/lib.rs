@@ -15,7 +15,8 @@
 //!   ([`model::linear`]) and the summary that `inspect` and `train` show.
 //! - [`score`]: the default command, plan -> open -> pipeline of workers -> collector, which
 //!   writes the predictions in input order through [`output`] (encoders and sinks; files
-//!   appear whole or not at all, by [`atomic`]).
+//!   appear whole or not at all, by [`atomic`], their writeback started as they grow, by
+//!   [`sync_ahead`]).
 //! - [`train`] fits the estimators of [`estimator`] on batches from the same readers, and
 //!   [`inspect`] shows a model file; [`import`] turns an ONNX linear regressor (a file, or an
 //!   MLflow model directory) into one. The commands share these folders and never import
@@ -45,6 +46,7 @@ pub mod score;
 pub mod serve;
 pub mod signals;
 pub mod store;
+pub mod sync_ahead;
 pub mod train;
 
 #[cfg(test)]
