@@ -12,7 +12,7 @@
 //! - the positions of each field's end and mark (its dot, or its end without one), taken from
 //!   the masks 8 bits at a time through a 256-entry table of the positions of each byte's set
 //!   bits, written 8 at a time at the running count (simdjson's way of flattening a mask
-//!   without AVX-512): 16 steps of a table load, a store and a bit count, whatever the fields;
+//!   without AVX-512): a table load, a store and a bit count for each 8 bytes of the line;
 //! - everything else four fields to a register: the 16 bytes from each field's start (one
 //!   16-byte load a field and two unpacks, as gathers measured slower on an AMD EPYC), the
 //!   sign, the counts of digits and decimals, the dot dropped (the bytes before it from one
@@ -55,22 +55,30 @@ mod x86 {
         table
     };
 
-    /// Writes the positions of the set bits of `mask` (at most 16 of them), lowest first, to `out`
-    /// from index 0, and returns how many there are; the bytes of `out` past them are left as any.
-    /// A fixed 16 steps, one per byte of the mask: each stores the byte's 8 table positions (plus
-    /// the byte's offset) where the running count has reached, so the next byte's overwrite the
-    /// ones past its set bits.
+    /// Room for positions: 16 and the 8 bytes a step writes past them, rounded up so that a
+    /// count masked to five bits always leaves 8 bytes to write.
+    pub(super) const ROOM: usize = 40;
+
+    /// Writes the positions of the set bits of `mask`'s first `bytes` bytes (at most 16 bits
+    /// set in all, else the positions are wrong, never out of bounds), lowest first, to `out`
+    /// from index 0, and returns how many there are; the bytes of `out` past them are left as
+    /// any. One step per byte (bytes past the line's end hold no bits, so the caller stops at
+    /// it): each stores the byte's 8 table positions (plus the byte's offset) where the running
+    /// count has reached, so the next byte's overwrite the ones past its set bits.
     #[inline(always)]
-    pub(super) fn flatten(mask: u128, out: &mut [u8; 24]) -> usize {
+    pub(super) fn flatten(mask: u128, bytes: usize, out: &mut [u8; ROOM]) -> usize {
+        let mask = mask.to_le_bytes();
         let mut count = 0usize;
-        for (i, byte) in mask.to_le_bytes().into_iter().enumerate() {
-            // The positions are below 8, so or-ing in the multiple of 8 adds it.
-            let entry = POSITIONS[usize::from(byte)] | (0x0808_0808_0808_0808 * i as u64);
-            // Past 16 set bits the positions would not fit: the caller never has that many, and a
-            // bound keeps every store inside `out` all the same.
-            let at = count.min(16);
+        // The byte's offset in each of the 8 bytes of a table entry (positions are below 8).
+        let mut offset = 0u64;
+        for &byte in &mask[..bytes.min(16)] {
+            let entry = POSITIONS[usize::from(byte)] + offset;
+            // Below 32, so within `out` with the 8 bytes written; the caller's at most 16 set
+            // bits keep it at most 16, where the mask changes nothing.
+            let at = count & 31;
             out[at..at + 8].copy_from_slice(&entry.to_le_bytes());
             count += byte.count_ones() as usize;
+            offset += 0x0808_0808_0808_0808;
         }
         count
     }
@@ -92,11 +100,13 @@ mod x86 {
         debug_assert_eq!(row.len(), lines.width());
         // The line's first bytes: straight from `rest` (nearly every line), or from a
         // zero-padded copy near the end of a block.
-        let mut copy = [0u8; READABLE];
+        let copy: [u8; READABLE];
         let src: &[u8; READABLE] = match rest.first_chunk::<READABLE>() {
             Some(src) => src,
             None => {
-                copy[..rest.len()].copy_from_slice(rest);
+                let mut padded = [0u8; READABLE];
+                padded[..rest.len()].copy_from_slice(rest);
+                copy = padded;
                 &copy
             }
         };
@@ -149,11 +159,17 @@ mod x86 {
         // Each field's end and mark, one byte each (`fields` of them, at most 16); the ends
         // from byte 1, after a -1 that stands for the end before the first field, so that the
         // bytes from `k` are the ends before fields `k`, `k + 1`, ...
-        let mut end_at = [0u8; 25];
+        // `fields` bits each (at most 16), in the line's first `end / 8 + 1` bytes.
+        let bytes = end / 8 + 1;
+        let mut end_at = [0u8; ROOM + 1];
         end_at[0] = u8::MAX;
-        flatten(ends, (&mut end_at[1..]).try_into().expect("24 bytes"));
-        let mut mark_at = [0u8; 24];
-        flatten(marks, &mut mark_at);
+        flatten(
+            ends,
+            bytes,
+            (&mut end_at[1..]).try_into().expect("ROOM bytes"),
+        );
+        let mut mark_at = [0u8; ROOM];
+        flatten(marks, bytes, &mut mark_at);
 
         let powers_of_ten =
             _mm256_setr_epi32(1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000);
@@ -270,8 +286,12 @@ mod x86 {
         if _mm256_testz_si256(bad, bad) == 0 {
             return None;
         }
-        for (slot, value) in row.iter_mut().enumerate() {
-            *value = values[lines.field_of(slot)];
+        if lines.in_order() {
+            row.copy_from_slice(&values[..row.len()]);
+        } else {
+            for (slot, value) in row.iter_mut().enumerate() {
+                *value = values[lines.field_of(slot)];
+            }
         }
         Some(taken)
     }
@@ -279,7 +299,7 @@ mod x86 {
 
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
-    use super::x86::flatten;
+    use super::x86::{flatten, ROOM};
 
     #[test]
     fn flatten_gives_the_position_of_every_set_bit_lowest_first() {
@@ -294,10 +314,14 @@ mod tests {
         }
         for mask in masks {
             let want: Vec<u8> = (0..128u8).filter(|&b| mask >> b & 1 == 1).collect();
-            let mut out = [0xaa; 24];
-            let count = flatten(mask, &mut out);
-            assert_eq!(count, want.len(), "{mask:#x}");
-            assert_eq!(out[..count], want[..], "{mask:#x}");
+            // All 16 bytes, and only as many as reach the highest set bit (the reader's way).
+            let reach = want.last().map_or(0, |&b| usize::from(b) / 8 + 1);
+            for bytes in [16, reach] {
+                let mut out = [0xaa; ROOM];
+                let count = flatten(mask, bytes, &mut out);
+                assert_eq!(count, want.len(), "{mask:#x} in {bytes} bytes");
+                assert_eq!(out[..count], want[..], "{mask:#x} in {bytes} bytes");
+            }
         }
     }
 }

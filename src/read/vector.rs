@@ -31,6 +31,9 @@ pub struct Lines {
     field_of_slot: [u64; 16],
     /// How many batch columns a row has (at most 16).
     width: usize,
+    /// Whether batch column `k` is field `k` for every column (the model's columns are the
+    /// file's first ones, in order).
+    in_order: bool,
 }
 
 impl Lines {
@@ -64,11 +67,13 @@ impl Lines {
         if filled != width {
             return None;
         }
+        let in_order = (0..width).all(|slot| field_of_slot[slot] == slot as u64);
         Some(Lines {
             reader,
             fields: field_count as u32,
             field_of_slot,
             width,
+            in_order,
         })
     }
 
@@ -85,6 +90,12 @@ impl Lines {
     /// Batch columns per row.
     pub(crate) fn width(&self) -> usize {
         self.width
+    }
+
+    /// Whether batch column `k` is field `k` for every column.
+    #[inline(always)]
+    pub(crate) fn in_order(&self) -> bool {
+        self.in_order
     }
 
     /// The field that fills batch column `slot`.
