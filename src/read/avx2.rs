@@ -55,29 +55,39 @@ mod x86 {
         table
     };
 
-    /// Room for positions: 16 and the 8 bytes a step writes past them, rounded up so that a
-    /// count masked to five bits always leaves 8 bytes to write.
-    pub(super) const ROOM: usize = 40;
+    /// Room for positions: a byte before them, 16, and the 8 bytes a step writes past them,
+    /// rounded up so that a count masked to five bits always leaves 8 bytes to write.
+    pub(super) const ROOM: usize = 41;
 
-    /// Writes the positions of the set bits of `mask`'s first `bytes` bytes (at most 16 bits
-    /// set in all, else the positions are wrong, never out of bounds), lowest first, to `out`
-    /// from index 0, and returns how many there are; the bytes of `out` past them are left as
-    /// any. One step per byte (bytes past the line's end hold no bits, so the caller stops at
-    /// it): each stores the byte's 8 table positions (plus the byte's offset) where the running
-    /// count has reached, so the next byte's overwrite the ones past its set bits.
+    /// Writes the positions of the set bits of each of `masks` in their first `bytes` bytes (at
+    /// most 16 bits set in each, else the positions are wrong, never out of bounds), lowest
+    /// first, to its `out` from index 1, and returns how many each has; byte 0 and the bytes
+    /// past the positions are left as they were or any. One step per byte, for all the masks
+    /// at once (bytes past the line's end hold no bits, so the caller stops at it): each stores
+    /// the byte's 8 table positions (plus the byte's offset) where the running count has
+    /// reached, so the next byte's overwrite the ones past its set bits.
     #[inline(always)]
-    pub(super) fn flatten(mask: u128, bytes: usize, out: &mut [u8; ROOM]) -> usize {
-        let mask = mask.to_le_bytes();
-        let mut count = 0usize;
+    pub(super) fn flatten<const N: usize>(
+        masks: [u128; N],
+        bytes: usize,
+        out: &mut [[u8; ROOM]; N],
+    ) -> [usize; N] {
+        let masks = masks.map(u128::to_le_bytes);
+        let mut count = [0usize; N];
         // The byte's offset in each of the 8 bytes of a table entry (positions are below 8).
         let mut offset = 0u64;
-        for &byte in &mask[..bytes.min(16)] {
-            let entry = POSITIONS[usize::from(byte)] + offset;
-            // Below 32, so within `out` with the 8 bytes written; the caller's at most 16 set
-            // bits keep it at most 16, where the mask changes nothing.
-            let at = count & 31;
-            out[at..at + 8].copy_from_slice(&entry.to_le_bytes());
-            count += byte.count_ones() as usize;
+        // Byte `i` of every mask in one step: the index runs across the masks, not along one.
+        #[allow(clippy::needless_range_loop)]
+        for i in 0..bytes.min(16) {
+            for m in 0..N {
+                let byte = masks[m][i];
+                let entry = POSITIONS[usize::from(byte)] + offset;
+                // At most 32, so within `out` with the 8 bytes written; the caller's at most 16
+                // set bits keep it at most 17, where the mask changes nothing.
+                let at = 1 + (count[m] & 31);
+                out[m][at..at + 8].copy_from_slice(&entry.to_le_bytes());
+                count[m] += byte.count_ones() as usize;
+            }
             offset += 0x0808_0808_0808_0808;
         }
         count
@@ -156,20 +166,14 @@ mod x86 {
         }
         let marks = dot | (borrowed & ends);
 
-        // Each field's end and mark, one byte each (`fields` of them, at most 16); the ends
-        // from byte 1, after a -1 that stands for the end before the first field, so that the
-        // bytes from `k` are the ends before fields `k`, `k + 1`, ...
-        // `fields` bits each (at most 16), in the line's first `end / 8 + 1` bytes.
-        let bytes = end / 8 + 1;
-        let mut end_at = [0u8; ROOM + 1];
-        end_at[0] = u8::MAX;
-        flatten(
-            ends,
-            bytes,
-            (&mut end_at[1..]).try_into().expect("ROOM bytes"),
-        );
-        let mut mark_at = [0u8; ROOM];
-        flatten(marks, bytes, &mut mark_at);
+        // Each field's end and mark, one byte each (`fields` of them: at most 16 bits in each
+        // mask, all in the line's first `end / 8 + 1` bytes), from byte 1, after a -1 that
+        // stands for the end before the first field: the bytes from `k` are the ends before
+        // fields `k`, `k + 1`, ..., and from `k + 1` their ends and marks.
+        let mut at = [[0u8; ROOM]; 2];
+        at[0][0] = u8::MAX;
+        flatten([ends, marks], end / 8 + 1, &mut at);
+        let [end_at, mark_at] = &at;
 
         let powers_of_ten =
             _mm256_setr_epi32(1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000);
@@ -187,8 +191,8 @@ mod x86 {
             let one = _mm256_set1_epi64x(1);
             let eight = _mm256_set1_epi64x(8);
             let all = _mm256_set1_epi64x(-1);
-            let start = _mm256_add_epi64(widen(&end_at), one);
-            let (e, m) = (widen(&end_at[1..]), widen(&mark_at));
+            let start = _mm256_add_epi64(widen(end_at), one);
+            let (e, m) = (widen(&end_at[1..]), widen(&mark_at[1..]));
             // The 16 bytes from each field's start, the first 8 of the four fields in one
             // register and the next 8 in another (loads and unpacks: quicker than gathers).
             let bytes = |k: usize| {
@@ -314,13 +318,23 @@ mod tests {
         }
         for mask in masks {
             let want: Vec<u8> = (0..128u8).filter(|&b| mask >> b & 1 == 1).collect();
-            // All 16 bytes, and only as many as reach the highest set bit (the reader's way).
+            // All 16 bytes, and only as many as reach the highest set bit (the reader's way);
+            // alone, and beside another mask (whose positions must not leak into its own).
             let reach = want.last().map_or(0, |&b| usize::from(b) / 8 + 1);
+            // Another mask with as many bits or fewer, within the bytes this one reaches.
+            let other = mask >> 3;
             for bytes in [16, reach] {
-                let mut out = [0xaa; ROOM];
-                let count = flatten(mask, bytes, &mut out);
+                let mut out = [[0xaa; ROOM]; 1];
+                let [count] = flatten([mask], bytes, &mut out);
                 assert_eq!(count, want.len(), "{mask:#x} in {bytes} bytes");
-                assert_eq!(out[..count], want[..], "{mask:#x} in {bytes} bytes");
+                assert_eq!(out[0][1..=count], want[..], "{mask:#x} in {bytes} bytes");
+                let mut out = [[0xaa; ROOM]; 2];
+                let [count, count_other] = flatten([mask, other], bytes, &mut out);
+                assert_eq!(count, want.len(), "{mask:#x} beside {other:#x}");
+                assert_eq!(out[0][1..=count], want[..], "{mask:#x} beside {other:#x}");
+                let want_other: Vec<u8> = (0..128u8).filter(|&b| other >> b & 1 == 1).collect();
+                assert_eq!(count_other, want_other.len());
+                assert_eq!(out[1][1..=count_other], want_other[..]);
             }
         }
     }
