@@ -77,6 +77,30 @@ fn parse_block_into_batch(bencher: Bencher, reader: &str) {
         });
 }
 
+/// The limit a general scalar parser sets, for comparison with `parse_block_into_batch`: the
+/// same block split on line breaks and commas and each of the 13 numbers a row read by the
+/// standard library's `f64::from_str` (the Eisel-Lemire / fast_float algorithm, correctly
+/// rounded), into the same batch layout.
+#[divan::bench]
+fn parse_block_with_std(bencher: Bencher) {
+    let block = block(false);
+    let mut x = vec![0.0f64; BATCH * FEATURES];
+    bencher
+        .counter(divan::counter::BytesCount::new(block.data.len()))
+        .bench_local(|| {
+            let text = std::str::from_utf8(black_box(&block.data)).unwrap();
+            let mut rows = 0;
+            for (line, row) in text.lines().zip(x.chunks_exact_mut(FEATURES)) {
+                for (field, value) in line.split(',').zip(row.iter_mut()) {
+                    *value = field.parse().unwrap();
+                }
+                rows += 1;
+            }
+            assert_eq!(rows, BATCH);
+            assert!(x[BATCH * FEATURES - 1].is_finite());
+        });
+}
+
 #[divan::bench(args = ["0", "394.33", "0.00632", "2.96e2"])]
 fn parse_one_number(text: &str) -> f64 {
     let value = parse_number(black_box(text.as_bytes())).unwrap();
