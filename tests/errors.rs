@@ -97,6 +97,34 @@ fn missing_feature_columns_are_all_listed() {
 }
 
 #[test]
+fn a_quote_never_closed_in_the_header_names_the_header_field_not_missing_columns() {
+    let wd = Workdir::new("header_unclosed_quote");
+    let unclosed = "a quote in this header field is never closed, so the rest of the file was \
+                    read into it";
+    // At the first field, and at a later one: the whole file went into that field.
+    wd.create("first.csv", format!("\"{HEADER}\n{ROW}\n{ROW}\n"));
+    assert_eq!(
+        wd.fails(&["--data", "first.csv"], 3).error(),
+        format!("first.csv:1:1: {unclosed}")
+    );
+    let header = HEADER.replacen(",ZN", ",\"ZN", 1);
+    wd.create("later.csv", format!("{header}\n{ROW}\n{ROW}\n"));
+    assert_eq!(
+        wd.fails(&["--data", "later.csv"], 3).error(),
+        format!("later.csv:1:2: {unclosed}")
+    );
+    // Far from the end, the header outgrows the line-length limit first; the hint names the
+    // quote, where a header without one asks whether this is a CSV file.
+    let rows = format!("{ROW}\n").repeat(20_000);
+    wd.create("far.csv", format!("{header}\n{rows}"));
+    assert_eq!(
+        wd.fails(&["--data", "far.csv"], 3).error(),
+        "far.csv:1:2: the header is longer than 1048576 bytes; is the quote in this field never \
+         closed?"
+    );
+}
+
+#[test]
 fn an_empty_file_is_invalid() {
     let wd = Workdir::new("empty_file");
     wd.create("bad.csv", "");
