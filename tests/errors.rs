@@ -125,6 +125,58 @@ fn a_quote_never_closed_in_the_header_names_the_header_field_not_missing_columns
 }
 
 #[test]
+fn a_feature_column_with_a_space_around_it_or_in_another_case_is_pointed_out() {
+    let wd = Workdir::new("header_near_misses");
+    let must = "but column names must match exactly";
+    wd.create("space.csv", format!(" {HEADER}\n{ROW}\n"));
+    assert_eq!(
+        wd.fails(&["--data", "space.csv"], 3).error(),
+        format!("space.csv:1: missing feature column CRIM; the file has \" CRIM\" (CRIM with a leading space), {must}")
+    );
+    wd.create(
+        "case.csv",
+        format!("{}\n{ROW}\n", HEADER.replace("LSTAT", "lstat")),
+    );
+    assert_eq!(
+        wd.fails(&["--data", "case.csv"], 3).error(),
+        format!("case.csv:1: missing feature column LSTAT; the file has \"lstat\" (LSTAT in another case), {must}")
+    );
+    // A header written with ", " between names: each name after the first has a space.
+    wd.create(
+        "spaced.csv",
+        format!("{}\n{ROW}\n", HEADER.replace(',', ", ")),
+    );
+    assert_eq!(
+        wd.fails(&["--data", "spaced.csv"], 3).error(),
+        format!(
+            "spaced.csv:1: missing feature columns ZN, INDUS, CHAS, NOX, RM, AGE, DIS, RAD, TAX, \
+             PTRATIO, B, LSTAT; the file has each of them with a leading space (\" ZN\", \
+             \" INDUS\", \" CHAS\", \" NOX\", \" RM\", \" AGE\", \" DIS\", \" RAD\", \" TAX\", \
+             \" PTRATIO\", \" B\", \" LSTAT\"), {must}"
+        )
+    );
+    // The same for an id column, which is a usage error.
+    wd.create("id.csv", format!("Id,{HEADER}\nx,{ROW}\n"));
+    assert_eq!(
+        wd.fails(&["--data", "id.csv", "--id-column", "id"], 2).error(),
+        format!("--id-column id: id.csv has no column of that name; the file has \"Id\" (id in another case), {must}")
+    );
+}
+
+#[test]
+fn a_header_that_names_the_features_exactly_still_scores() {
+    // Quoted names, and a column the model does not use, whose name holds a space.
+    let wd = Workdir::new("header_exact");
+    wd.create("plain.csv", format!("{HEADER}\n{ROW}\n"));
+    let quoted = HEADER.replace("CRIM", "\"CRIM\"");
+    wd.create("ok.csv", format!("\" row id\",{quoted}\n7,{ROW}\n"));
+    assert_eq!(
+        wd.ok(&["--data", "ok.csv"]).stdout(),
+        wd.ok(&["--data", "plain.csv"]).stdout()
+    );
+}
+
+#[test]
 fn an_empty_file_is_invalid() {
     let wd = Workdir::new("empty_file");
     wd.create("bad.csv", "");
