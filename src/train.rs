@@ -23,6 +23,7 @@ use crate::model::summary::ModelSummary;
 use crate::model::{Algorithm, CrossValidation, FitMetrics, ModelFile, Solver};
 use crate::paths::Paths;
 use crate::read::batch::Batch;
+use crate::read::names::missing_columns;
 use crate::read::parquet::{is_parquet, ParquetReader};
 use crate::read::reader::BatchReader;
 use crate::read::{display_name, open_input};
@@ -273,10 +274,7 @@ impl Source {
         if !names.iter().any(|n| n == target) {
             return Err(Error::data(
                 Location::file(path),
-                format!(
-                    "missing target column {target} (the file has: {})",
-                    names.join(", ")
-                ),
+                missing_columns("target", &[target], &names),
             ));
         }
         let features: Vec<String> = match features {

@@ -97,6 +97,86 @@ fn missing_feature_columns_are_all_listed() {
 }
 
 #[test]
+fn a_quote_never_closed_in_the_header_names_the_header_field_not_missing_columns() {
+    let wd = Workdir::new("header_unclosed_quote");
+    let unclosed = "a quote in this header field is never closed, so the rest of the file was \
+                    read into it";
+    // At the first field, and at a later one: the whole file went into that field.
+    wd.create("first.csv", format!("\"{HEADER}\n{ROW}\n{ROW}\n"));
+    assert_eq!(
+        wd.fails(&["--data", "first.csv"], 3).error(),
+        format!("first.csv:1:1: {unclosed}")
+    );
+    let header = HEADER.replacen(",ZN", ",\"ZN", 1);
+    wd.create("later.csv", format!("{header}\n{ROW}\n{ROW}\n"));
+    assert_eq!(
+        wd.fails(&["--data", "later.csv"], 3).error(),
+        format!("later.csv:1:2: {unclosed}")
+    );
+    // Far from the end, the header outgrows the line-length limit first; the hint names the
+    // quote, where a header without one asks whether this is a CSV file.
+    let rows = format!("{ROW}\n").repeat(20_000);
+    wd.create("far.csv", format!("{header}\n{rows}"));
+    assert_eq!(
+        wd.fails(&["--data", "far.csv"], 3).error(),
+        "far.csv:1:2: the header is longer than 1048576 bytes; is the quote in this field never \
+         closed?"
+    );
+}
+
+#[test]
+fn a_feature_column_with_a_space_around_it_or_in_another_case_is_pointed_out() {
+    let wd = Workdir::new("header_near_misses");
+    let must = "but column names must match exactly";
+    wd.create("space.csv", format!(" {HEADER}\n{ROW}\n"));
+    assert_eq!(
+        wd.fails(&["--data", "space.csv"], 3).error(),
+        format!("space.csv:1: missing feature column CRIM; the file has \" CRIM\" (CRIM with a leading space), {must}")
+    );
+    wd.create(
+        "case.csv",
+        format!("{}\n{ROW}\n", HEADER.replace("LSTAT", "lstat")),
+    );
+    assert_eq!(
+        wd.fails(&["--data", "case.csv"], 3).error(),
+        format!("case.csv:1: missing feature column LSTAT; the file has \"lstat\" (LSTAT in another case), {must}")
+    );
+    // A header written with ", " between names: each name after the first has a space.
+    wd.create(
+        "spaced.csv",
+        format!("{}\n{ROW}\n", HEADER.replace(',', ", ")),
+    );
+    assert_eq!(
+        wd.fails(&["--data", "spaced.csv"], 3).error(),
+        format!(
+            "spaced.csv:1: missing feature columns ZN, INDUS, CHAS, NOX, RM, AGE, DIS, RAD, TAX, \
+             PTRATIO, B, LSTAT; the file has each of them with a leading space (\" ZN\", \
+             \" INDUS\", \" CHAS\", \" NOX\", \" RM\", \" AGE\", \" DIS\", \" RAD\", \" TAX\", \
+             \" PTRATIO\", \" B\", \" LSTAT\"), {must}"
+        )
+    );
+    // The same for an id column, which is a usage error.
+    wd.create("id.csv", format!("Id,{HEADER}\nx,{ROW}\n"));
+    assert_eq!(
+        wd.fails(&["--data", "id.csv", "--id-column", "id"], 2).error(),
+        format!("--id-column id: id.csv has no column of that name; the file has \"Id\" (id in another case), {must}")
+    );
+}
+
+#[test]
+fn a_header_that_names_the_features_exactly_still_scores() {
+    // Quoted names, and a column the model does not use, whose name holds a space.
+    let wd = Workdir::new("header_exact");
+    wd.create("plain.csv", format!("{HEADER}\n{ROW}\n"));
+    let quoted = HEADER.replace("CRIM", "\"CRIM\"");
+    wd.create("ok.csv", format!("\" row id\",{quoted}\n7,{ROW}\n"));
+    assert_eq!(
+        wd.ok(&["--data", "ok.csv"]).stdout(),
+        wd.ok(&["--data", "plain.csv"]).stdout()
+    );
+}
+
+#[test]
 fn an_empty_file_is_invalid() {
     let wd = Workdir::new("empty_file");
     wd.create("bad.csv", "");

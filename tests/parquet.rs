@@ -414,6 +414,56 @@ fn a_missing_feature_in_parquet_is_the_same_data_error_as_in_a_csv() {
 }
 
 #[test]
+fn a_parquet_column_in_another_case_is_pointed_out_as_in_a_csv() {
+    let wd = workdir("parquet_near_miss");
+    let must = "but column names must match exactly";
+    wd.create("lower.csv", "crim,MEDV\n1,2\n3,5\n4,4\n");
+    wd.ok(&[
+        "train",
+        "-q",
+        "--data",
+        "lower.csv",
+        "--target",
+        "MEDV",
+        "--out",
+        "m.bin",
+    ]);
+    assert_eq!(
+        wd.fails(&["-q", "--model", "m.bin", "--data", "pq/test.parquet"], 3)
+            .error(),
+        format!(
+            "pq/test.parquet: missing feature column crim; the file has \"CRIM\" (crim in another \
+             case), {must}"
+        )
+    );
+    let train = [
+        "train",
+        "-q",
+        "--data",
+        "pq/test.parquet",
+        "--target",
+        "medv",
+        "--out",
+        "t.bin",
+    ];
+    assert_eq!(
+        wd.fails(&train, 3).error(),
+        format!(
+            "pq/test.parquet: missing target column medv; the file has \"MEDV\" (medv in another \
+             case), {must}"
+        )
+    );
+    assert_eq!(
+        wd.fails(&["--data", "pq/test.parquet", "--id-column", "Row"], 2)
+            .error(),
+        format!(
+            "--id-column Row: pq/test.parquet has no column of that name; the file has \"row\" \
+             (Row in another case), {must}"
+        )
+    );
+}
+
+#[test]
 fn skipped_parquet_rows_go_to_a_csv_rejects_file_with_their_row_numbers() {
     let wd = workdir("parquet_rejects");
     let plain = predictions(&wd.ok(&["-q"]).stdout());

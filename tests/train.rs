@@ -145,6 +145,23 @@ fn a_missing_target_column_is_a_data_error() {
 }
 
 #[test]
+fn a_target_column_with_a_space_around_it_is_pointed_out() {
+    let wd = Workdir::new("near_miss_target");
+    wd.create("t.csv", "x, y\n1,2\n2,4\n3,7\n");
+    let run = wd.fails(
+        &[
+            "train", "--data", "t.csv", "--target", "y", "--out", "m.bin",
+        ],
+        3,
+    );
+    assert_eq!(
+        run.error(),
+        "t.csv:1: missing target column y; the file has \" y\" (y with a leading space), but \
+         column names must match exactly"
+    );
+}
+
+#[test]
 fn fewer_rows_than_features_fit_with_a_warning_about_the_rank() {
     // Centered, the two rows leave one direction, d = (3, 3): w = d·(6 − 3)/‖d‖² = (0.5, 0.5).
     let wd = Workdir::new("too_few_rows");

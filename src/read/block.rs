@@ -8,8 +8,9 @@
 
 use std::io::Read;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Location, Result};
 use crate::read::cursor::line_breaks;
+use crate::read::quoted::open_quote_field;
 use crate::store::compression;
 
 /// The largest record (line) we accept.
@@ -185,6 +186,20 @@ impl<R: Read> BlockSource<R> {
             // A header that ends in a CR at the end of what was read may yet be CRLF.
             let cr_at_end = buf.last() == Some(&b'\r') && !self.eof;
             if let Some((fields, end)) = first_record(&buf, self.eof).filter(|_| !cr_at_end) {
+                // A quote never closed takes the rest of the file into the header; its column
+                // names would then be one long one, and "missing columns" would hide the cause.
+                let open = if end == buf.len() {
+                    open_quote_field(&buf)
+                } else {
+                    None
+                };
+                if let Some(field) = open {
+                    return Err(Error::data(
+                        Location::cell(&self.path, 1, field + 1),
+                        "a quote in this header field is never closed, so the rest of the \
+                         file was read into it",
+                    ));
+                }
                 let newlines = line_breaks(&buf, 0..end);
                 self.carry = buf[end..].to_vec();
                 return Ok(RawHeader {
@@ -202,10 +217,17 @@ impl<R: Read> BlockSource<R> {
                 });
             }
             if buf.len() > MAX_RECORD {
-                return Err(Error::data(
-                    crate::error::Location::line(&self.path, 1),
-                    format!("the header is longer than {MAX_RECORD} bytes; is this a CSV file?"),
-                ));
+                let too_long = format!("the header is longer than {MAX_RECORD} bytes");
+                return Err(match open_quote_field(&buf) {
+                    Some(field) => Error::data(
+                        Location::cell(&self.path, 1, field + 1),
+                        format!("{too_long}; is the quote in this field never closed?"),
+                    ),
+                    None => Error::data(
+                        Location::line(&self.path, 1),
+                        format!("{too_long}; is this a CSV file?"),
+                    ),
+                });
             }
             self.read_some(&mut buf)?;
         }
@@ -408,6 +430,69 @@ mod tests {
         let (header, parts) = blocks("a,b", 1024);
         assert_eq!(header.len(), 2);
         assert!(parts.is_empty());
+    }
+
+    /// The error `BlockSource::new` gives for `input`, read whole and 3 bytes at a time.
+    fn header_error(input: &[u8]) -> String {
+        let whole = BlockSource::new("in.csv", input, 1024)
+            .err()
+            .expect("an error");
+        let trickled = BlockSource::new("in.csv", Trickle(input), 1024)
+            .err()
+            .expect("an error");
+        assert_eq!(whole.to_string(), trickled.to_string());
+        whole.to_string()
+    }
+
+    #[test]
+    fn a_quote_never_closed_in_the_header_is_named_with_its_field() {
+        for (input, field) in [
+            ("\"a,b\n1,2\n", 1),
+            ("\u{feff}a,\"b\n1,2\n", 2),
+            ("a,b,\"c\"\"d", 3),
+        ] {
+            assert_eq!(
+                header_error(input.as_bytes()),
+                format!(
+                    "in.csv:1:{field}: a quote in this header field is never closed, so the \
+                     rest of the file was read into it"
+                ),
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_header_with_closed_or_unquoting_quotes_is_read_as_before() {
+        for input in [
+            "\"a\nb\",c\n1,2\n",
+            "a\",b\n1,2\n",
+            "a,\"b\"\"\"",
+            "a,b\r",
+            "a,\"b\"\r",
+        ] {
+            let (_, header) = BlockSource::new("in.csv", input.as_bytes(), 1024).unwrap();
+            assert_eq!(header.fields.len(), 2, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn a_header_past_the_limit_with_an_open_quote_asks_about_the_quote() {
+        // Read whole: 3 bytes at a time, each read parses the header's bytes so far again.
+        let error = |input: String| {
+            let err = BlockSource::new("in.csv", input.as_bytes(), 1024).err();
+            err.expect("an error").to_string()
+        };
+        let rows = "1,2\n".repeat(MAX_RECORD / 4 + 1);
+        assert_eq!(
+            error(format!("a,\"b\n{rows}")),
+            "in.csv:1:2: the header is longer than 1048576 bytes; is the quote in this field \
+             never closed?"
+        );
+        assert_eq!(
+            error("9".repeat(MAX_RECORD + 1)),
+            "in.csv:1: the header is longer than 1048576 bytes; is this a CSV file?"
+        );
     }
 
     #[test]

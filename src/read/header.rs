@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use crate::error::{Error, Location, Result};
+use crate::read::names::missing_columns;
 
 /// The checked column names of one input file.
 #[derive(Debug, Clone)]
@@ -79,46 +80,13 @@ impl Header {
             .map(String::as_str)
             .collect();
         if !missing.is_empty() {
-            let plural = if missing.len() == 1 { "" } else { "s" };
             return Err(Error::data(
                 Location::line(&self.path, 1),
-                format!(
-                    "missing {what} column{plural} {} (the file has: {})",
-                    missing.join(", "),
-                    shown_names(&self.names)
-                ),
+                missing_columns(what, &missing, &self.names),
             ));
         }
         Ok(wanted.iter().map(|n| self.index[n.as_str()]).collect())
     }
-}
-
-/// The most column names an error message lists.
-const SHOWN_NAMES: usize = 30;
-
-/// The header's names for a message: control characters escaped, long names cut, and at most
-/// [`SHOWN_NAMES`] of them, so that a file that is not what it should be gives one short line.
-pub(crate) fn shown_names(names: &[String]) -> String {
-    const LONGEST: usize = 64;
-    let mut shown: Vec<String> = Vec::new();
-    for name in names.iter().take(SHOWN_NAMES) {
-        let mut text = String::new();
-        for c in name.chars().take(LONGEST) {
-            if c.is_control() {
-                text.extend(c.escape_default());
-            } else {
-                text.push(c);
-            }
-        }
-        if name.chars().count() > LONGEST {
-            text.push_str("...");
-        }
-        shown.push(text);
-    }
-    if names.len() > SHOWN_NAMES {
-        shown.push(format!("and {} more", names.len() - SHOWN_NAMES));
-    }
-    shown.join(", ")
 }
 
 #[cfg(test)]

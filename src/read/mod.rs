@@ -3,8 +3,9 @@
 //!
 //! In data-path order: [`block`] cuts the input into blocks of whole records and reads the
 //! header, which [`header`] checks; [`shard`] gives a shard's byte range of a file instead of the
-//! whole. [`selection`] finds the model's columns in the header. [`fill_batch`] then parses a
-//! block's rows into a [`batch::Batch`]: blocks without quotes line by line ([`plain`], with the
+//! whole. [`selection`] finds the model's columns in the header, and [`names`] words what a
+//! file lacks (for Parquet too). [`fill_batch`] then parses a block's rows into a
+//! [`batch::Batch`]: blocks without quotes line by line ([`plain`], with the
 //! AVX-512 line reader of [`vector`] or the AVX2 one of [`avx2`] where the CPU has it, as
 //! [`cpu`] chooses), blocks with quotes record by record through csv-core ([`quoted`]), numbers
 //! by [`number`]; [`cursor`] keeps the place in the block. What is wrong with a row, and how it
@@ -32,6 +33,7 @@ pub mod boundary;
 pub mod cpu;
 pub mod cursor;
 pub mod header;
+pub mod names;
 pub mod number;
 pub mod parquet;
 pub mod parquet_parts;

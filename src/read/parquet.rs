@@ -44,7 +44,7 @@ use ::parquet::schema::types::{ColumnDescPtr, TypePtr};
 
 use crate::error::{Error, Location, Result};
 use crate::read::batch::{Batch, Ids};
-use crate::read::header::shown_names;
+use crate::read::names::{missing_columns, unknown_id_columns};
 use crate::read::shard::Shard;
 use crate::store::source::Chunks;
 
@@ -283,29 +283,13 @@ impl<R: ChunkReader + 'static> ParquetReader<R> {
             .map(String::as_str)
             .collect();
         if !missing.is_empty() {
-            let plural = if missing.len() == 1 { "" } else { "s" };
             return Err(Error::data(
                 Location::file(&self.name),
-                format!(
-                    "missing {what} column{plural} {} (the file has: {})",
-                    missing.join(", "),
-                    shown_names(&all)
-                ),
+                missing_columns(what, &missing, &all),
             ));
         }
-        let missing: Vec<&str> = ids
-            .iter()
-            .filter(|n| find(n).is_none())
-            .map(String::as_str)
-            .collect();
-        if !missing.is_empty() {
-            let plural = if missing.len() == 1 { "" } else { "s" };
-            return Err(Error::Usage(format!(
-                "--id-column {}: {} has no column{plural} of that name; its columns are {}",
-                missing.join(","),
-                self.name,
-                shown_names(&all)
-            )));
+        if ids.iter().any(|n| find(n).is_none()) {
+            return Err(unknown_id_columns(&self.name, &all, ids));
         }
         let features: Vec<Column> = names.iter().filter_map(find).collect();
         for column in features

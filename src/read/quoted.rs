@@ -79,23 +79,31 @@ pub(crate) fn fill_quoted(
         let mut outcome = selection.fill_row(fields, row, &mut batch.ids);
         // A quote that is never closed takes the rest of the input into one field, so the
         // count is off: say so rather than count fields.
-        if matches!(outcome, Err(RowProblem::FieldCount { .. })) && quote_left_open(text) {
-            outcome = Err(RowProblem::UnclosedQuote { field: nends - 1 });
+        if matches!(outcome, Err(RowProblem::FieldCount { .. })) {
+            if let Some(field) = open_quote_field(text) {
+                outcome = Err(RowProblem::UnclosedQuote { field });
+            }
         }
         settle(outcome, line_in_block, text, batch, rejects.as_deref_mut())?;
     }
     Ok(())
 }
 
-/// Whether `record` ends inside a quoted field: csv-core, given a line break after it, still
-/// does not end the record. Only a quote never closed, running to the end of the input, does
-/// that (a stray quote inside an unquoted field is text).
-fn quote_left_open(record: &[u8]) -> bool {
+/// The field (from 0) whose quote is still open at the end of `record`, if `record` ends
+/// inside a quoted field: csv-core, given a line break after it, still does not end the
+/// record. Only a quote never closed, running to the end of the input, does that (a stray
+/// quote inside an unquoted field is text). The header's reader asks this too.
+pub(crate) fn open_quote_field(record: &[u8]) -> Option<usize> {
     let mut core = record_reader();
     let (mut out, mut ends) = (vec![0; record.len() + 1], vec![0; record.len() + 2]);
-    let (_, nin, o, e) = core.read_record(record, &mut out, &mut ends);
+    let (first, nin, o, e) = core.read_record(record, &mut out, &mut ends);
+    // A record that ends in its own line terminator (a header read whole) is closed.
+    if first == csv_core::ReadRecordResult::Record || nin != record.len() {
+        return None;
+    }
     let (result, ..) = core.read_record(b"\n", &mut out[o..], &mut ends[e..]);
-    nin == record.len() && result != csv_core::ReadRecordResult::Record
+    // The fields before the open one have ended; the open one has not.
+    (result != csv_core::ReadRecordResult::Record).then_some(e)
 }
 
 #[cfg(test)]
@@ -103,13 +111,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_a_quote_never_closed_leaves_a_record_open() {
-        assert!(quote_left_open(b"0.1,\"2\n1,2"));
-        assert!(quote_left_open(b"\"a\"\"b"));
+    fn only_a_quote_never_closed_leaves_a_record_open_and_its_field_is_named() {
+        assert_eq!(open_quote_field(b"0.1,\"2\n1,2"), Some(1));
+        assert_eq!(open_quote_field(b"\"a\"\"b"), Some(0));
+        assert_eq!(open_quote_field(b"a,b,\"c,d\ne,f"), Some(2));
         // Closed quotes, a quote inside an unquoted field, an escaped quote: all closed (the
         // first was a fuzzer's find: it ended at a block's end in one cut and not in another).
-        assert!(!quote_left_open(b"\"a\nb\",5\""));
-        assert!(!quote_left_open(b"2\""));
-        assert!(!quote_left_open(b"\"a\"\"b\",1"));
+        assert_eq!(open_quote_field(b"\"a\nb\",5\""), None);
+        assert_eq!(open_quote_field(b"2\""), None);
+        assert_eq!(open_quote_field(b"\"a\"\"b\",1"), None);
+        // A record with its terminator: a header that is the whole file ends in one.
+        for ended in [&b"a,b\r"[..], b"a,b\n", b"a,b\r\n", b"a,\"b\"\r"] {
+            assert_eq!(open_quote_field(ended), None, "{ended:?}");
+        }
     }
 }

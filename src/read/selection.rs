@@ -2,10 +2,11 @@
 //! columns, and any id columns carried along as text; and the field-by-field reader of
 //! one record that decides what is wrong with a row.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::read::batch::Ids;
 use crate::read::cpu::{self, LineReader};
 use crate::read::header::Header;
+use crate::read::names::unknown_id_columns;
 use crate::read::number::parse_number;
 use crate::read::problem::{Columns, RowProblem};
 use crate::read::vector::Lines;
@@ -185,19 +186,4 @@ impl Selection {
             None => Ok(()),
         }
     }
-}
-
-/// The usage error for id columns that `path`, with columns `names`, does not have.
-fn unknown_id_columns(path: &str, names: &[String], ids: &[String]) -> Error {
-    let missing: Vec<&str> = ids
-        .iter()
-        .filter(|id| !names.contains(id))
-        .map(String::as_str)
-        .collect();
-    let plural = if missing.len() == 1 { "" } else { "s" };
-    Error::Usage(format!(
-        "--id-column {}: {path} has no column{plural} of that name; its columns are {}",
-        missing.join(","),
-        crate::read::header::shown_names(names)
-    ))
 }
