@@ -164,6 +164,37 @@ fn a_feature_column_with_a_space_around_it_or_in_another_case_is_pointed_out() {
 }
 
 #[test]
+fn a_file_separated_by_semicolons_or_tabs_is_told_to_use_commas() {
+    let wd = Workdir::new("header_other_separator");
+    for (name, separator, between) in [("semi.csv", ";", "';'"), ("tabs.tsv", "\t", "tabs")] {
+        wd.create(
+            name,
+            format!(
+                "{}\n{}\n",
+                HEADER.replace(',', separator),
+                ROW.replace(',', separator)
+            ),
+        );
+        let error = wd.fails(&["--data", name], 3).error();
+        assert!(
+            error.starts_with(&format!(
+                "{name}:1: missing feature columns CRIM, ZN, INDUS, CHAS, NOX, RM, AGE, DIS, RAD, \
+                 TAX, PTRATIO, B, LSTAT (the file has: "
+            )),
+            "{error}"
+        );
+        assert!(
+            error.ends_with(&format!(
+                "; the header is one column, whose name holds the missing names between \
+                 {between}: columns are separated by commas here, so convert the file to commas \
+                 first"
+            )),
+            "{error}"
+        );
+    }
+}
+
+#[test]
 fn a_header_that_names_the_features_exactly_still_scores() {
     // Quoted names, and a column the model does not use, whose name holds a space.
     let wd = Workdir::new("header_exact");

@@ -44,7 +44,29 @@ pub(crate) fn missing_columns(what: &str, missing: &[&str], names: &[String]) ->
     if near.len() < missing.len() {
         message.push_str(&format!(" (the file has: {})", shown_names(names)));
     }
-    message + &must_match_exactly(&near)
+    message + &must_match_exactly(&near) + &other_separator(missing, names)
+}
+
+/// `; the header is one column, whose name holds the missing names between ';': columns are
+/// separated by commas here, so convert the file to commas first`, when a file separated by
+/// semicolons, tabs or bars (as spreadsheets in many locales save them) was given; or nothing.
+fn other_separator(missing: &[&str], names: &[String]) -> String {
+    let [only] = names else {
+        return String::new();
+    };
+    let found = [(';', "';'"), ('\t', "tabs"), ('|', "'|'")]
+        .into_iter()
+        .find(|&(c, _)| {
+            let parts: Vec<&str> = only.split(c).map(str::trim).collect();
+            parts.len() > 1 && missing.iter().any(|m| parts.contains(m))
+        });
+    match found {
+        Some((_, between)) => format!(
+            "; the header is one column, whose name holds the missing names between {between}: \
+             columns are separated by commas here, so convert the file to commas first"
+        ),
+        None => String::new(),
+    }
 }
 
 /// The usage error for `--id-column`s `ids` that `path`, with columns `names`, does not have,
@@ -164,6 +186,35 @@ mod tests {
              leading whitespace), \" NOX \" (NOX with a leading space and a trailing space), \
              but column names must match exactly"
         );
+    }
+
+    #[test]
+    fn a_header_separated_by_semicolons_tabs_or_bars_is_pointed_out() {
+        let hint = |between: &str| {
+            format!(
+                "; the header is one column, whose name holds the missing names between \
+                 {between}: columns are separated by commas here, so convert the file to commas \
+                 first"
+            )
+        };
+        for (header, between) in [
+            ("CRIM;ZN", "';'"),
+            ("CRIM\tZN", "tabs"),
+            ("CRIM | ZN", "'|'"),
+        ] {
+            let message = missing_columns("feature", &["CRIM", "ZN"], &names(&[header]));
+            assert!(message.ends_with(&hint(between)), "{message}");
+            assert!(message.starts_with("missing feature columns CRIM, ZN (the file has: "));
+        }
+        // Not for a one-column header that does not hold the names, nor for several columns.
+        for file in [
+            names(&["a;b"]),
+            names(&["CRIM;ZN", "x"]),
+            names(&["CRIMZN"]),
+        ] {
+            let message = missing_columns("feature", &["CRIM", "ZN"], &file);
+            assert!(!message.contains("separated by commas"), "{message}");
+        }
     }
 
     #[test]
